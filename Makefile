@@ -1,0 +1,72 @@
+# Future Fitness backend. `make help` lists the targets.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# `make run` is for a developer's machine: DEBUG on (which also allows the built-in
+# development SECRET_KEY) unless the caller says otherwise.
+RUN_ENV := DEBUG=$${DEBUG:-true}
+
+.DEFAULT_GOAL := help
+.PHONY: help install run serve worker beat migrate test lint format check bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-9s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(BIN)/.installed ## Create .venv and install requirements.txt
+
+migrate: install ## Apply database migrations
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+
+run: migrate ## Serve HTTP + WebSocket on 127.0.0.1:8000 (and a worker when REDIS_URL is set)
+	@echo ""
+	@echo "  Future Fitness API    http://$(HOST):$(PORT)/api/v1/"
+	@echo "  API docs (Swagger)    http://$(HOST):$(PORT)/api/docs/"
+	@echo "  OpenAPI schema        http://$(HOST):$(PORT)/api/schema/"
+	@echo "  Admin                 http://$(HOST):$(PORT)/admin/"
+	@echo "  WebSocket             ws://$(HOST):$(PORT)/ws/events/"
+	@echo "  Create a staff user:  $(BIN)/python manage.py createsuperuser"
+	@echo ""
+	@if [ -n "$$REDIS_URL$$CELERY_BROKER_URL" ]; then \
+		echo "  Broker configured: starting a Celery worker beside the server."; \
+		$(RUN_ENV) $(BIN)/celery -A fitness worker --beat --loglevel INFO & \
+		trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
+		$(RUN_ENV) $(BIN)/uvicorn fitness.asgi:application --host $(HOST) --port $(PORT); \
+	else \
+		$(RUN_ENV) $(BIN)/uvicorn fitness.asgi:application --host $(HOST) --port $(PORT); \
+	fi
+
+worker: install ## Run a Celery worker (with the beat scheduler) against the configured broker
+	$(RUN_ENV) $(BIN)/celery -A fitness worker --beat --loglevel INFO
+
+test: install ## Run the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff check + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## Format and autofix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: install ## Django checks: migrations, OpenAPI schema, deploy settings
+	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+	DEBUG=true $(BIN)/python manage.py spectacular --fail-on-warn --file /dev/null
+	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
+		ALLOWED_HOSTS=api.example.com SECURE_SSL_REDIRECT=true \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+bench: install ## Run the benchmarks in bench/ against a running server (see README)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean: ## Remove the virtualenv and local data
+	rm -rf $(VENV) db.sqlite3 media staticfiles

@@ -1,0 +1,69 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+
+from accounts.models import User
+
+
+class UserChangeAdminForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+class UserCreationAdminForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "name")
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    form = UserChangeAdminForm
+    add_form = UserCreationAdminForm
+    ordering = ("-created_at",)
+    list_display = ("email", "name", "display_name", "is_active", "is_staff", "created_at")
+    list_filter = ("is_active", "is_staff", "measurement_system", "fitness_goal", "created_at")
+    search_fields = ("email", "name", "display_name", "firebase_uid")
+    readonly_fields = ("id", "created_at", "updated_at", "last_login", "date_joined")
+    fieldsets = (
+        (None, {"fields": ("id", "email", "password")}),
+        (
+            "Profile",
+            {
+                "fields": (
+                    "name",
+                    "display_name",
+                    "birthday",
+                    "gender",
+                    "height_cm",
+                    "weight_kg",
+                    "target_weight_kg",
+                    "fitness_goal",
+                    "preferences",
+                )
+            },
+        ),
+        (
+            "Settings",
+            {
+                "fields": (
+                    "theme_mode",
+                    "notifications_enabled",
+                    "measurement_system",
+                    "language",
+                    "timezone",
+                    "privacy_settings",
+                )
+            },
+        ),
+        ("Migration", {"fields": ("firebase_uid",)}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined", "created_at", "updated_at")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),
+    )

@@ -1,0 +1,215 @@
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services, tokens
+from accounts.api import serializers as s
+from accounts.models import User
+from fitness.api.schema import error_responses
+from fitness.api.throttling import ScopedIPThrottle
+
+
+def _auth_response(user: User, pair: dict, request) -> dict:
+    profile = s.UserProfileSerializer(user, context=_ctx(user, request)).data
+    return {**pair, "user": profile}
+
+
+def _ctx(user: User, request) -> dict:
+    return {"request": request, "measurement_system": user.measurement_system}
+
+
+def _settings_of(user: User) -> dict:
+    return {
+        "theme_mode": user.theme_mode,
+        "notifications_enabled": user.notifications_enabled,
+        "measurement_system": user.measurement_system,
+        "language": user.language,
+        "timezone": user.timezone,
+        "privacy_settings": user.privacy_settings,
+    }
+
+
+def _user_response(user: User, request) -> dict:
+    return {
+        "profile": s.UserProfileSerializer(user, context=_ctx(user, request)).data,
+        "settings": _settings_of(user),
+        "stats": selectors.get_user_stats(user),
+        "preferences": user.preferences,
+    }
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedIPThrottle]
+    throttle_scope = "register"
+
+    @extend_schema(
+        tags=["auth"],
+        request=s.RegisterSerializer,
+        responses={201: s.AuthResponseSerializer, **error_responses(400, 429)},
+        auth=[],
+    )
+    def post(self, request):
+        data = s.RegisterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.register_user(**data.validated_data)
+        pair = tokens.issue_pair(user)
+        return Response(_auth_response(user, pair, request), status=status.HTTP_201_CREATED)
+
+
+class LoginView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        tags=["auth"],
+        request=s.LoginSerializer,
+        responses={200: s.AuthResponseSerializer, **error_responses(400, 401, 429)},
+        auth=[],
+    )
+    def post(self, request):
+        data = s.LoginSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.login(request=request, **data.validated_data)
+        pair = tokens.issue_pair(user)
+        return Response(_auth_response(user, pair, request))
+
+
+class RefreshView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        tags=["auth"],
+        request=s.RefreshTokenSerializer,
+        responses={200: s.AuthResponseSerializer, **error_responses(400, 401)},
+        auth=[],
+    )
+    def post(self, request):
+        data = s.RefreshTokenSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user, pair = services.refresh_session(
+            raw_refresh_token=data.validated_data["refresh_token"]
+        )
+        return Response(_auth_response(user, pair, request))
+
+
+class LogoutView(APIView):
+    @extend_schema(
+        tags=["auth"],
+        request=s.RefreshTokenSerializer,
+        responses={204: OpenApiResponse(description="Both tokens are revoked.")},
+    )
+    def post(self, request):
+        data = s.RefreshTokenSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.logout(
+            user=request.user,
+            raw_refresh_token=data.validated_data["refresh_token"],
+            access_token=request.auth,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedIPThrottle]
+    throttle_scope = "password_reset"
+
+    @extend_schema(
+        tags=["auth"],
+        request=s.PasswordResetRequestSerializer,
+        responses={
+            202: OpenApiResponse(
+                s.PasswordResetAcceptedSerializer,
+                description="Same answer whether or not the account exists.",
+            ),
+            **error_responses(400, 429),
+        },
+        auth=[],
+    )
+    def post(self, request):
+        data = s.PasswordResetRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.request_password_reset(email=data.validated_data["email"])
+        return Response(
+            {"detail": "If an account exists for this e-mail, a reset code is on its way."},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class PasswordResetConfirmView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedIPThrottle]
+    throttle_scope = "password_reset"
+
+    @extend_schema(
+        tags=["auth"],
+        request=s.PasswordResetConfirmSerializer,
+        responses={204: OpenApiResponse(description="Password changed; sessions revoked.")},
+        auth=[],
+    )
+    def post(self, request):
+        data = s.PasswordResetConfirmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.confirm_password_reset(**data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(tags=["auth"], responses=s.UserProfileSerializer)
+    def get(self, request):
+        user = request.user
+        return Response(s.UserProfileSerializer(user, context=_ctx(user, request)).data)
+
+
+class ProfileView(APIView):
+    @extend_schema(tags=["users"], responses=s.UserResponseSerializer)
+    def get(self, request):
+        return Response(_user_response(request.user, request))
+
+    @extend_schema(
+        tags=["users"], request=s.ProfileUpdateSerializer, responses=s.UserResponseSerializer
+    )
+    def put(self, request):
+        data = s.ProfileUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.update_profile(user=request.user, changes=dict(data.validated_data))
+        return Response(_user_response(user, request))
+
+
+class SettingsView(APIView):
+    @extend_schema(
+        tags=["users"], request=s.UserSettingsSerializer, responses=s.UserSettingsSerializer
+    )
+    def patch(self, request):
+        data = s.UserSettingsSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        user = services.update_settings(user=request.user, changes=dict(data.validated_data))
+        return Response(_settings_of(user))
+
+
+class StatsView(APIView):
+    @extend_schema(tags=["users"], responses=s.UserStatsSerializer)
+    def get(self, request):
+        return Response(selectors.get_user_stats(request.user))
+
+
+class PreferencesView(APIView):
+    @extend_schema(
+        tags=["users"],
+        request=s.PreferencesSerializer,
+        responses=s.PreferencesSerializer,
+        description="Merges the posted keys into the stored preferences (RFC 7396: "
+        "objects merge recursively, `null` removes a key) and returns the result.",
+    )
+    def post(self, request):
+        data = s.PreferencesSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        merged = services.merge_preferences(user=request.user, patch=data.validated_data)
+        return Response(merged)

@@ -1,0 +1,134 @@
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone as dj_timezone
+
+
+class ThemeMode(models.TextChoices):
+    DARK = "dark"
+    LIGHT = "light"
+    SYSTEM = "system"
+
+
+class MeasurementSystem(models.TextChoices):
+    METRIC = "metric"
+    IMPERIAL = "imperial"
+
+
+class Gender(models.TextChoices):
+    FEMALE = "female"
+    MALE = "male"
+    NON_BINARY = "non_binary"
+    PREFER_NOT_TO_SAY = "prefer_not_to_say"
+
+
+class FitnessGoal(models.TextChoices):
+    LOSE_WEIGHT = "lose_weight"
+    MAINTAIN_WEIGHT = "maintain_weight"
+    GAIN_MUSCLE = "gain_muscle"
+    IMPROVE_ENDURANCE = "improve_endurance"
+    GENERAL_FITNESS = "general_fitness"
+
+
+def normalize_email(email: str) -> str:
+    # The whole address is lowercased, not only the domain: users type their address in
+    # whatever case, and two accounts differing only in case are never wanted.
+    return email.strip().lower()
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> "User":
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=normalize_email(email), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> "User":
+        fields.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **fields)
+
+    def get_by_natural_key(self, username: str) -> "User":
+        return self.get(email=normalize_email(username))
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField(max_length=254, unique=True)
+    name = models.CharField(max_length=150)
+    display_name = models.CharField(max_length=150, blank=True)
+    birthday = models.DateField(null=True, blank=True)
+    gender = models.CharField(max_length=32, choices=Gender.choices, blank=True)
+    # Stored in metric (cm / kg); see fitness.measurements for the wire format.
+    height_cm = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    weight_kg = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    target_weight_kg = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    fitness_goal = models.CharField(max_length=32, choices=FitnessGoal.choices, blank=True)
+    preferences = models.JSONField(default=dict, blank=True)
+
+    theme_mode = models.CharField(max_length=10, choices=ThemeMode.choices, default=ThemeMode.DARK)
+    notifications_enabled = models.BooleanField(default=True)
+    measurement_system = models.CharField(
+        max_length=10, choices=MeasurementSystem.choices, default=MeasurementSystem.METRIC
+    )
+    language = models.CharField(max_length=16, default="en")
+    timezone = models.CharField(max_length=64, default="UTC")
+    privacy_settings = models.JSONField(default=dict, blank=True)
+
+    firebase_uid = models.CharField(max_length=128, null=True, blank=True, unique=True)
+
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=dj_timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["name"]
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(height_cm__gt=0) | models.Q(height_cm__isnull=True),
+                name="user_height_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(weight_kg__gt=0) | models.Q(weight_kg__isnull=True),
+                name="user_weight_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(target_weight_kg__gt=0)
+                | models.Q(target_weight_kg__isnull=True),
+                name="user_target_weight_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(theme_mode__in=ThemeMode.values), name="user_theme_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(measurement_system__in=MeasurementSystem.values),
+                name="user_measurement_system_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = normalize_email(self.email)
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = normalize_email(self.email)
+        if not self.display_name:
+            self.display_name = self.name
+        super().save(*args, **kwargs)

@@ -1,0 +1,199 @@
+"""Every write to accounts: registration, sessions, password reset, profile and settings."""
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
+from rest_framework.exceptions import ValidationError
+from rest_framework_simplejwt.tokens import Token
+
+from accounts import tokens
+from accounts.models import User, normalize_email
+from accounts.tasks import send_password_reset_email
+from fitness.api import ratelimit
+from fitness.api.errors import ApiError, RateLimited
+
+logger = logging.getLogger(__name__)
+
+
+class InvalidCredentials(ApiError):
+    status_code = 401
+    code = "invalid_credentials"
+    message = "E-mail or password is incorrect."
+
+
+class InvalidResetToken(ApiError):
+    code = "invalid_reset_token"
+    message = "This reset link is invalid or has expired."
+
+
+def _password_errors(password: str, user: User | None) -> None:
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationError({"password": list(exc.messages)}) from exc
+
+
+@transaction.atomic
+def register_user(*, email: str, password: str, name: str, display_name: str = "") -> User:
+    email = normalize_email(email)
+    candidate = User(email=email, name=name, display_name=display_name or name)
+    _password_errors(password, candidate)
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": ["An account with this e-mail already exists."]})
+    candidate.set_password(password)
+    try:
+        with transaction.atomic():
+            candidate.save()
+    except IntegrityError as exc:
+        raise ValidationError({"email": ["An account with this e-mail already exists."]}) from exc
+    return candidate
+
+
+def _lockout_key(email: str) -> str:
+    return f"login-fail:{email}"
+
+
+def login(*, request: HttpRequest | None, email: str, password: str) -> User:
+    """Checks credentials, with a per-e-mail lockout shared by every process via the cache.
+
+    Once the limit is reached the account answers 429 until the window ends, even for the
+    right password, so a guesser learns nothing from the lockout period.
+    """
+    email = normalize_email(email)
+    key = _lockout_key(email)
+    limit, window = settings.LOGIN_MAX_FAILURES, settings.LOGIN_LOCKOUT_SECONDS
+    state = ratelimit.peek(key, limit=limit, window=window)
+    if state.count >= limit:
+        raise RateLimited(
+            state.retry_after,
+            "Too many failed logins for this account. Try again later.",
+            code="too_many_attempts",
+        )
+    # authenticate() hashes a dummy password for unknown e-mails, so both failures take as
+    # long and answer the same body.
+    user = authenticate(request, username=email, password=password)
+    if user is None:
+        ratelimit.hit(key, limit=limit, window=window)
+        raise InvalidCredentials()
+    ratelimit.reset(key)
+    return user
+
+
+def refresh_session(*, raw_refresh_token: str) -> tuple[User, dict]:
+    refresh = tokens.parse_refresh(raw_refresh_token)
+    user = tokens.consume_refresh(refresh)
+    return user, tokens.issue_pair(user)
+
+
+def logout(*, user: User, raw_refresh_token: str, access_token: Token) -> None:
+    refresh = tokens.parse_refresh(raw_refresh_token)
+    if str(refresh.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])) != str(user.pk):
+        raise tokens.TokenInvalid()
+    tokens.consume_refresh(refresh)
+    tokens.revoke_access_token(access_token)
+
+
+def request_password_reset(*, email: str) -> None:
+    """Queues the reset e-mail if the account exists; callers answer the same either way."""
+    user = User.objects.filter(email=normalize_email(email), is_active=True).first()
+    if user is None or not user.has_usable_password():
+        return
+    transaction.on_commit(lambda: send_password_reset_email.delay(str(user.pk)))
+
+
+@transaction.atomic
+def confirm_password_reset(*, uid: str, token: str, new_password: str) -> User:
+    try:
+        user_id = force_str(urlsafe_base64_decode(uid))
+        user = User.objects.select_for_update().get(pk=user_id, is_active=True)
+    except (ValueError, TypeError, OverflowError, DjangoValidationError, User.DoesNotExist):
+        raise InvalidResetToken() from None
+    # The token is a hash over the password hash and last login, so setting the password
+    # below spends it: it cannot be used twice.
+    if not default_token_generator.check_token(user, token):
+        raise InvalidResetToken()
+    _password_errors(new_password, user)
+    user.set_password(new_password)
+    user.save(update_fields=["password", "updated_at"])
+    tokens.revoke_all_refresh_tokens(user)
+    return user
+
+
+_PROFILE_FIELDS = frozenset(
+    {
+        "name",
+        "display_name",
+        "birthday",
+        "gender",
+        "height_cm",
+        "weight_kg",
+        "target_weight_kg",
+        "fitness_goal",
+    }
+)
+_SETTINGS_FIELDS = frozenset(
+    {
+        "theme_mode",
+        "notifications_enabled",
+        "measurement_system",
+        "language",
+        "timezone",
+        "privacy_settings",
+    }
+)
+
+
+def _apply(user: User, allowed: frozenset[str], changes: dict[str, Any]) -> User:
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValueError(f"not updatable here: {sorted(unknown)}")
+    for field, value in changes.items():
+        setattr(user, field, value)
+    user.save(update_fields=[*changes, "updated_at"])
+    return user
+
+
+@transaction.atomic
+def update_profile(*, user: User, changes: dict[str, Any]) -> User:
+    if "display_name" in changes and not changes["display_name"]:
+        changes["display_name"] = changes.get("name") or user.name
+    return _apply(user, _PROFILE_FIELDS, changes)
+
+
+@transaction.atomic
+def update_settings(*, user: User, changes: dict[str, Any]) -> User:
+    if "privacy_settings" in changes:
+        changes["privacy_settings"] = {**user.privacy_settings, **changes["privacy_settings"]}
+    return _apply(user, _SETTINGS_FIELDS, changes)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge recursively, null deletes a key."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+@transaction.atomic
+def merge_preferences(*, user: User, patch: dict[str, Any]) -> dict[str, Any]:
+    # Lock the row: two devices merging different keys at once must both be kept.
+    locked = User.objects.select_for_update().only("id", "preferences").get(pk=user.pk)
+    locked.preferences = merge_patch(locked.preferences, patch)
+    locked.save(update_fields=["preferences", "updated_at"])
+    user.preferences = locked.preferences
+    return locked.preferences

@@ -1,0 +1,187 @@
+"""The one error envelope of the API: `{"error": {"code", "message", "details"}}`.
+
+Every failure, whether raised by DRF, SimpleJWT, Django or our own services, leaves through
+`exception_handler` (or the Django-level handlers below for requests that never reach a
+view), so clients parse one shape for every status.
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, JsonResponse
+from django.views.defaults import page_not_found, server_error
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+logger = logging.getLogger("fitness.api")
+
+
+class ApiError(Exception):
+    """A failure a client can act on, raised by services and views alike."""
+
+    status_code = 400
+    code = "bad_request"
+    message = "The request could not be processed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status_code: int | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status_code = status_code or self.status_code
+        self.details = details or {}
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class NotFound(ApiError):
+    status_code = 404
+    code = "not_found"
+    message = "Not found."
+
+
+class Conflict(ApiError):
+    status_code = 409
+    code = "conflict"
+    message = "The request conflicts with the current state."
+
+
+class PreconditionFailed(ApiError):
+    status_code = 412
+    code = "precondition_failed"
+    message = "The object changed since you read it; fetch it again and retry."
+
+
+class RateLimited(ApiError):
+    status_code = 429
+    code = "rate_limited"
+    message = "Too many requests. Try again later."
+
+    def __init__(self, retry_after: int, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {})["Retry-After"] = str(retry_after)
+        kwargs.setdefault("details", {})["retry_after"] = retry_after
+        super().__init__(message, **kwargs)
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JsonResponse:
+    response = JsonResponse(error_body(code, message, details), status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _flatten_validation(detail: Any) -> Any:
+    """Turns DRF's ErrorDetail trees into plain strings, keeping their nesting."""
+    if isinstance(detail, dict):
+        return {str(key): _flatten_validation(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten_validation(item) for item in detail]
+    return str(detail)
+
+
+_DRF_CODES: dict[type, tuple[str, str]] = {
+    drf.ParseError: ("malformed_request", "The request body could not be parsed."),
+    drf.AuthenticationFailed: ("authentication_failed", "Authentication failed."),
+    drf.NotAuthenticated: ("not_authenticated", "Authentication credentials were not provided."),
+    drf.PermissionDenied: ("permission_denied", "You do not have permission to do this."),
+    drf.NotFound: ("not_found", "Not found."),
+    drf.MethodNotAllowed: ("method_not_allowed", "This method is not allowed here."),
+    drf.NotAcceptable: ("not_acceptable", "The requested response format is not available."),
+    drf.UnsupportedMediaType: ("unsupported_media_type", "This content type is not supported."),
+    drf.Throttled: ("rate_limited", "Too many requests. Try again later."),
+}
+
+
+def _from_drf(exc: drf.APIException) -> Response:
+    headers: dict[str, str] = {}
+    details: dict[str, Any] = {}
+    if isinstance(exc, drf.ValidationError):
+        fields = _flatten_validation(exc.detail)
+        if not isinstance(fields, dict):
+            fields = {"non_field_errors": fields}
+        return Response(
+            error_body("validation_error", "Some fields are invalid.", {"fields": fields}),
+            status=400,
+        )
+    if isinstance(exc, (InvalidToken, TokenError)):
+        return Response(
+            error_body("token_not_valid", "The token is invalid or expired."),
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="api"'},
+        )
+    code, message = next(
+        (pair for cls, pair in _DRF_CODES.items() if isinstance(exc, cls)),
+        (exc.default_code, str(exc.default_detail)),
+    )
+    if isinstance(exc, drf.ParseError):
+        message = str(exc.detail) if exc.detail else message
+    if isinstance(exc, drf.Throttled) and exc.wait is not None:
+        retry_after = max(1, int(exc.wait + 0.999))
+        headers["Retry-After"] = str(retry_after)
+        details["retry_after"] = retry_after
+    if exc.status_code == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return Response(error_body(code, message, details), status=exc.status_code, headers=headers)
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    """DRF's EXCEPTION_HANDLER: every exception a view raises becomes the envelope."""
+    if isinstance(exc, ApiError):
+        return Response(
+            error_body(exc.code, exc.message, exc.details),
+            status=exc.status_code,
+            headers=exc.headers,
+        )
+    if isinstance(exc, Http404):
+        exc = drf.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf.PermissionDenied()
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("payload_too_large", "The request body is too large."), status=413
+        )
+    if isinstance(exc, SuspiciousOperation):
+        return Response(error_body("bad_request", "The request was rejected."), status=400)
+    if isinstance(exc, drf.APIException):
+        return _from_drf(exc)
+    request = context.get("request")
+    logger.exception(
+        "Unhandled error in %s %s",
+        getattr(request, "method", "?"),
+        getattr(request, "path", "?"),
+    )
+    return Response(error_body("internal_error", "Something went wrong on our side."), status=500)
+
+
+def _wants_envelope(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None):
+    if _wants_envelope(request):
+        return error_response(404, "not_found", "No such endpoint.")
+    return page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest):
+    if _wants_envelope(request):
+        return error_response(500, "internal_error", "Something went wrong on our side.")
+    return server_error(request)

@@ -1,0 +1,72 @@
+from django.core.paginator import InvalidPage, Paginator
+from rest_framework import serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+
+class _PageParams(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, default=1)
+    page_size = serializers.IntegerField(min_value=1, max_value=100, required=False)
+
+
+class PagePagination(PageNumberPagination):
+    """The plan's list envelope: `{items, total, page, hasMore}`.
+
+    A page past the end is an empty page rather than a 404: an offline client paging
+    through a list that shrank meanwhile should simply see that it is done.
+    """
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def paginate_queryset(self, queryset, request, view=None):
+        params = _PageParams(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        self.request = request
+        self.page_number = params.validated_data["page"]
+        size = params.validated_data.get("page_size") or self.page_size
+        paginator = Paginator(queryset, size)
+        self.total = paginator.count
+        try:
+            self.page = paginator.page(self.page_number)
+            items = list(self.page)
+            self.has_more = self.page.has_next()
+        except InvalidPage:
+            items, self.has_more = [], False
+        return items
+
+    def get_paginated_response(self, data):
+        return Response(
+            {"items": data, "total": self.total, "page": self.page_number, "hasMore": self.has_more}
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["items", "total", "page", "hasMore"],
+            "properties": {
+                "items": schema,
+                "total": {"type": "integer", "example": 42},
+                "page": {"type": "integer", "example": 1},
+                "hasMore": {"type": "boolean", "example": True},
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": "page",
+                "required": False,
+                "in": "query",
+                "description": "Page number, from 1.",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+            {
+                "name": "page_size",
+                "required": False,
+                "in": "query",
+                "description": "Items per page (at most 100).",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+            },
+        ]

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.api.urls import auth_urlpatterns, users_urlpatterns
+from fitness.api import health
+
+api_v1 = [
+    path("auth/", include(auth_urlpatterns)),
+    path("users/", include(users_urlpatterns)),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "fitness.api.errors.handler404"
+handler500 = "fitness.api.errors.handler500"

@@ -1,0 +1,84 @@
+"""WebSocket plumbing shared by every consumer: JWT auth, origin check, per-user events."""
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.security.websocket import OriginValidator
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from accounts.authentication import JWTAuthentication
+
+# Close codes: 4000 + the HTTP status a REST client would have seen.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+def user_group(user_id: Any) -> str:
+    return f"user.{user_id}"
+
+
+def _raw_token(scope: dict) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token:
+                return token.strip()
+    # Browsers cannot set headers on a WebSocket, so they pass the token in the query.
+    tokens = parse_qs(scope.get("query_string", b"").decode()).get("token")
+    return tokens[0] if tokens else None
+
+
+@database_sync_to_async
+def _authenticate(raw: str):
+    auth = JWTAuthentication()
+    try:
+        validated = auth.get_validated_token(raw.encode())
+        return auth.get_user(validated)
+    except (InvalidToken, TokenError, AuthenticationFailed):
+        return AnonymousUser()
+
+
+class JWTAuthMiddleware:
+    """Puts the bearer's user (or AnonymousUser) in `scope["user"]`.
+
+    Consumers accept and then close with 4401 for anonymous users, so clients see a
+    close code they can act on instead of a failed handshake.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        raw = _raw_token(scope)
+        user = await _authenticate(raw) if raw else AnonymousUser()
+        return await self.app({**scope, "user": user}, receive, send)
+
+
+class AllowedHostsOrNoOriginValidator(OriginValidator):
+    """Browsers always send Origin, and those must match ALLOWED_HOSTS; native clients
+    (the React Native app) may send none, and cannot be driven by a foreign page anyway."""
+
+    def __init__(self, application):
+        allowed = ["*"] if settings.DEBUG else settings.ALLOWED_HOSTS
+        super().__init__(application, allowed)
+
+    def valid_origin(self, parsed_origin) -> bool:
+        if parsed_origin is None:
+            return True
+        return super().valid_origin(parsed_origin)
+
+
+def send_user_event(user_id: Any, event_type: str, payload: dict) -> None:
+    """Pushes `{"type": event_type, **payload}` to every open socket of one user."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    async_to_sync(layer.group_send)(
+        user_group(user_id), {"type": "user.event", "event": {"type": event_type, **payload}}
+    )
