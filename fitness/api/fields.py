@@ -1,0 +1,47 @@
+"""Serializer fields shared by several apps' query parameters."""
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+
+@extend_schema_field({"type": "string", "example": "2026-11-25 or 2026-11-25T08:00:00+01:00"})
+class TimeBoundField(serializers.Field):
+    """A date or a datetime. A date means a whole day in the zone given by the context
+    (`zone`): as a lower bound its first instant, as an upper bound its last.
+
+    The value is returned as an aware datetime; upper bounds are exclusive, so callers
+    filter with `__gte` for `from` and `__lt` for `to`.
+    """
+
+    default_error_messages = {"invalid": "Use YYYY-MM-DD or an ISO 8601 date-time."}
+
+    def __init__(self, *, upper: bool = False, **kwargs):
+        self.upper = upper
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> datetime:
+        zone: ZoneInfo = self.context.get("zone") or ZoneInfo("UTC")
+        text = str(data).strip()
+        try:
+            moment = parse_datetime(text) if "T" in text or " " in text else None
+            day = None if moment else parse_date(text)
+        except ValueError:
+            self.fail("invalid")
+        if moment is not None:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=zone)
+            return moment + (timedelta(microseconds=1) if self.upper else timedelta(0))
+        if day is None:
+            self.fail("invalid")
+        return start_of_day(day + timedelta(days=1) if self.upper else day, zone)
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+def start_of_day(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)

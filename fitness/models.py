@@ -1,0 +1,40 @@
+"""Abstract bases for the user-owned, offline-synced objects (food logs, workouts...)."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AliveQuerySet(models.QuerySet):
+    def alive(self) -> "AliveQuerySet":
+        return self.filter(deleted_at__isnull=True)
+
+    def for_owner(self, user) -> "AliveQuerySet":
+        return self.filter(owner=user, deleted_at__isnull=True)
+
+
+class OwnedSyncedModel(models.Model):
+    """UUID id a client may choose, an owner, and a tombstone instead of a hard delete.
+
+    Deleted rows stay (with `deleted_at`) so a device that syncs later learns of the
+    deletion; every read goes through `alive()` / `for_owner()` and never sees them.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AliveQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
