@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from rest_framework.exceptions import ValidationError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
 
 from accounts import tokens
@@ -96,7 +97,7 @@ def refresh_session(*, raw_refresh_token: str) -> tuple[User, dict]:
 
 def logout(*, user: User, raw_refresh_token: str, access_token: Token) -> None:
     refresh = tokens.parse_refresh(raw_refresh_token)
-    if str(refresh.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])) != str(user.pk):
+    if str(refresh.get(jwt_settings.USER_ID_CLAIM)) != str(user.pk):
         raise tokens.TokenInvalid()
     tokens.consume_refresh(refresh)
     tokens.revoke_access_token(access_token)
@@ -107,7 +108,7 @@ def request_password_reset(*, email: str) -> None:
     user = User.objects.filter(email=normalize_email(email), is_active=True).first()
     if user is None or not user.has_usable_password():
         return
-    transaction.on_commit(lambda: send_password_reset_email.delay(str(user.pk)))
+    send_password_reset_email.delay_on_commit(str(user.pk))
 
 
 @transaction.atomic

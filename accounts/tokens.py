@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 
@@ -47,8 +48,8 @@ def consume_refresh(refresh: RefreshToken) -> User:
     The row lock serialises parallel refreshes of one token, and the blacklist's one-to-one
     key would still stop a second winner if the lock were ever bypassed.
     """
-    jti = refresh[settings.SIMPLE_JWT["JTI_CLAIM"]]
-    outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
+    jti = refresh[jwt_settings.JTI_CLAIM]
+    outstanding = OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=jti).first()
     if outstanding is None or outstanding.user_id is None:
         raise TokenInvalid()
     try:

@@ -36,7 +36,7 @@ def from_metric(value: Decimal, kind: str, system: str = "metric") -> dict:
         "type": "object",
         "required": ["value", "unit"],
         "properties": {
-            "value": {"type": "number", "exclusiveMinimum": 0},
+            "value": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
             "unit": {"type": "string", "enum": ["kg", "g", "lb", "cm", "m", "in", "ft"]},
         },
     }
@@ -45,7 +45,7 @@ class MeasurementField(serializers.Field):
     """Reads `{value, unit}` into a metric Decimal; renders in the user's system."""
 
     default_error_messages = {
-        "invalid": "Expected an object {value: number, unit: string}.",
+        "invalid": "Expected an object {{value: number, unit: string}}.",
         "unit": "Unknown unit {unit!r}; use one of: {choices}.",
         "range": "Value must be greater than 0 and at most {maximum} {unit}.",
     }

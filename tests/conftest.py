@@ -1,8 +1,20 @@
 import pytest
 from django.core.cache import cache
+from django.db import connections
 from rest_framework.test import APIClient
 
+from accounts import tokens
 from tests.factories import UserFactory
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_connection_pools(django_db_setup):
+    """Pooled connections (PostgreSQL) would otherwise keep the test database busy, and
+    pytest-django could not drop it at the end of the run."""
+    yield
+    for connection in connections.all():
+        if getattr(connection, "pool", None) is not None:
+            connection.close_pool()
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +49,6 @@ def other_user(db):
 
 
 def client_for(user) -> APIClient:
-    from accounts import tokens
-
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.issue_pair(user)['access_token']}")
     return client

@@ -1,0 +1,377 @@
+import re
+import threading
+import time
+from datetime import timedelta
+
+import jwt
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.db import connection
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
+
+from accounts.models import User
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+needs_concurrent_db = pytest.mark.skipif(
+    connection.vendor == "sqlite", reason="SQLite serialises writers; CI runs this on PostgreSQL"
+)
+
+STRONG = "A-very-strong-passphrase-42"
+
+
+def _error(response) -> dict:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "details"}, body
+    return body["error"]
+
+
+def _login(client: APIClient, email: str, password: str = DEFAULT_PASSWORD):
+    return client.post("/api/v1/auth/login", {"email": email, "password": password}, format="json")
+
+
+def _bearer(access: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+def test_register_returns_auth_response(api_client):
+    response = api_client.post(
+        "/api/v1/auth/register",
+        {"email": "New.User@Example.com", "password": STRONG, "name": "New User"},
+        format="json",
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "user"}
+    assert body["token_type"] == "Bearer"
+    assert 0 < body["expires_in"] <= 15 * 60
+    assert body["user"]["email"] == "new.user@example.com"
+    assert body["user"]["display_name"] == "New User"
+    assert User.objects.get(email="new.user@example.com").check_password(STRONG)
+
+
+def test_register_rejects_duplicate_email_case_insensitively(api_client, user):
+    response = api_client.post(
+        "/api/v1/auth/register",
+        {"email": user.email.upper(), "password": STRONG, "name": "Twin"},
+        format="json",
+    )
+    assert response.status_code == 400
+    error = _error(response)
+    assert error["code"] == "validation_error"
+    assert "email" in error["details"]["fields"]
+    assert User.objects.count() == 1
+
+
+def test_register_rejects_weak_password_and_stores_nothing(api_client):
+    response = api_client.post(
+        "/api/v1/auth/register",
+        {"email": "weak@example.com", "password": "123", "name": "Weak"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "password" in _error(response)["details"]["fields"]
+    assert not User.objects.filter(email="weak@example.com").exists()
+
+
+def test_register_is_throttled_per_ip(api_client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"register": "2/hour", "password_reset": "5/hour"},
+    }
+    for n in range(2):
+        ok = api_client.post(
+            "/api/v1/auth/register",
+            {"email": f"t{n}@example.com", "password": STRONG, "name": "T"},
+            format="json",
+        )
+        assert ok.status_code == 201
+    response = api_client.post(
+        "/api/v1/auth/register",
+        {"email": "t3@example.com", "password": STRONG, "name": "T"},
+        format="json",
+    )
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert _error(response)["code"] == "rate_limited"
+    assert not User.objects.filter(email="t3@example.com").exists()
+
+
+def test_login_returns_tokens_for_right_password(api_client, user):
+    response = _login(api_client, user.email.upper())
+    assert response.status_code == 200
+    assert response.json()["user"]["id"] == str(user.id)
+
+
+def test_login_failures_look_the_same_for_unknown_email_and_wrong_password(api_client, user):
+    wrong_password = _login(api_client, user.email, "nope-nope-nope")
+    unknown_email = _login(api_client, "ghost@example.com", "nope-nope-nope")
+    assert wrong_password.status_code == unknown_email.status_code == 401
+    assert wrong_password.json() == unknown_email.json()
+    assert _error(wrong_password)["code"] == "invalid_credentials"
+
+
+def test_login_locks_out_after_five_failures_even_with_right_password(user):
+    first, second = APIClient(), APIClient()
+    for n in range(5):
+        client = first if n % 2 else second
+        assert _login(client, user.email, "wrong-password-x").status_code == 401
+    response = _login(APIClient(), user.email)
+    assert response.status_code == 429
+    assert _error(response)["code"] == "too_many_attempts"
+    assert 0 < int(response["Retry-After"]) <= settings.LOGIN_LOCKOUT_SECONDS
+
+
+@needs_concurrent_db
+def test_login_lockout_counts_atomically_under_parallel_clients(user, transactional_db):
+    def attempt():
+        _login(APIClient(), user.email, "wrong-password-x")
+        connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert _login(APIClient(), user.email).status_code == 429
+
+
+def test_login_lockout_ends_with_the_window(api_client, user, settings):
+    settings.LOGIN_LOCKOUT_SECONDS = 1
+    for _ in range(5):
+        _login(api_client, user.email, "wrong-password-x")
+    assert _login(api_client, user.email).status_code == 429
+    time.sleep(1.1)
+    assert _login(api_client, user.email).status_code == 200
+
+
+def test_login_rejects_inactive_user_like_a_wrong_password(api_client):
+    inactive = UserFactory(is_active=False)
+    response = _login(api_client, inactive.email)
+    assert response.status_code == 401
+    assert _error(response)["code"] == "invalid_credentials"
+
+
+def test_me_returns_profile(auth_client, user):
+    response = auth_client.get("/api/v1/auth/me")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == str(user.id)
+    for field in ("email", "name", "display_name", "birthday", "gender", "height", "weight"):
+        assert field in body
+
+
+def test_me_without_token_is_401_envelope(api_client):
+    response = api_client.get("/api/v1/auth/me")
+    assert response.status_code == 401
+    assert _error(response)["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize("kind", ["expired", "tampered", "alg_none", "refresh_as_access"])
+def test_me_rejects_bad_tokens(user, kind):
+    if kind == "expired":
+        token = AccessToken.for_user(user)
+        token.set_exp(lifetime=-timedelta(seconds=1))
+        raw = str(token)
+    elif kind == "tampered":
+        raw = str(AccessToken.for_user(user))
+        head, payload, sig = raw.split(".")
+        raw = f"{head}.{payload}.{sig[::-1]}"
+    elif kind == "alg_none":
+        claims = dict(AccessToken.for_user(user).payload)
+        raw = jwt.encode(claims, key=None, algorithm="none")
+    else:
+        raw = str(RefreshToken.for_user(user))
+    response = _bearer(raw).get("/api/v1/auth/me")
+    assert response.status_code == 401
+    assert _error(response)["code"] in ("token_not_valid", "authentication_failed")
+
+
+def test_refresh_rotates_and_refuses_the_old_token(api_client, user):
+    tokens = _login(api_client, user.email).json()
+    response = api_client.post(
+        "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json"
+    )
+    assert response.status_code == 200
+    fresh = response.json()
+    assert fresh["refresh_token"] != tokens["refresh_token"]
+    assert fresh["user"]["id"] == str(user.id)
+    assert _bearer(fresh["access_token"]).get("/api/v1/auth/me").status_code == 200
+
+    reused = api_client.post(
+        "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json"
+    )
+    assert reused.status_code == 401
+    assert _error(reused)["code"] == "token_not_valid"
+
+
+def test_refresh_rejects_access_token_and_garbage(api_client, user):
+    for raw in (str(AccessToken.for_user(user)), "not-a-token"):
+        response = api_client.post("/api/v1/auth/refresh", {"refresh_token": raw}, format="json")
+        assert response.status_code == 401
+
+
+def test_refresh_missing_field_is_validation_error(api_client):
+    response = api_client.post("/api/v1/auth/refresh", {}, format="json")
+    assert response.status_code == 400
+    assert "refresh_token" in _error(response)["details"]["fields"]
+
+
+@needs_concurrent_db
+def test_parallel_refreshes_of_one_token_have_one_winner(user, transactional_db):
+    raw = str(RefreshToken.for_user(user))
+    results: list[int] = []
+
+    def refresh():
+        response = APIClient().post("/api/v1/auth/refresh", {"refresh_token": raw}, format="json")
+        results.append(response.status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=refresh) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [200] + [401] * 5
+
+
+def test_logout_revokes_refresh_and_access_tokens(api_client, user):
+    tokens = _login(api_client, user.email).json()
+    client = _bearer(tokens["access_token"])
+    response = client.post(
+        "/api/v1/auth/logout", {"refresh_token": tokens["refresh_token"]}, format="json"
+    )
+    assert response.status_code == 204
+    assert client.get("/api/v1/auth/me").status_code == 401
+    refresh = api_client.post(
+        "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json"
+    )
+    assert refresh.status_code == 401
+
+
+def test_logout_refuses_someone_elses_refresh_token(api_client, user, other_user):
+    mine = _login(api_client, user.email).json()
+    theirs = _login(api_client, other_user.email).json()
+    response = _bearer(mine["access_token"]).post(
+        "/api/v1/auth/logout", {"refresh_token": theirs["refresh_token"]}, format="json"
+    )
+    assert response.status_code == 401
+    still_valid = api_client.post(
+        "/api/v1/auth/refresh", {"refresh_token": theirs["refresh_token"]}, format="json"
+    )
+    assert still_valid.status_code == 200
+
+
+def test_logout_requires_bearer(api_client, user):
+    tokens = _login(api_client, user.email).json()
+    response = api_client.post(
+        "/api/v1/auth/logout", {"refresh_token": tokens["refresh_token"]}, format="json"
+    )
+    assert response.status_code == 401
+
+
+def _reset_code(message) -> tuple[str, str]:
+    uid = re.search(r"uid:\s+(\S+)", message.body).group(1)
+    token = re.search(r"token:\s+(\S+)", message.body).group(1)
+    return uid, token
+
+
+def _request_reset(client, email, capture):
+    with capture(execute=True):
+        return client.post("/api/v1/auth/reset-password", {"email": email}, format="json")
+
+
+def test_reset_password_flow_changes_password_and_revokes_sessions(
+    api_client, user, django_capture_on_commit_callbacks
+):
+    old = _login(api_client, user.email).json()
+    response = _request_reset(api_client, user.email, django_capture_on_commit_callbacks)
+    assert response.status_code == 202
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [user.email]
+    uid, token = _reset_code(mail.outbox[0])
+
+    confirm = api_client.post(
+        "/api/v1/auth/reset-password/confirm",
+        {"uid": uid, "token": token, "new_password": STRONG},
+        format="json",
+    )
+    assert confirm.status_code == 204
+    assert _login(api_client, user.email, STRONG).status_code == 200
+    revoked = api_client.post(
+        "/api/v1/auth/refresh", {"refresh_token": old["refresh_token"]}, format="json"
+    )
+    assert revoked.status_code == 401
+
+    reused = api_client.post(
+        "/api/v1/auth/reset-password/confirm",
+        {"uid": uid, "token": token, "new_password": "Another-strong-pass-99"},
+        format="json",
+    )
+    assert reused.status_code == 400
+    assert _error(reused)["code"] == "invalid_reset_token"
+    assert _login(api_client, user.email, STRONG).status_code == 200
+
+
+def test_reset_password_does_not_reveal_whether_account_exists(
+    api_client, user, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    known = _request_reset(api_client, user.email, capture)
+    unknown = _request_reset(api_client, "nobody@example.com", capture)
+    assert known.status_code == unknown.status_code == 202
+    assert known.json() == unknown.json()
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize("uid,token", [("bad", "bad-token"), ("", "x"), ("Zm9v", "1-2")])
+def test_reset_confirm_rejects_bad_codes(api_client, user, uid, token):
+    response = api_client.post(
+        "/api/v1/auth/reset-password/confirm",
+        {"uid": uid, "token": token, "new_password": STRONG},
+        format="json",
+    )
+    assert response.status_code == 400
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+
+
+def test_reset_confirm_rejects_weak_new_password(
+    api_client, user, django_capture_on_commit_callbacks
+):
+    _request_reset(api_client, user.email, django_capture_on_commit_callbacks)
+    uid, token = _reset_code(mail.outbox[0])
+    response = api_client.post(
+        "/api/v1/auth/reset-password/confirm",
+        {"uid": uid, "token": token, "new_password": "password"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "password" in _error(response)["details"]["fields"]
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+
+
+def test_reset_password_is_throttled_per_ip(api_client, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"register": "10/hour", "password_reset": "1/hour"},
+    }
+    body = {"email": "someone@example.com"}
+    assert api_client.post("/api/v1/auth/reset-password", body, format="json").status_code == 202
+    response = api_client.post("/api/v1/auth/reset-password", body, format="json")
+    assert response.status_code == 429
+    assert "Retry-After" in response
+
+
+def test_access_token_lives_at_most_fifteen_minutes(api_client, user):
+    tokens = _login(api_client, user.email).json()
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] <= 15 * 60
+    assert claims["token_type"] == "access"

@@ -1,0 +1,65 @@
+import pytest
+from channels.db import database_sync_to_async as sync_to_async
+from channels.testing import WebsocketCommunicator
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts import tokens
+from fitness.asgi import application
+from fitness.ws import send_user_event
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _access_token(user) -> str:
+    pair = await sync_to_async(tokens.issue_pair)(user)
+    return pair["access_token"]
+
+
+async def _connect(path: str, headers=None):
+    communicator = WebsocketCommunicator(application, path, headers=headers or [])
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def test_events_socket_accepts_bearer_header(user):
+    token = await _access_token(user)
+    ws = await _connect("/ws/events/", [(b"authorization", f"Bearer {token}".encode())])
+    assert await ws.receive_json_from() == {"type": "connected", "user_id": str(user.id)}
+    await ws.send_json_to({"type": "ping"})
+    assert await ws.receive_json_from() == {"type": "pong"}
+    await ws.disconnect()
+
+
+async def test_events_socket_accepts_query_token_and_delivers_user_events(user, other_user):
+    token = await _access_token(user)
+    ws = await _connect(f"/ws/events/?token={token}")
+    await ws.receive_json_from()
+    await sync_to_async(send_user_event)(other_user.id, "job.finished", {"job_id": "theirs"})
+    await sync_to_async(send_user_event)(user.id, "job.finished", {"job_id": "mine"})
+    assert await ws.receive_json_from() == {"type": "job.finished", "job_id": "mine"}
+    await ws.disconnect()
+
+
+@pytest.mark.parametrize("token", [None, "garbage"])
+async def test_events_socket_closes_4401_without_valid_token(token):
+    path = "/ws/events/" + (f"?token={token}" if token else "")
+    ws = await _connect(path)
+    assert await ws.receive_output() == {"type": "websocket.close", "code": 4401}
+
+
+async def test_events_socket_refuses_revoked_access_token(user):
+    token = await _access_token(user)
+    await sync_to_async(tokens.revoke_access_token)(AccessToken(token))
+    ws = await _connect(f"/ws/events/?token={token}")
+    assert await ws.receive_output() == {"type": "websocket.close", "code": 4401}
+
+
+async def test_events_socket_rejects_foreign_origin(user, settings):
+    settings.DEBUG = False
+    token = await _access_token(user)
+    communicator = WebsocketCommunicator(
+        application, f"/ws/events/?token={token}", headers=[(b"origin", b"https://evil.example")]
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
