@@ -39,9 +39,9 @@ run: migrate ## Serve HTTP + WebSocket on 127.0.0.1:8000 (and a worker when REDI
 		echo "  Broker configured: starting a Celery worker beside the server."; \
 		$(RUN_ENV) $(BIN)/celery -A fitness worker --beat --loglevel INFO & \
 		trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
-		$(RUN_ENV) $(BIN)/uvicorn fitness.asgi:application --host $(HOST) --port $(PORT); \
+		$(RUN_ENV) $(BIN)/uvicorn fitness.asgi:application --lifespan off --host $(HOST) --port $(PORT); \
 	else \
-		$(RUN_ENV) $(BIN)/uvicorn fitness.asgi:application --host $(HOST) --port $(PORT); \
+		$(RUN_ENV) $(BIN)/uvicorn fitness.asgi:application --lifespan off --host $(HOST) --port $(PORT); \
 	fi
 
 worker: install ## Run a Celery worker (with the beat scheduler) against the configured broker

@@ -54,6 +54,13 @@ class UserProfileSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        # The plan types these as optional: unset is null, not an empty string.
+        for field in ("gender", "fitness_goal"):
+            data[field] = data[field] or None
+        return data
+
 
 class ProfileUpdateSerializer(StrictSerializer):
     name = serializers.CharField(max_length=150, required=False)
