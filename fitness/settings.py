@@ -211,7 +211,6 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "SECURITY": [{"jwtAuth": []}],
     "ENUM_NAME_OVERRIDES": {},
 }
 
