@@ -250,7 +250,7 @@ def _apply_scalars(workout: Workout, data: dict[str, Any], now: datetime) -> Non
         elif not workout.completed or workout.completed_at is None:
             workout.completed_at = now
         workout.completed = data["completed"]
-    elif "completed_at" in data:
+    elif data.get("completed_at") is not None:
         if not workout.completed:
             raise ValidationError(
                 {"completed_at": ["Only a completed workout has a completion time."]}

@@ -42,7 +42,7 @@ class MassField(serializers.Field):
     """`{value, unit}` with a value of 0 or more (0 for a bodyweight exercise) → Mass."""
 
     default_error_messages = {
-        "invalid": "Expected an object {value: number, unit: string}.",
+        "invalid": "Expected an object {{value: number, unit: string}}.",
         "unit": "Unknown unit {unit!r}; use one of: {choices}.",
         "range": "Value must be between 0 and {maximum} kg.",
     }
@@ -180,7 +180,10 @@ class WorkoutWriteSerializer(StrictSerializer):
     )
     completed = serializers.BooleanField(default=False)
     completed_at = serializers.DateTimeField(
-        required=False, validators=[_not_in_future], help_text="Defaults to now on completion."
+        required=False,
+        allow_null=True,
+        validators=[_not_in_future],
+        help_text="Defaults to now on completion.",
     )
     notes = serializers.CharField(max_length=5000, allow_blank=True, default="")
     group_id = serializers.UUIDField(allow_null=True, default=None)
@@ -201,7 +204,7 @@ class WorkoutWriteSerializer(StrictSerializer):
         return value
 
     def validate(self, attrs):
-        if attrs.get("completed") is False and "completed_at" in attrs:
+        if attrs.get("completed") is False and attrs.get("completed_at") is not None:
             raise serializers.ValidationError(
                 {"completed_at": ["Only a completed workout has a completion time."]}
             )
