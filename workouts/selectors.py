@@ -68,18 +68,18 @@ def list_progress(*, user: User, workout_id: uuid.UUID) -> QuerySet[WorkoutProgr
     return WorkoutProgress.objects.filter(workout_id=workout_id).order_by("-timestamp", "-id")
 
 
-def current_progress(workout: Workout) -> dict:
-    """The `WorkoutProgress` of a workout whose exercises are prefetched."""
+def current_progress(workout: Workout) -> WorkoutProgress:
+    """The workout's `WorkoutProgress` now (unsaved), from its prefetched exercises."""
     exercises = list(workout.exercises.all())
-    return {
-        "workout_id": workout.id,
-        "completed_exercises": sum(1 for exercise in exercises if exercise.completed),
-        "total_exercises": len(exercises),
-        "duration": workout.duration or 0,
-        "calories_burned": workout.calories_burned or 0,
-        "calories_estimated": workout.calories_estimated,
-        "timestamp": workout.updated_at,
-    }
+    return WorkoutProgress(
+        workout=workout,
+        completed_exercises=sum(1 for exercise in exercises if exercise.completed),
+        total_exercises=len(exercises),
+        duration=workout.duration,
+        calories_burned=workout.calories_burned,
+        calories_estimated=workout.calories_estimated,
+        timestamp=workout.updated_at,
+    )
 
 
 def _totals() -> dict:

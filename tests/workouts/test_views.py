@@ -327,7 +327,14 @@ def test_list_date_bounds_cover_whole_local_days(auth_client, user):
 
 @pytest.mark.parametrize(
     "params",
-    [{"type": "yoga"}, {"completed": "maybe"}, {"from": "yesterday"}, {"page": 0}],
+    [
+        {"type": "yoga"},
+        {"completed": "maybe"},
+        {"from": "yesterday"},
+        {"page": 0},
+        {"from": "2025-03-10", "to": "2025-03-01"},
+        {"q": "x" * 101},
+    ],
 )
 def test_list_rejects_bad_filters(auth_client, params):
     response = auth_client.get(URL, params)
@@ -414,6 +421,7 @@ def test_detail_query_count_is_fixed(auth_client, user, django_assert_max_num_qu
 
     with django_assert_max_num_queries(few):
         assert auth_client.get(detail(big.id)).status_code == 200
+    assert few <= 10
 
 
 def test_detail_of_unknown_or_malformed_id_is_404(auth_client):

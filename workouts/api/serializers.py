@@ -291,33 +291,26 @@ class ProgressInputSerializer(StrictSerializer):
         return attrs
 
 
-class WorkoutListQuerySerializer(serializers.Serializer):
-    from_ = TimeBoundField(required=False, help_text="Date or date-time (inclusive).")
-    to = TimeBoundField(upper=True, required=False, help_text="Date or date-time (inclusive).")
-    type = serializers.ChoiceField(choices=WorkoutType.choices, required=False)
-    completed = serializers.BooleanField(required=False, allow_null=True, default=None)
-    q = serializers.CharField(max_length=100, required=False, help_text="Name or notes.")
-
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["from"] = fields.pop("from_")
-        return fields
-
-
 class StatsQuerySerializer(serializers.Serializer):
+    # `from` is a Python keyword, so the field is declared as from_ and renamed.
     from_ = TimeBoundField(required=False, help_text="Date or date-time (inclusive).")
     to = TimeBoundField(upper=True, required=False, help_text="Date or date-time (inclusive).")
 
     def get_fields(self):
         fields = super().get_fields()
-        fields["from"] = fields.pop("from_")
-        return fields
+        return {"from": fields.pop("from_"), **fields}
 
     def validate(self, attrs):
         start, end = attrs.get("from"), attrs.get("to")
         if start and end and end <= start:
             raise serializers.ValidationError({"to": ["Must be after from."]})
         return attrs
+
+
+class WorkoutListQuerySerializer(StatsQuerySerializer):
+    type = serializers.ChoiceField(choices=WorkoutType.choices, required=False)
+    completed = serializers.BooleanField(required=False, allow_null=True, default=None)
+    q = serializers.CharField(max_length=100, required=False, help_text="Name or notes.")
 
 
 # --- output --------------------------------------------------------------------------------
@@ -413,25 +406,15 @@ class WorkoutSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_shared_with(self, obj: Workout) -> list[str]:
-        return [str(share.user_id) for share in obj.shares.all()]
+    def get_shared_with(self, obj: Workout) -> list[uuid.UUID]:
+        return [share.user_id for share in obj.shares.all()]
 
 
-class WorkoutProgressSerializer(serializers.Serializer):
-    workout_id = serializers.UUIDField()
-    completed_exercises = serializers.IntegerField()
-    total_exercises = serializers.IntegerField()
-    duration = serializers.IntegerField(help_text="Minutes; 0 when unknown.")
-    calories_burned = serializers.IntegerField(help_text="0 when unknown.")
-    calories_estimated = serializers.BooleanField()
-    timestamp = serializers.DateTimeField()
+class WorkoutProgressSerializer(serializers.ModelSerializer):
+    """The plan's `WorkoutProgress` (plus calories_estimated); also each history entry."""
 
-
-class WorkoutProgressEntrySerializer(serializers.ModelSerializer):
-    """One entry of the progress history; the same fields as `WorkoutProgress`."""
-
-    duration = serializers.SerializerMethodField()
-    calories_burned = serializers.SerializerMethodField()
+    duration = serializers.SerializerMethodField(help_text="Minutes; 0 when unknown.")
+    calories_burned = serializers.SerializerMethodField(help_text="0 when unknown.")
 
     class Meta:
         model = WorkoutProgress

@@ -154,16 +154,14 @@ class WorkoutProgressView(APIView):
 
     @extend_schema(
         tags=["workouts"],
-        responses=s.WorkoutProgressEntrySerializer(many=True),
+        responses=s.WorkoutProgressSerializer(many=True),
         description="The progress history of the workout, newest first.",
     )
     def get(self, request, workout_id):
         history = selectors.list_progress(user=request.user, workout_id=workout_id)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(history, request, view=self)
-        return paginator.get_paginated_response(
-            s.WorkoutProgressEntrySerializer(page, many=True).data
-        )
+        return paginator.get_paginated_response(s.WorkoutProgressSerializer(page, many=True).data)
 
     @extend_schema(
         tags=["workouts"],
@@ -178,9 +176,7 @@ class WorkoutProgressView(APIView):
         entry = services.record_progress(
             owner=request.user, workout_id=workout_id, **data.validated_data
         )
-        return Response(
-            s.WorkoutProgressEntrySerializer(entry).data, status=status.HTTP_201_CREATED
-        )
+        return Response(s.WorkoutProgressSerializer(entry).data, status=status.HTTP_201_CREATED)
 
 
 class WorkoutStatsView(APIView):
