@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "channels",
     "fitness",
     "accounts",
+    "workouts",
 ]
 
 MIDDLEWARE = [
@@ -292,3 +293,7 @@ if SENTRY_DSN:
 
     sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=0.0)
 FIREBASE_PROJECT_ID = env.str("FIREBASE_PROJECT_ID", default="")
+
+# --- workouts ---
+# A named enum, so other apps' `type` fields do not collide with it in the schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WorkoutTypeEnum"] = "workouts.models.WorkoutType"

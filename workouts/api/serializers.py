@@ -1,0 +1,513 @@
+import json
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.api.serializers import StrictSerializer
+from fitness.api.fields import TimeBoundField
+from fitness.measurements import MASS_TO_KG, from_metric
+from workouts.metrics import Mass
+from workouts.models import Exercise, ExerciseSet, Workout, WorkoutProgress, WorkoutType
+
+MAX_EXERCISES = 100
+MAX_SET_LOGS = 50
+_MAX_WEIGHT_KG = Decimal("1000")
+_MAX_AI_FORM_CHECK_BYTES = 32 * 1024
+# Offline clients send the time they logged something; allow for a slightly fast clock.
+_CLOCK_SKEW = timedelta(minutes=5)
+
+_MASS_SCHEMA = {
+    "type": "object",
+    "required": ["value", "unit"],
+    "properties": {
+        "value": {"type": "number", "minimum": 0},
+        "unit": {"type": "string", "enum": list(MASS_TO_KG)},
+    },
+}
+
+
+def _mass(kg: Decimal | None, unit: str) -> dict | None:
+    """Renders a stored kg value back in the unit it was entered in."""
+    if kg is None:
+        return None
+    return {"value": float(round(kg / MASS_TO_KG[unit], 2)), "unit": unit}
+
+
+@extend_schema_field({**_MASS_SCHEMA, "nullable": True})
+class MassField(serializers.Field):
+    """`{value, unit}` with a value of 0 or more (0 for a bodyweight exercise) → Mass."""
+
+    default_error_messages = {
+        "invalid": "Expected an object {{value: number, unit: string}}.",
+        "unit": "Unknown unit {unit!r}; use one of: {choices}.",
+        "range": "Value must be between 0 and {maximum} kg.",
+    }
+
+    def to_internal_value(self, data) -> Mass:
+        if not isinstance(data, dict) or set(data) - {"value", "unit"} or "value" not in data:
+            self.fail("invalid")
+        unit = data.get("unit")
+        if unit not in MASS_TO_KG:
+            self.fail("unit", unit=unit, choices=", ".join(MASS_TO_KG))
+        value = data["value"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail("invalid")
+        number = Decimal(str(value))
+        if not number.is_finite():
+            self.fail("invalid")
+        kg = number * MASS_TO_KG[unit]
+        if kg < 0 or kg > _MAX_WEIGHT_KG:
+            self.fail("range", maximum=_MAX_WEIGHT_KG)
+        return Mass(kg=kg.quantize(Decimal("0.0001")), unit=unit)
+
+    def to_representation(self, value: Mass):
+        return _mass(value.kg, value.unit)
+
+
+def _not_in_future(value):
+    if value is not None and value > timezone.now() + _CLOCK_SKEW:
+        raise serializers.ValidationError("May not be in the future.")
+    return value
+
+
+# --- input ---------------------------------------------------------------------------------
+
+
+class SetLogInputSerializer(StrictSerializer):
+    reps = serializers.IntegerField(min_value=0, max_value=1000)
+    weight = MassField(required=False, allow_null=True)
+    rpe = serializers.DecimalField(
+        max_digits=3,
+        decimal_places=1,
+        min_value=Decimal("1"),
+        max_value=Decimal("10"),
+        required=False,
+        allow_null=True,
+        coerce_to_string=False,
+        help_text="Rate of perceived exertion, 1-10.",
+    )
+    completed = serializers.BooleanField(default=False)
+
+
+class ExerciseInputSerializer(StrictSerializer):
+    id = serializers.UUIDField(
+        required=False,
+        help_text="Only when replacing exercises: the id of one of this workout's exercises "
+        "keeps that id. New exercises get an id from the server.",
+    )
+    name = serializers.CharField(max_length=255)
+    sets = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_SET_LOGS,
+        required=False,
+        help_text="Defaults to 0, or to the number of set_logs when those are sent.",
+    )
+    reps = serializers.IntegerField(min_value=0, max_value=1000, default=0)
+    weight = MassField(required=False, allow_null=True, default=None)
+    duration = serializers.IntegerField(
+        min_value=0, max_value=24 * 3600, required=False, allow_null=True, help_text="Seconds."
+    )
+    distance = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        max_value=Decimal("1000000"),
+        required=False,
+        allow_null=True,
+        coerce_to_string=False,
+        help_text="Metres.",
+    )
+    completed = serializers.BooleanField(default=False)
+    notes = serializers.CharField(max_length=2000, allow_blank=True, default="")
+    set_logs = SetLogInputSerializer(
+        many=True, required=False, max_length=MAX_SET_LOGS, help_text="Per-set detail."
+    )
+
+    def validate(self, attrs):
+        logs = attrs.get("set_logs") or []
+        if logs and attrs.get("sets", len(logs)) != len(logs):
+            raise serializers.ValidationError(
+                {"sets": ["With set_logs, sets must equal their number (or be left out)."]}
+            )
+        attrs["sets"] = len(logs) if logs else attrs.get("sets", 0)
+        return attrs
+
+
+@extend_schema_field(ExerciseInputSerializer(many=True))
+class ExerciseListField(serializers.Field):
+    """The exercises, validated in full even inside a PATCH.
+
+    They always replace the old ones as a whole, and inside a partial serializer DRF
+    would skip their required fields.
+    """
+
+    def to_internal_value(self, data):
+        exercises = ExerciseInputSerializer(data=data, many=True, max_length=MAX_EXERCISES)
+        exercises.is_valid(raise_exception=True)
+        return exercises.validated_data
+
+
+class WorkoutWriteSerializer(StrictSerializer):
+    """PUT (every field; missing ones take their defaults) and PATCH (only those sent).
+
+    Fields that only the server sets (id, user_id, created_at, updated_at,
+    calories_estimated, calories_estimate) are accepted and ignored, so a client may
+    send back the object it read.
+    """
+
+    id = serializers.UUIDField(read_only=True)
+    user_id = serializers.UUIDField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    calories_estimated = serializers.BooleanField(read_only=True)
+    calories_estimate = serializers.JSONField(read_only=True)
+
+    name = serializers.CharField(max_length=255)
+    type = serializers.ChoiceField(choices=WorkoutType.choices)
+    duration = serializers.IntegerField(
+        min_value=0, max_value=24 * 60, allow_null=True, default=None, help_text="Minutes."
+    )
+    calories_burned = serializers.IntegerField(
+        min_value=0,
+        max_value=20000,
+        allow_null=True,
+        default=None,
+        help_text="Leave out (or null) to have it estimated from the type and duration.",
+    )
+    completed = serializers.BooleanField(default=False)
+    completed_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        validators=[_not_in_future],
+        help_text="Defaults to now on completion.",
+    )
+    notes = serializers.CharField(max_length=5000, allow_blank=True, default="")
+    group_id = serializers.UUIDField(allow_null=True, default=None)
+    progress_photos = serializers.ListField(
+        child=serializers.CharField(max_length=2048), max_length=20, default=list
+    )
+    ai_form_check = serializers.JSONField(allow_null=True, default=None)
+    shared_with = serializers.ListField(
+        child=serializers.UUIDField(), max_length=100, default=list, help_text="User ids."
+    )
+    exercises = ExerciseListField(default=list, help_text=f"At most {MAX_EXERCISES}, in order.")
+
+    def validate_ai_form_check(self, value):
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("Expected an object.")
+        if value is not None and len(json.dumps(value)) > _MAX_AI_FORM_CHECK_BYTES:
+            raise serializers.ValidationError("At most 32 KiB.")
+        return value
+
+    def validate(self, attrs):
+        if attrs.get("completed") is False and attrs.get("completed_at") is not None:
+            raise serializers.ValidationError(
+                {"completed_at": ["Only a completed workout has a completion time."]}
+            )
+        return attrs
+
+
+class WorkoutCreateSerializer(WorkoutWriteSerializer):
+    id = serializers.UUIDField(
+        required=False,
+        help_text="Chosen by an offline client. Sending the same id again returns the "
+        "stored workout (200) instead of creating a second one.",
+    )
+    created_at = serializers.DateTimeField(
+        required=False,
+        validators=[_not_in_future],
+        help_text="When the workout took place; defaults to now.",
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        start, end = attrs.get("created_at"), attrs.get("completed_at")
+        if start and end and end < start:
+            raise serializers.ValidationError({"completed_at": ["May not be before created_at."]})
+        return attrs
+
+
+@extend_schema_field(
+    {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "format": "uuid"}]}
+)
+class ExerciseRefField(serializers.Field):
+    """An exercise by its 0-based position in the workout or by its id."""
+
+    default_error_messages = {"invalid": "Expected an exercise index (0, 1, ...) or id."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, int) and data >= 0:
+            return data
+        if isinstance(data, str):
+            try:
+                return uuid.UUID(data)
+            except ValueError:
+                pass
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value if isinstance(value, int) else str(value)
+
+
+class SetRefSerializer(StrictSerializer):
+    exercise = ExerciseRefField()
+    set = serializers.IntegerField(min_value=0, help_text="0-based index in set_logs.")
+
+
+class ProgressInputSerializer(StrictSerializer):
+    exercises = serializers.ListField(
+        child=ExerciseRefField(),
+        max_length=MAX_EXERCISES,
+        default=list,
+        help_text="Exercises now done, by 0-based index or id.",
+    )
+    sets = SetRefSerializer(
+        many=True,
+        max_length=MAX_EXERCISES * MAX_SET_LOGS,
+        default=list,
+        help_text="Logged sets now done.",
+    )
+    duration = serializers.IntegerField(
+        min_value=0, max_value=24 * 60, required=False, help_text="Elapsed minutes."
+    )
+    calories_burned = serializers.IntegerField(min_value=0, max_value=20000, required=False)
+    timestamp = serializers.DateTimeField(
+        required=False, validators=[_not_in_future], help_text="Defaults to now."
+    )
+
+    def validate(self, attrs):
+        if not (
+            attrs["exercises"] or attrs["sets"] or "duration" in attrs or "calories_burned" in attrs
+        ):
+            raise serializers.ValidationError(
+                "Send at least one of exercises, sets, duration or calories_burned."
+            )
+        return attrs
+
+
+class StatsQuerySerializer(serializers.Serializer):
+    # `from` is a Python keyword, so the field is declared as from_ and renamed.
+    from_ = TimeBoundField(required=False, help_text="Date or date-time (inclusive).")
+    to = TimeBoundField(upper=True, required=False, help_text="Date or date-time (inclusive).")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        return {"from": fields.pop("from_"), **fields}
+
+    def validate(self, attrs):
+        start, end = attrs.get("from"), attrs.get("to")
+        if start and end and end <= start:
+            raise serializers.ValidationError({"to": ["Must be after from."]})
+        return attrs
+
+
+class WorkoutListQuerySerializer(StatsQuerySerializer):
+    type = serializers.ChoiceField(choices=WorkoutType.choices, required=False)
+    completed = serializers.BooleanField(required=False, allow_null=True, default=None)
+    q = serializers.CharField(max_length=100, required=False, help_text="Name or notes.")
+
+
+# --- output --------------------------------------------------------------------------------
+
+
+class ExerciseSetSerializer(serializers.ModelSerializer):
+    weight = serializers.SerializerMethodField()
+    rpe = serializers.DecimalField(
+        max_digits=3, decimal_places=1, allow_null=True, coerce_to_string=False
+    )
+
+    class Meta:
+        model = ExerciseSet
+        fields = ["reps", "weight", "rpe", "completed"]
+        read_only_fields = fields
+
+    @extend_schema_field({**_MASS_SCHEMA, "nullable": True})
+    def get_weight(self, obj: ExerciseSet) -> dict | None:
+        return _mass(obj.weight_kg, obj.weight_unit)
+
+
+class ExerciseSerializer(serializers.ModelSerializer):
+    weight = serializers.SerializerMethodField()
+    distance = serializers.DecimalField(
+        max_digits=10, decimal_places=2, allow_null=True, coerce_to_string=False
+    )
+    set_logs = ExerciseSetSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Exercise
+        fields = [
+            "id",
+            "name",
+            "sets",
+            "reps",
+            "weight",
+            "duration",
+            "distance",
+            "completed",
+            "notes",
+            "set_logs",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({**_MASS_SCHEMA, "nullable": True})
+    def get_weight(self, obj: Exercise) -> dict | None:
+        return _mass(obj.weight_kg, obj.weight_unit)
+
+
+class CalorieEstimateSerializer(serializers.Serializer):
+    method = serializers.CharField(help_text="Always `met`: MET x body weight x hours.")
+    met = serializers.FloatField()
+    body_weight_kg = serializers.FloatField()
+    body_weight_assumed = serializers.BooleanField(
+        help_text="True when the profile has no weight and a default was used."
+    )
+
+
+class WorkoutSerializer(serializers.ModelSerializer):
+    """The plan's `Workout`, plus completed_at, notes, updated_at and the estimate flags."""
+
+    user_id = serializers.UUIDField(source="owner_id", read_only=True)
+    calories_estimated = serializers.BooleanField(
+        read_only=True, help_text="True when calories_burned is our estimate, not the user's."
+    )
+    calories_estimate = CalorieEstimateSerializer(read_only=True, allow_null=True)
+    exercises = ExerciseSerializer(many=True, read_only=True)
+    progress_photos = serializers.ListField(child=serializers.CharField(), read_only=True)
+    ai_form_check = serializers.JSONField(read_only=True, allow_null=True)
+    shared_with = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Workout
+        fields = [
+            "id",
+            "user_id",
+            "name",
+            "type",
+            "duration",
+            "calories_burned",
+            "calories_estimated",
+            "calories_estimate",
+            "completed",
+            "completed_at",
+            "notes",
+            "created_at",
+            "updated_at",
+            "exercises",
+            "progress_photos",
+            "ai_form_check",
+            "shared_with",
+            "group_id",
+        ]
+        read_only_fields = fields
+
+    def get_shared_with(self, obj: Workout) -> list[uuid.UUID]:
+        return [share.user_id for share in obj.shares.all()]
+
+
+class WorkoutProgressSerializer(serializers.ModelSerializer):
+    """The plan's `WorkoutProgress` (plus calories_estimated); also each history entry."""
+
+    duration = serializers.SerializerMethodField(help_text="Minutes; 0 when unknown.")
+    calories_burned = serializers.SerializerMethodField(help_text="0 when unknown.")
+
+    class Meta:
+        model = WorkoutProgress
+        fields = [
+            "workout_id",
+            "completed_exercises",
+            "total_exercises",
+            "duration",
+            "calories_burned",
+            "calories_estimated",
+            "timestamp",
+        ]
+        read_only_fields = fields
+
+    def get_duration(self, obj: WorkoutProgress) -> int:
+        return obj.duration or 0
+
+    def get_calories_burned(self, obj: WorkoutProgress) -> int:
+        return obj.calories_burned or 0
+
+
+# --- stats ---------------------------------------------------------------------------------
+
+
+@extend_schema_field(_MASS_SCHEMA)
+class MetricMassField(serializers.Field):
+    """A kg Decimal rendered in the user's measurement system (kg or lb)."""
+
+    def to_representation(self, value):
+        return from_metric(value, "mass", self.context.get("measurement_system", "metric"))
+
+
+class StatsTotalsSerializer(serializers.Serializer):
+    workouts = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    minutes = serializers.IntegerField()
+    calories_burned = serializers.IntegerField()
+    training_volume = MetricMassField(
+        source="training_volume_kg", help_text="Sum of sets x reps x weight."
+    )
+
+
+def _first(fields: dict, name: str) -> dict:
+    """DRF puts a subclass's own fields after inherited ones; the key reads better first."""
+    return {name: fields.pop(name), **fields}
+
+
+class StatsByTypeSerializer(StatsTotalsSerializer):
+    type = serializers.ChoiceField(choices=WorkoutType.choices)
+
+    def get_fields(self):
+        return _first(super().get_fields(), "type")
+
+
+class StatsWeekSerializer(StatsTotalsSerializer):
+    week_start = serializers.DateField(help_text="Monday of the week, in the user's zone.")
+
+    def get_fields(self):
+        return _first(super().get_fields(), "week_start")
+
+
+class PersonalRecordSerializer(serializers.Serializer):
+    value = MetricMassField(source="value_kg")
+    date = serializers.DateField(help_text="Local day of the workout that first reached it.")
+    workout_id = serializers.UUIDField()
+
+
+class ExerciseRecordsSerializer(serializers.Serializer):
+    exercise = serializers.CharField()
+    heaviest_weight = PersonalRecordSerializer()
+    best_one_rep_max = PersonalRecordSerializer(help_text="Epley: weight x (1 + reps / 30).")
+    best_volume = PersonalRecordSerializer(help_text="Sets x reps x weight in one workout.")
+
+
+class WorkoutStatsSerializer(serializers.Serializer):
+    from_ = serializers.DateTimeField(allow_null=True)
+    to = serializers.DateTimeField(allow_null=True, help_text="Exclusive.")
+    totals = StatsTotalsSerializer()
+    by_type = StatsByTypeSerializer(many=True)
+    weekly = StatsWeekSerializer(many=True)
+    streak_days = serializers.IntegerField(
+        help_text="Consecutive local days with a workout, ending today (or yesterday)."
+    )
+    personal_records = ExerciseRecordsSerializer(many=True)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        return {"from": fields.pop("from_"), **fields}
+
+
+class WorkoutResponseSerializer(serializers.Serializer):
+    """The plan's `WorkoutResponse`."""
+
+    workout = WorkoutSerializer()
+    progress = WorkoutProgressSerializer()
+    stats = WorkoutStatsSerializer()

@@ -1,0 +1,196 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import user_zone
+from fitness.api.concurrency import check_if_match, etag_for
+from fitness.api.pagination import PagePagination
+from fitness.api.schema import error_responses
+from workouts import selectors, services
+from workouts.api import serializers as s
+from workouts.models import Workout
+
+_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The ETag you read; if the stored version is newer, 412.",
+)
+
+
+def _context(request) -> dict:
+    return {"request": request, "measurement_system": request.user.measurement_system}
+
+
+def _query(serializer_class, request):
+    # A plain dict: from a QueryDict, DRF would read a missing boolean as False.
+    query = serializer_class(
+        data=request.query_params.dict(), context={"zone": user_zone(request.user)}
+    )
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+def _workout_response(workout: Workout, status_code: int = 200) -> Response:
+    response = Response(s.WorkoutSerializer(workout).data, status=status_code)
+    response["ETag"] = etag_for(workout)
+    return response
+
+
+def _precondition(request):
+    return lambda workout: check_if_match(request, workout)
+
+
+class WorkoutListView(APIView):
+    pagination_class = PagePagination
+
+    @extend_schema(
+        tags=["workouts"],
+        parameters=[s.WorkoutListQuerySerializer],
+        responses={200: s.WorkoutSerializer(many=True), **error_responses(400)},
+        description="The caller's workouts, newest first.",
+    )
+    def get(self, request):
+        filters = _query(s.WorkoutListQuerySerializer, request)
+        workouts = selectors.list_workouts(
+            user=request.user,
+            start=filters.get("from"),
+            end=filters.get("to"),
+            workout_type=filters.get("type"),
+            completed=filters.get("completed"),
+            q=filters.get("q"),
+        )
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(workouts, request, view=self)
+        return paginator.get_paginated_response(s.WorkoutSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["workouts"],
+        request=s.WorkoutCreateSerializer,
+        responses={
+            201: s.WorkoutSerializer,
+            200: OpenApiResponse(
+                s.WorkoutSerializer, description="The id was sent before: the stored workout."
+            ),
+            **error_responses(400, 409),
+        },
+        description="Creates a workout with its exercises. A client-chosen `id` makes the "
+        "call idempotent; an id in use by anyone else answers 409 `id_conflict`. "
+        "Without `calories_burned` the calories are estimated (`calories_estimated`).",
+    )
+    def post(self, request):
+        data = s.WorkoutCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        workout, created = services.create_workout(owner=request.user, data=data.validated_data)
+        return _workout_response(workout, 201 if created else 200)
+
+
+class WorkoutDetailView(APIView):
+    @extend_schema(
+        tags=["workouts"],
+        responses=s.WorkoutResponseSerializer,
+        description="The plan's `WorkoutResponse`: the workout, its current progress and "
+        "the caller's workout stats. Sends an `ETag` for later If-Match.",
+    )
+    def get(self, request, workout_id):
+        workout = selectors.get_workout(user=request.user, workout_id=workout_id)
+        body = {
+            "workout": workout,
+            "progress": selectors.current_progress(workout),
+            "stats": selectors.workout_stats(user=request.user),
+        }
+        response = Response(s.WorkoutResponseSerializer(body, context=_context(request)).data)
+        response["ETag"] = etag_for(workout)
+        return response
+
+    @extend_schema(
+        tags=["workouts"],
+        request=s.WorkoutWriteSerializer,
+        parameters=[_IF_MATCH],
+        responses={200: s.WorkoutSerializer, **error_responses(412)},
+        description="Replaces the workout: fields left out take their defaults and the "
+        "exercises are replaced as a whole.",
+    )
+    def put(self, request, workout_id):
+        return self._update(request, workout_id, partial=False)
+
+    @extend_schema(
+        tags=["workouts"],
+        request=s.WorkoutWriteSerializer(partial=True),
+        parameters=[_IF_MATCH],
+        responses={200: s.WorkoutSerializer, **error_responses(412)},
+        description="Changes the fields sent; `exercises`, when sent, replace the old ones.",
+    )
+    def patch(self, request, workout_id):
+        return self._update(request, workout_id, partial=True)
+
+    def _update(self, request, workout_id, *, partial: bool) -> Response:
+        data = s.WorkoutWriteSerializer(data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        workout = services.update_workout(
+            owner=request.user,
+            workout_id=workout_id,
+            data=data.validated_data,
+            precondition=_precondition(request),
+        )
+        return _workout_response(workout)
+
+    @extend_schema(
+        tags=["workouts"],
+        parameters=[_IF_MATCH],
+        responses={204: OpenApiResponse(description="Deleted."), **error_responses(412)},
+    )
+    def delete(self, request, workout_id):
+        services.delete_workout(
+            owner=request.user, workout_id=workout_id, precondition=_precondition(request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class WorkoutProgressView(APIView):
+    pagination_class = PagePagination
+
+    @extend_schema(
+        tags=["workouts"],
+        responses=s.WorkoutProgressSerializer(many=True),
+        description="The progress history of the workout, newest first.",
+    )
+    def get(self, request, workout_id):
+        history = selectors.list_progress(user=request.user, workout_id=workout_id)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(history, request, view=self)
+        return paginator.get_paginated_response(s.WorkoutProgressSerializer(page, many=True).data)
+
+    @extend_schema(
+        tags=["workouts"],
+        request=s.ProgressInputSerializer,
+        responses={201: s.WorkoutProgressSerializer},
+        description="Records progress and answers the resulting `WorkoutProgress`; the "
+        "workout completes when every exercise is done. Each call is kept in the history.",
+    )
+    def post(self, request, workout_id):
+        data = s.ProgressInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        entry = services.record_progress(
+            owner=request.user, workout_id=workout_id, **data.validated_data
+        )
+        return Response(s.WorkoutProgressSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class WorkoutStatsView(APIView):
+    @extend_schema(
+        tags=["workouts"],
+        parameters=[s.StatsQuerySerializer],
+        responses={200: s.WorkoutStatsSerializer, **error_responses(400)},
+        description="`WorkoutStats`. Totals, by_type and weekly cover from/to (the weekly "
+        "series at most the last ten years of it); streak_days and personal_records are "
+        "the current ones. Masses are in the user's measurement system.",
+    )
+    def get(self, request):
+        bounds = _query(s.StatsQuerySerializer, request)
+        stats = selectors.workout_stats(
+            user=request.user, start=bounds.get("from"), end=bounds.get("to")
+        )
+        return Response(s.WorkoutStatsSerializer(stats, context=_context(request)).data)

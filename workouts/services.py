@@ -1,0 +1,399 @@
+"""Every write to workouts: create (idempotent on a client id), update, delete, progress."""
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypedDict
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from accounts.models import User
+from fitness.api.errors import Conflict, NotFound
+from workouts import selectors
+from workouts.metrics import (
+    LoggedSet,
+    Mass,
+    estimate_calories,
+    exercise_metrics,
+    normalize_exercise_name,
+)
+from workouts.models import Exercise, ExerciseSet, Workout, WorkoutProgress, WorkoutShare
+
+
+class SetLogData(TypedDict, total=False):
+    reps: int
+    weight: Mass | None
+    rpe: Any
+    completed: bool
+
+
+class ExerciseData(TypedDict, total=False):
+    id: uuid.UUID
+    name: str
+    sets: int
+    reps: int
+    weight: Mass | None
+    duration: int | None
+    distance: Any
+    completed: bool
+    notes: str
+    set_logs: list[SetLogData]
+
+
+class SetRef(TypedDict):
+    exercise: int | uuid.UUID
+    set: int
+
+
+Precondition = Callable[[Workout], None]
+
+# Plain columns a client writes as they are.
+_SCALARS = ("name", "type", "duration", "notes", "group_id", "progress_photos", "ai_form_check")
+
+
+@transaction.atomic
+def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]:
+    """Creates the workout with its exercises; returns it and whether it is new.
+
+    A client id that this owner already used returns the stored workout untouched, so an
+    offline client may retry blindly; an id used by anyone else (or by a deleted
+    workout) is a conflict that says nothing about the other object.
+    """
+    workout_id = data.get("id")
+    if workout_id is not None and (existing := _replay(owner, workout_id)) is not None:
+        return existing, False
+    now = timezone.now()
+    workout = Workout(
+        owner=owner, id=workout_id or uuid.uuid4(), created_at=data.get("created_at") or now
+    )
+    _apply_scalars(workout, data, now)
+    _settle_calories(workout, data, owner)
+    exercises = _build_exercises(workout, data.get("exercises", []), current_ids=set())
+    try:
+        with transaction.atomic():
+            workout.save(force_insert=True)
+    except IntegrityError:
+        # A concurrent request created the same id first.
+        if workout_id is None or (existing := _replay(owner, workout_id)) is None:
+            raise
+        return existing, False
+    _store_exercises(*exercises)
+    _replace_shares(workout, owner, data.get("shared_with", []))
+    return selectors.get_workout(user=owner, workout_id=workout.id), True
+
+
+def _replay(owner: User, workout_id: uuid.UUID) -> Workout | None:
+    stored = Workout.objects.filter(pk=workout_id).values("owner_id", "deleted_at").first()
+    if stored is None:
+        return None
+    if stored["owner_id"] != owner.id or stored["deleted_at"] is not None:
+        raise Conflict("This id is already in use; use a new one.", code="id_conflict")
+    return selectors.get_workout(user=owner, workout_id=workout_id)
+
+
+@transaction.atomic
+def update_workout(
+    *,
+    owner: User,
+    workout_id: uuid.UUID,
+    data: dict[str, Any],
+    precondition: Precondition | None = None,
+) -> Workout:
+    """Applies the given fields; `exercises`, when given, replace the old ones as a whole.
+
+    Exercises sent with the id of one of this workout's exercises keep that id, so
+    progress reported by id stays meaningful across edits.
+    """
+    workout = _lock(owner, workout_id, precondition)
+    _apply_scalars(workout, data, timezone.now())
+    if "exercises" in data:
+        current = set(workout.exercises.values_list("id", flat=True))
+        exercises = _build_exercises(workout, data["exercises"], current_ids=current)
+        Exercise.objects.filter(workout=workout).delete()
+        _store_exercises(*exercises)
+    if "shared_with" in data:
+        _replace_shares(workout, owner, data["shared_with"])
+    _settle_calories(workout, data, owner)
+    workout.save()
+    return selectors.get_workout(user=owner, workout_id=workout.id)
+
+
+@transaction.atomic
+def delete_workout(
+    *, owner: User, workout_id: uuid.UUID, precondition: Precondition | None = None
+) -> None:
+    """Leaves a tombstone so devices that sync later learn of the deletion."""
+    workout = _lock(owner, workout_id, precondition)
+    workout.deleted_at = timezone.now()
+    workout.save(update_fields=["deleted_at", "updated_at"])
+
+
+@transaction.atomic
+def record_progress(
+    *,
+    owner: User,
+    workout_id: uuid.UUID,
+    exercises: list[int | uuid.UUID],
+    sets: list[SetRef],
+    duration: int | None = None,
+    calories_burned: int | None = None,
+    timestamp: datetime | None = None,
+) -> WorkoutProgress:
+    """Marks exercises (by index or id) and logged sets (by index) done, records the
+    elapsed duration and calories, completes the workout once every exercise is done,
+    and appends the resulting state to the progress history."""
+    workout = _lock(owner, workout_id)
+    items = list(Exercise.objects.filter(workout=workout).prefetch_related("set_logs"))
+    done_exercises, done_sets = _resolve_marks(items, exercises, sets)
+
+    for exercise, log in done_sets:
+        log.completed = True
+        if all(other.completed for other in exercise.set_logs.all()):
+            exercise.completed = True
+    for exercise in done_exercises:
+        # A finished exercise has no sets left to do.
+        exercise.completed = True
+        for log in exercise.set_logs.all():
+            log.completed = True
+    Exercise.objects.bulk_update(items, ["completed"])
+    ExerciseSet.objects.bulk_update(
+        [log for exercise in items for log in exercise.set_logs.all()], ["completed"]
+    )
+
+    moment = timestamp or timezone.now()
+    changes: dict[str, Any] = {}
+    if duration is not None:
+        changes["duration"] = workout.duration = duration
+    if calories_burned is not None:
+        changes["calories_burned"] = calories_burned
+    _settle_calories(workout, changes, owner)
+    if items and all(exercise.completed for exercise in items) and not workout.completed:
+        workout.completed, workout.completed_at = True, moment
+    workout.save()
+
+    return WorkoutProgress.objects.create(
+        workout=workout,
+        timestamp=moment,
+        completed_exercises=sum(1 for exercise in items if exercise.completed),
+        total_exercises=len(items),
+        duration=workout.duration,
+        calories_burned=workout.calories_burned,
+        calories_estimated=workout.calories_estimated,
+        marked={
+            "exercises": [str(exercise.id) for exercise in done_exercises],
+            "sets": [
+                {"exercise": str(exercise.id), "set": log.position} for exercise, log in done_sets
+            ],
+        },
+    )
+
+
+def _resolve_marks(
+    items: list[Exercise], exercises: list[int | uuid.UUID], sets: list[SetRef]
+) -> tuple[list[Exercise], list[tuple[Exercise, ExerciseSet]]]:
+    by_id = {exercise.id: exercise for exercise in items}
+    errors: dict[str, dict] = {}
+
+    def find(ref: int | uuid.UUID) -> Exercise | None:
+        if isinstance(ref, int):
+            return items[ref] if ref < len(items) else None
+        return by_id.get(ref)
+
+    done_exercises = []
+    for index, ref in enumerate(exercises):
+        exercise = find(ref)
+        if exercise is None:
+            errors.setdefault("exercises", {})[index] = ["This workout has no such exercise."]
+        else:
+            done_exercises.append(exercise)
+    done_sets = []
+    for index, ref in enumerate(sets):
+        exercise = find(ref["exercise"])
+        if exercise is None:
+            errors.setdefault("sets", {})[index] = {
+                "exercise": ["This workout has no such exercise."]
+            }
+            continue
+        logs = list(exercise.set_logs.all())
+        if ref["set"] >= len(logs):
+            errors.setdefault("sets", {})[index] = {
+                "set": [f"This exercise has {len(logs)} logged sets (numbered from 0)."]
+            }
+            continue
+        done_sets.append((exercise, logs[ref["set"]]))
+    if errors:
+        raise ValidationError(errors)
+    return done_exercises, done_sets
+
+
+def _lock(owner: User, workout_id: uuid.UUID, precondition: Precondition | None = None) -> Workout:
+    workout = Workout.objects.select_for_update().for_owner(owner).filter(pk=workout_id).first()
+    if workout is None:
+        raise NotFound("No such workout.")
+    if precondition is not None:
+        precondition(workout)
+    return workout
+
+
+def _apply_scalars(workout: Workout, data: dict[str, Any], now: datetime) -> None:
+    for field in _SCALARS:
+        if field in data:
+            setattr(workout, field, data[field])
+    if "completed" in data:
+        if not data["completed"]:
+            workout.completed_at = None
+        elif data.get("completed_at") is not None:
+            workout.completed_at = data["completed_at"]
+        elif not workout.completed or workout.completed_at is None:
+            workout.completed_at = now
+        workout.completed = data["completed"]
+    elif data.get("completed_at") is not None:
+        if not workout.completed:
+            raise ValidationError(
+                {"completed_at": ["Only a completed workout has a completion time."]}
+            )
+        workout.completed_at = data["completed_at"]
+
+
+def _settle_calories(workout: Workout, data: dict[str, Any], owner: User) -> None:
+    """Keeps calories the user gave; otherwise estimates them from the MET of the type.
+
+    An estimate is remade only when what it depends on (type, duration) changes or the
+    user withdraws their own figure, so a later change of body weight leaves the
+    calories of past workouts alone.
+    """
+    given = data.get("calories_burned")
+    if given is not None:
+        workout.calories_burned, workout.calories_estimate = given, None
+        return
+    withdrawn = "calories_burned" in data
+    inputs_changed = "duration" in data or "type" in data
+    user_figure = workout.calories_burned is not None and not workout.calories_estimated
+    if not withdrawn and (user_figure or not inputs_changed):
+        return
+    if workout.duration is None:
+        workout.calories_burned, workout.calories_estimate = None, None
+        return
+    estimate = estimate_calories(
+        workout_type=workout.type,
+        duration_minutes=workout.duration,
+        body_weight_kg=owner.weight_kg,
+    )
+    workout.calories_burned, workout.calories_estimate = estimate.calories, estimate.basis()
+
+
+def _build_exercises(
+    workout: Workout, exercises: list[ExerciseData], *, current_ids: set[uuid.UUID]
+) -> tuple[list[Exercise], list[ExerciseSet]]:
+    """Unsaved rows for the given exercises and their sets; sets the workout's volume."""
+    errors = {}
+    seen: set[uuid.UUID] = set()
+    for index, item in enumerate(exercises):
+        given = item.get("id")
+        if given is None:
+            continue
+        if given not in current_ids:
+            errors[index] = {"id": ["Not an exercise of this workout; leave the id out."]}
+        elif given in seen:
+            errors[index] = {"id": ["Each exercise id may appear once."]}
+        seen.add(given)
+    if errors:
+        raise ValidationError({"exercises": errors})
+
+    rows, logs = [], []
+    for position, item in enumerate(exercises):
+        weight = item.get("weight")
+        set_logs = item.get("set_logs") or []
+        metrics = exercise_metrics(
+            sets=item.get("sets", 0),
+            reps=item.get("reps", 0),
+            weight_kg=weight.kg if weight else None,
+            set_logs=[
+                LoggedSet(reps=log["reps"], weight_kg=_kg(log.get("weight"))) for log in set_logs
+            ],
+        )
+        exercise = Exercise(
+            id=item.get("id") or uuid.uuid4(),
+            workout=workout,
+            position=position,
+            name=item["name"],
+            name_key=normalize_exercise_name(item["name"]),
+            sets=item.get("sets", 0),
+            reps=item.get("reps", 0),
+            weight_kg=_kg(weight),
+            weight_unit=weight.unit if weight else "",
+            duration=item.get("duration"),
+            distance=item.get("distance"),
+            completed=item.get("completed", False),
+            notes=item.get("notes", ""),
+            volume_kg=metrics.volume_kg,
+            top_weight_kg=metrics.top_weight_kg,
+            best_one_rep_max_kg=metrics.best_one_rep_max_kg,
+        )
+        rows.append(exercise)
+        logs.extend(
+            ExerciseSet(
+                exercise=exercise,
+                position=set_position,
+                reps=log["reps"],
+                weight_kg=_kg(log.get("weight")),
+                weight_unit=log["weight"].unit if log.get("weight") else "",
+                rpe=log.get("rpe"),
+                completed=log.get("completed", False),
+            )
+            for set_position, log in enumerate(set_logs)
+        )
+    workout.volume_kg = sum((row.volume_kg for row in rows), Decimal(0))
+    return rows, logs
+
+
+def _kg(weight: Mass | None) -> Decimal | None:
+    return weight.kg if weight is not None else None
+
+
+def _store_exercises(rows: list[Exercise], logs: list[ExerciseSet]) -> None:
+    Exercise.objects.bulk_create(rows)
+    ExerciseSet.objects.bulk_create(logs)
+
+
+def _replace_shares(workout: Workout, owner: User, user_ids: list[uuid.UUID]) -> None:
+    wanted = list(dict.fromkeys(user_ids))
+    if owner.id in wanted:
+        raise ValidationError({"shared_with": ["A workout is not shared with its owner."]})
+    known = set(User.objects.filter(pk__in=wanted, is_active=True).values_list("id", flat=True))
+    unknown = [str(user_id) for user_id in wanted if user_id not in known]
+    if unknown:
+        raise ValidationError({"shared_with": [f"No such user: {user_id}." for user_id in unknown]})
+    WorkoutShare.objects.filter(workout=workout).exclude(user_id__in=wanted).delete()
+    already = set(WorkoutShare.objects.filter(workout=workout).values_list("user_id", flat=True))
+    WorkoutShare.objects.bulk_create(
+        WorkoutShare(workout=workout, user_id=user_id)
+        for user_id in wanted
+        if user_id not in already
+    )
+
+
+@transaction.atomic
+def refresh_workout_metrics(*, workout: Workout) -> None:
+    """Recomputes what stats read (name keys, volume, records) after a staff edit in the
+    admin, which writes exercise rows directly."""
+    exercises = list(Exercise.objects.filter(workout=workout).prefetch_related("set_logs"))
+    for exercise in exercises:
+        metrics = exercise_metrics(
+            sets=exercise.sets,
+            reps=exercise.reps,
+            weight_kg=exercise.weight_kg,
+            set_logs=[LoggedSet(log.reps, log.weight_kg) for log in exercise.set_logs.all()],
+        )
+        exercise.name_key = normalize_exercise_name(exercise.name)
+        exercise.volume_kg = metrics.volume_kg
+        exercise.top_weight_kg = metrics.top_weight_kg
+        exercise.best_one_rep_max_kg = metrics.best_one_rep_max_kg
+    Exercise.objects.bulk_update(
+        exercises, ["name_key", "volume_kg", "top_weight_kg", "best_one_rep_max_kg"]
+    )
+    workout.volume_kg = sum((exercise.volume_kg for exercise in exercises), Decimal(0))
+    workout.save(update_fields=["volume_kg"])
