@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "channels",
     "fitness",
     "accounts",
+    "food",
 ]
 
 MIDDLEWARE = [
