@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from food.models import FoodLog, FoodLogShare, FoodLogTag
 
@@ -41,3 +42,4 @@ class FoodLogAdmin(admin.ModelAdmin):
     raw_id_fields = ("owner",)
     readonly_fields = ("id", "created_at", "updated_at")
     inlines = [FoodLogTagInline, FoodLogShareInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

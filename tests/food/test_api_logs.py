@@ -211,7 +211,9 @@ def test_create_log_answers_400_and_stores_nothing_when_invalid(auth_client, pay
 def test_create_log_answers_400_when_timestamp_is_days_ahead(auth_client):
     ahead = (timezone.now() + timedelta(days=2)).isoformat()
 
-    response = auth_client.post(LOGS, {"name": "x", "calories": 1, "timestamp": ahead}, format="json")
+    response = auth_client.post(
+        LOGS, {"name": "x", "calories": 1, "timestamp": ahead}, format="json"
+    )
 
     error = assert_error(response, 400, "validation_error")
     assert "timestamp" in error["details"]["fields"]
@@ -228,9 +230,7 @@ def test_create_log_shares_with_known_users(auth_client, other_user):
 
 
 @pytest.mark.parametrize("reader", ["unknown", "self", "inactive"])
-def test_create_log_answers_400_when_sharing_with_unknown_user_or_self(
-    auth_client, user, reader
-):
+def test_create_log_answers_400_when_sharing_with_unknown_user_or_self(auth_client, user, reader):
     reader_id = {
         "unknown": uuid.uuid4(),
         "self": user.pk,
