@@ -50,7 +50,14 @@ class FoodLog(OwnedSyncedModel):
     metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["owner", "timestamp"], name="food_log_owner_timeline")]
+        indexes = [
+            # Live rows only: tombstones pile up at the recent end, where lists start reading.
+            models.Index(
+                fields=["owner", "timestamp"],
+                name="food_log_owner_timeline",
+                condition=models.Q(deleted_at__isnull=True),
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(calories__gte=0, calories__lte=MAX_CALORIES),

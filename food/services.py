@@ -66,25 +66,30 @@ def _reader_errors(owner: User, readers_per_item: list[list[UUID]]) -> dict[int,
     return errors
 
 
-def _insert(owner: User, items: list[dict[str, Any]]) -> None:
+def _insert(owner: User, items: list[dict[str, Any]]) -> list[FoodLog]:
+    """One bulk insert per table. The logs come back ready to render (`tag_list` and
+    `share_list` as `selectors.with_relations` sets them), so nothing is read back."""
     logs, tags, shares = [], [], []
     for item in items:
         fields = dict(item)
         tag_names = fields.pop("tags", [])
         readers = fields.pop("shared_with", [])
         log = FoodLog(owner=owner, **fields)
+        log.tag_list = [FoodLogTag(food_log=log, name=name) for name in tag_names]
+        log.share_list = [FoodLogShare(food_log=log, user_id=reader) for reader in readers]
         logs.append(log)
-        tags += [FoodLogTag(food_log=log, name=name) for name in tag_names]
-        shares += [FoodLogShare(food_log=log, user_id=reader) for reader in readers]
+        tags += log.tag_list
+        shares += log.share_list
     FoodLog.objects.bulk_create(logs)
     FoodLogTag.objects.bulk_create(tags)
     FoodLogShare.objects.bulk_create(shares)
+    return logs
 
 
 def _store(
     owner: User, items: list[dict[str, Any]], *, retry: bool = True
-) -> tuple[list[UUID], int]:
-    """Inserts the items whose id is new in one bulk insert; returns all ids in order."""
+) -> tuple[list[FoodLog], int]:
+    """Inserts the items whose id is new; returns every log, in the order of `items`."""
     errors = _reader_errors(owner, [item.get("shared_with", []) for item in items])
     if errors:
         raise _Refused(None, sorted(errors), errors)
@@ -101,17 +106,20 @@ def _store(
     gone = [i for i, log_id in enumerate(ids) if log_id in claimed and claimed[log_id].is_deleted]
     if gone:
         raise _Refused(FoodLogDeleted, gone, {})
-    new = [item for item in items if item["id"] not in claimed]
     try:
         with transaction.atomic():
-            _insert(owner, new)
+            created = _insert(owner, [item for item in items if item["id"] not in claimed])
     except IntegrityError:
         # A parallel request with the same ids inserted between our read and our write;
         # a second look finds its rows and treats them as existing (or foreign).
         if not retry:
             raise
         return _store(owner, items, retry=False)
-    return ids, len(new)
+    stored = {log.pk: log for log in created}
+    if claimed:
+        existing = selectors.food_logs_in_order(list(claimed))
+        stored.update((log.pk, log) for log in existing)
+    return [stored[log_id] for log_id in ids], len(created)
 
 
 def _owned_by_other(claimed: dict[UUID, FoodLog], log_id: UUID, owner: User) -> bool:
@@ -122,26 +130,24 @@ def _owned_by_other(claimed: dict[UUID, FoodLog], log_id: UUID, owner: User) -> 
 def log_food(*, owner: User, data: dict[str, Any]) -> tuple[FoodLog, bool]:
     """Stores one log; with a known id of the owner's, returns the stored one unchanged."""
     try:
-        ids, created = _store(owner, [dict(data)])
+        logs, created = _store(owner, [dict(data)])
     except _Refused as refused:
         if refused.error is None:
             raise ValidationError(refused.fields[0]) from None
         raise refused.error() from None
-    return selectors.food_logs_in_order(ids)[0], bool(created)
+    return logs[0], bool(created)
 
 
 @transaction.atomic
 def log_foods(*, owner: User, items: list[dict[str, Any]]) -> BatchResult:
     """All or nothing: one refused item stores none of them."""
     try:
-        ids, created = _store(owner, [dict(item) for item in items])
+        logs, created = _store(owner, [dict(item) for item in items])
     except _Refused as refused:
         if refused.error is None:
             raise ValidationError({"items": refused.fields}) from None
         raise refused.error(details={"indexes": refused.indexes}) from None
-    return BatchResult(
-        logs=selectors.food_logs_in_order(ids), created=created, existing=len(ids) - created
-    )
+    return BatchResult(logs=logs, created=created, existing=len(logs) - created)
 
 
 def _locked_own_log(owner: User, log_id: UUID) -> FoodLog:

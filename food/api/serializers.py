@@ -172,7 +172,7 @@ class FoodLogSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_tags(self, log: FoodLog) -> list[str]:
-        return [tag.name for tag in log.tags.all()]
+        return [tag.name for tag in log.tag_list]
 
     @extend_schema_field(
         serializers.ListField(
@@ -182,7 +182,7 @@ class FoodLogSerializer(serializers.ModelSerializer):
     )
     def get_shared_with(self, log: FoodLog) -> list[str]:
         viewer = self.context.get("viewer_id")
-        readers = [share.user_id for share in log.shares.all()]
+        readers = [share.user_id for share in log.share_list]
         if viewer != log.owner_id:
             readers = [reader for reader in readers if reader == viewer]
         return [str(reader) for reader in readers]
