@@ -1,7 +1,8 @@
 """Food log API benchmark against a running server.
 
-Seeds one user with 10,000 food logs through batch creates of 500 (timing them), then times
-`GET /api/v1/food/logs?page_size=50`. Reports requests/s and p50/p99 latency of both.
+Seeds one user with 10,000 food logs through batch creates of 500 (timing them; one at a
+time by default), then times `GET /api/v1/food/logs?page_size=50` (4 in parallel by default).
+Reports requests/s and p50/p99 latency of both.
 
     .venv/bin/python bench/food_logs.py [--base-url URL] [--requests N] [--concurrency N]
 
@@ -124,7 +125,14 @@ def main() -> None:
     parser.add_argument("--logs", type=int, default=10_000, help="logs to seed the user with")
     parser.add_argument("--requests", type=int, default=500, help="list requests to time")
     parser.add_argument("--batches", type=int, default=20, help="least batch creates to time")
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=4, help="parallel list requests")
+    parser.add_argument(
+        "--write-concurrency",
+        type=int,
+        default=1,
+        help="parallel batch creates (more than 1 needs PostgreSQL: SQLite refuses "
+        "concurrent writers unless it runs with transaction_mode=IMMEDIATE)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
@@ -132,7 +140,10 @@ def main() -> None:
     password = os.environ.get("BENCH_PASSWORD") or secrets.token_urlsafe(18)
     base_url = args.base_url.rstrip("/")
 
-    token = login(base_url, email, password)
+    try:
+        token = login(base_url, email, password)
+    except httpx.ConnectError:
+        sys.exit(f"No server at {base_url}: start one (make run) or pass --base-url.")
     with httpx.Client(base_url=base_url, timeout=30) as client:
         existing = client.get(
             f"{API}/food/logs",
@@ -150,10 +161,13 @@ def main() -> None:
         base_url,
         token,
         [batch_job(size) for size in sizes] + [batch_job(BATCH_SIZE) for _ in range(extra)],
-        args.concurrency,
+        args.write_concurrency,
     )
     spare = [item["id"] for r in responses[seeding:] if r.is_success for item in r.json()["items"]]
-    token = login(base_url, email, password)
+    try:
+        token = login(base_url, email, password)
+    except httpx.ConnectError:
+        sys.exit(f"No server at {base_url}: start one (make run) or pass --base-url.")
     with httpx.Client(base_url=base_url, timeout=60) as client:
         for start in range(0, len(spare), BATCH_SIZE):
             client.request(
@@ -176,7 +190,10 @@ def main() -> None:
     if args.json:
         print(json.dumps({"base_url": base_url, "user": email, "results": reports}))
     else:
-        print(f"{base_url}  user {email}  concurrency {args.concurrency}")
+        print(
+            f"{base_url}  user {email}  "
+            f"concurrency: writes {args.write_concurrency}, reads {args.concurrency}"
+        )
         print(f"{'endpoint':40} {'n':>5} {'fail':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
         for r in reports:
             print(

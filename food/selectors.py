@@ -1,7 +1,7 @@
 """Reads of food logs. Every query starts from what the caller owns (or was shared)."""
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -43,8 +43,8 @@ def visible_logs(user: User, *, include_shared: bool = False) -> QuerySet[FoodLo
 def list_food_logs(
     *,
     user: User,
-    start: Any = None,
-    end: Any = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
     meal_type: str | None = None,
     tag: str | None = None,
     q: str | None = None,

@@ -129,6 +129,8 @@ def test_batch_create_answers_410_when_an_id_was_deleted(auth_client, user):
         {"items": "nope"},
         {},
         {"items": [item(0)], "extra": True},
+        {"items": [item(0), "not an object"]},
+        [item(0)],
     ],
 )
 def test_batch_create_answers_400_for_malformed_body(auth_client, body):
