@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "channels",
     "fitness",
     "accounts",
+    "food",
     "workouts",
 ]
 
@@ -83,7 +84,14 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default still serves parallel requests: WAL lets readers run beside the
+    # writer, and IMMEDIATE transactions queue writers (up to the timeout) instead of failing
+    # with "database is locked" when one upgrades from a read.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        transaction_mode="IMMEDIATE", timeout=20, init_command="PRAGMA journal_mode=WAL;"
+    )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's own psycopg pool replaces persistent connections (the two are exclusive).
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {

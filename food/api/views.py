@@ -1,0 +1,229 @@
+from functools import partial
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import user_zone
+from fitness.api.concurrency import check_if_match, etag_for
+from fitness.api.pagination import PagePagination
+from fitness.api.schema import EnvelopeAutoSchema, ErrorEnvelopeSerializer, error_responses
+from food import selectors, services
+from food.api import serializers as s
+from food.models import FoodLog
+
+_TAGS = ["food"]
+_ETAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 201],
+    description="Version of the log; send it back in If-Match when you change it.",
+)
+_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The ETag you last read: if the log changed since, the write answers 412.",
+)
+_PAGE = [
+    OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="Items per page (at most 100)."),
+]
+_ID_CONFLICT = OpenApiResponse(
+    ErrorEnvelopeSerializer,
+    description="id_conflict: the id belongs to another user's log (nothing else is said).",
+)
+_DELETED = OpenApiResponse(
+    ErrorEnvelopeSerializer,
+    description="food_log_deleted: you deleted the log with this id; it is not resurrected.",
+)
+
+
+def _context(request) -> dict:
+    return {"request": request, "zone": user_zone(request.user), "viewer_id": request.user.pk}
+
+
+def _one(request, log: FoodLog, code: int = status.HTTP_200_OK) -> Response:
+    data = s.FoodLogSerializer(log, context=_context(request)).data
+    return Response(data, status=code, headers={"ETag": etag_for(log)})
+
+
+class FoodLogsView(APIView):
+    @extend_schema(
+        tags=_TAGS,
+        operation_id="food_logs_list",
+        parameters=[s.FoodLogFilterSerializer, *_PAGE],
+        responses={200: s.FoodLogResponseSerializer, **error_responses(400)},
+        description="Your logs, newest first (with `include_shared`, also those shared with you).",
+    )
+    def get(self, request):
+        params = s.FoodLogFilterSerializer(data=request.query_params, context=_context(request))
+        params.is_valid(raise_exception=True)
+        filters = dict(params.validated_data)
+        logs = selectors.list_food_logs(
+            user=request.user,
+            start=filters.pop("from", None),
+            end=filters.pop("to", None),
+            **filters,
+        )
+        paginator = PagePagination()
+        page = paginator.paginate_queryset(logs, request, view=self)
+        data = s.FoodLogSerializer(page, many=True, context=_context(request)).data
+        return paginator.get_paginated_response(data)
+
+    @extend_schema(
+        tags=_TAGS,
+        request=s.FoodLogWriteSerializer,
+        responses={
+            (201, "application/json"): OpenApiResponse(s.FoodLogSerializer, description="Created."),
+            (200, "application/json"): OpenApiResponse(
+                s.FoodLogSerializer,
+                description="You already created a log with this id: it is returned as "
+                "stored, unchanged.",
+            ),
+            409: _ID_CONFLICT,
+            410: _DELETED,
+        },
+        parameters=[_ETAG],
+    )
+    def post(self, request):
+        data = s.FoodLogWriteSerializer(data=request.data, context=_context(request))
+        data.is_valid(raise_exception=True)
+        log, created = services.log_food(owner=request.user, data=data.validated_data)
+        return _one(request, log, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class _BodyOnDeleteSchema(EnvelopeAutoSchema):
+    """The plan's batch delete carries its ids in the body of a DELETE; document that body
+    (drf-spectacular only documents bodies of POST, PUT and PATCH)."""
+
+    def _get_request_body(self, direction="request"):
+        if self.method != "DELETE":
+            return super()._get_request_body(direction)
+        self.method = "POST"
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+
+
+class FoodLogBatchView(APIView):
+    schema = _BodyOnDeleteSchema()
+
+    @extend_schema(
+        tags=_TAGS,
+        request=s.FoodLogBatchSerializer,
+        responses={201: s.FoodLogBatchResultSerializer, 409: _ID_CONFLICT, 410: _DELETED},
+        description="Up to 500 logs, all or nothing: any invalid item (errors under "
+        "`details.fields.items.<index>`) or refused id (`details.indexes`) stores none. "
+        "Ids you already stored count as `existing`, so the same batch can be resent.",
+    )
+    def post(self, request):
+        data = s.FoodLogBatchSerializer(data=request.data, context=_context(request))
+        data.is_valid(raise_exception=True)
+        result = services.log_foods(owner=request.user, items=data.validated_data["items"])
+        body = {
+            "items": s.FoodLogSerializer(result.logs, many=True, context=_context(request)).data,
+            "created": result.created,
+            "existing": result.existing,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        tags=_TAGS,
+        request=s.FoodLogBatchDeleteSerializer,
+        responses={200: s.FoodLogBatchDeleteResultSerializer, **error_responses(400)},
+        description="Deletes up to 500 of your logs; ids that are not yours, unknown or "
+        "already deleted are skipped silently.",
+    )
+    def delete(self, request):
+        data = s.FoodLogBatchDeleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        deleted = services.delete_food_logs(owner=request.user, ids=data.validated_data["ids"])
+        return Response({"deleted": deleted})
+
+
+class FoodLogDetailView(APIView):
+    @extend_schema(
+        tags=_TAGS,
+        responses={200: s.FoodLogSerializer},
+        parameters=[_ETAG],
+        description="One of your logs, or one shared with you.",
+    )
+    def get(self, request, log_id):
+        return _one(request, selectors.get_food_log(user=request.user, log_id=log_id))
+
+    def _write(self, request, log_id, *, partial_update: bool) -> Response:
+        context = {**_context(request), "log_id": log_id}
+        data = s.FoodLogWriteSerializer(data=request.data, partial=partial_update, context=context)
+        data.is_valid(raise_exception=True)
+        log = services.update_food_log(
+            owner=request.user,
+            log_id=log_id,
+            changes=data.validated_data,
+            precondition=partial(check_if_match, request),
+        )
+        return _one(request, log)
+
+    @extend_schema(
+        tags=_TAGS,
+        request=s.FoodLogWriteSerializer,
+        responses={200: s.FoodLogSerializer, **error_responses(412)},
+        parameters=[_IF_MATCH, _ETAG],
+        description="Replaces your log: fields left out take their defaults, except "
+        "`timestamp`, which is kept. Logs shared with you are read-only (404).",
+    )
+    def put(self, request, log_id):
+        return self._write(request, log_id, partial_update=False)
+
+    @extend_schema(
+        tags=_TAGS,
+        request=s.FoodLogWriteSerializer,
+        responses={200: s.FoodLogSerializer, **error_responses(412)},
+        parameters=[_IF_MATCH, _ETAG],
+        description="Changes the given fields of your log (`tags` and `shared_with` are "
+        "replaced as a whole when given).",
+    )
+    def patch(self, request, log_id):
+        return self._write(request, log_id, partial_update=True)
+
+    @extend_schema(
+        tags=_TAGS,
+        responses={
+            204: OpenApiResponse(
+                description="Deleted (a tombstone remains for sync). Repeating the request "
+                "answers 204 again."
+            ),
+            **error_responses(412),
+        },
+        parameters=[_IF_MATCH],
+    )
+    def delete(self, request, log_id):
+        services.delete_food_log(
+            owner=request.user, log_id=log_id, precondition=partial(check_if_match, request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NutritionStatsView(APIView):
+    @extend_schema(
+        tags=_TAGS,
+        parameters=[s.StatsQuerySerializer],
+        responses={200: s.NutritionStatsSerializer, **error_responses(400)},
+        description="Per-day totals, averages, totals by meal type and progress against "
+        "your daily goals, with days cut in your time zone.",
+    )
+    def get(self, request):
+        params = s.StatsQuerySerializer(
+            data=request.query_params, context={"zone": user_zone(request.user)}
+        )
+        params.is_valid(raise_exception=True)
+        zone = params.validated_data["zone"]
+        stats = selectors.nutrition_stats(
+            user=request.user, **params.validated_data, today=timezone.now().astimezone(zone).date()
+        )
+        return Response(s.NutritionStatsSerializer(stats).data)

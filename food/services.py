@@ -1,0 +1,214 @@
+"""Every write to food logs. Creates are idempotent on the client's id, so an offline
+device can resend whatever it is not sure arrived."""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from accounts.models import User
+from fitness.api.errors import ApiError, NotFound
+from food import selectors
+from food.models import FoodLog, FoodLogShare, FoodLogTag
+
+Precondition = Callable[[FoodLog], None]
+
+
+class IdConflict(ApiError):
+    status_code = 409
+    code = "id_conflict"
+    message = "This id is already in use; create the log with another id."
+
+
+class FoodLogDeleted(ApiError):
+    status_code = 410
+    code = "food_log_deleted"
+    message = "A log with this id was deleted; it is not recreated. Use a new id."
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    logs: list[FoodLog]
+    created: int
+    existing: int
+
+
+class _Refused(Exception):
+    """Some items cannot be stored; the callers turn this into their error shape."""
+
+    def __init__(self, error: type[ApiError] | None, indexes: list[int], fields: dict) -> None:
+        self.error, self.indexes, self.fields = error, indexes, fields
+        super().__init__(error)
+
+
+def _reader_errors(owner: User, readers_per_item: list[list[UUID]]) -> dict[int, dict]:
+    wanted = {reader for readers in readers_per_item for reader in readers}
+    known = (
+        set(User.objects.filter(pk__in=wanted, is_active=True).values_list("pk", flat=True))
+        if wanted
+        else set()
+    )
+    errors = {}
+    for index, readers in enumerate(readers_per_item):
+        messages = []
+        if owner.pk in readers:
+            messages.append("A log cannot be shared with its owner.")
+        unknown = [str(reader) for reader in readers if reader not in known]
+        if unknown:
+            messages.append(f"Unknown users: {', '.join(unknown)}.")
+        if messages:
+            errors[index] = {"shared_with": messages}
+    return errors
+
+
+def _insert(owner: User, items: list[dict[str, Any]]) -> list[FoodLog]:
+    """One bulk insert per table. The logs come back ready to render (`tag_list` and
+    `share_list` as `selectors.with_relations` sets them), so nothing is read back."""
+    logs, tags, shares = [], [], []
+    for item in items:
+        fields = dict(item)
+        tag_names = fields.pop("tags", [])
+        readers = fields.pop("shared_with", [])
+        log = FoodLog(owner=owner, **fields)
+        log.tag_list = [FoodLogTag(food_log=log, name=name) for name in tag_names]
+        log.share_list = [FoodLogShare(food_log=log, user_id=reader) for reader in readers]
+        logs.append(log)
+        tags += log.tag_list
+        shares += log.share_list
+    FoodLog.objects.bulk_create(logs)
+    FoodLogTag.objects.bulk_create(tags)
+    FoodLogShare.objects.bulk_create(shares)
+    return logs
+
+
+def _store(
+    owner: User, items: list[dict[str, Any]], *, retry: bool = True
+) -> tuple[list[FoodLog], int]:
+    """Inserts the items whose id is new; returns every log, in the order of `items`."""
+    errors = _reader_errors(owner, [item.get("shared_with", []) for item in items])
+    if errors:
+        raise _Refused(None, sorted(errors), errors)
+    for item in items:
+        item.setdefault("id", uuid.uuid4())
+    ids = [item["id"] for item in items]
+    claimed = {
+        row.pk: row
+        for row in FoodLog.objects.filter(pk__in=ids).only("id", "owner_id", "deleted_at")
+    }
+    foreign = [i for i, log_id in enumerate(ids) if _owned_by_other(claimed, log_id, owner)]
+    if foreign:
+        raise _Refused(IdConflict, foreign, {})
+    gone = [i for i, log_id in enumerate(ids) if log_id in claimed and claimed[log_id].is_deleted]
+    if gone:
+        raise _Refused(FoodLogDeleted, gone, {})
+    try:
+        with transaction.atomic():
+            created = _insert(owner, [item for item in items if item["id"] not in claimed])
+    except IntegrityError:
+        # A parallel request with the same ids inserted between our read and our write;
+        # a second look finds its rows and treats them as existing (or foreign).
+        if not retry:
+            raise
+        return _store(owner, items, retry=False)
+    stored = {log.pk: log for log in created}
+    if claimed:
+        existing = selectors.food_logs_in_order(list(claimed))
+        stored.update((log.pk, log) for log in existing)
+    return [stored[log_id] for log_id in ids], len(created)
+
+
+def _owned_by_other(claimed: dict[UUID, FoodLog], log_id: UUID, owner: User) -> bool:
+    return log_id in claimed and claimed[log_id].owner_id != owner.pk
+
+
+@transaction.atomic
+def log_food(*, owner: User, data: dict[str, Any]) -> tuple[FoodLog, bool]:
+    """Stores one log; with a known id of the owner's, returns the stored one unchanged."""
+    try:
+        logs, created = _store(owner, [dict(data)])
+    except _Refused as refused:
+        if refused.error is None:
+            raise ValidationError(refused.fields[0]) from None
+        raise refused.error() from None
+    return logs[0], bool(created)
+
+
+@transaction.atomic
+def log_foods(*, owner: User, items: list[dict[str, Any]]) -> BatchResult:
+    """All or nothing: one refused item stores none of them."""
+    try:
+        logs, created = _store(owner, [dict(item) for item in items])
+    except _Refused as refused:
+        if refused.error is None:
+            raise ValidationError({"items": refused.fields}) from None
+        raise refused.error(details={"indexes": refused.indexes}) from None
+    return BatchResult(logs=logs, created=created, existing=len(logs) - created)
+
+
+def _locked_own_log(owner: User, log_id: UUID) -> FoodLog:
+    log = FoodLog.objects.select_for_update().filter(owner=owner, pk=log_id).first()
+    if log is None:
+        raise NotFound()
+    return log
+
+
+@transaction.atomic
+def update_food_log(
+    *, owner: User, log_id: UUID, changes: dict[str, Any], precondition: Precondition
+) -> FoodLog:
+    """Applies `changes` (all fields for PUT, some for PATCH) to an owned, live log.
+
+    `precondition` (the If-Match check) sees the locked row, so of two offline edits based
+    on the same version only the first can pass it.
+    """
+    log = _locked_own_log(owner, log_id)
+    if log.is_deleted:
+        raise NotFound()
+    precondition(log)
+    changes = dict(changes)
+    changes.pop("id", None)
+    tag_names = changes.pop("tags", None)
+    readers = changes.pop("shared_with", None)
+    if readers is not None:
+        errors = _reader_errors(owner, [readers])
+        if errors:
+            raise ValidationError(errors[0])
+    for field, value in changes.items():
+        setattr(log, field, value)
+    log.save()
+    if tag_names is not None:
+        log.tags.all().delete()
+        FoodLogTag.objects.bulk_create(FoodLogTag(food_log=log, name=n) for n in tag_names)
+    if readers is not None:
+        log.shares.exclude(user_id__in=readers).delete()
+        kept = set(log.shares.values_list("user_id", flat=True))
+        FoodLogShare.objects.bulk_create(
+            FoodLogShare(food_log=log, user_id=reader) for reader in readers if reader not in kept
+        )
+    return selectors.food_logs_in_order([log.pk])[0]
+
+
+@transaction.atomic
+def delete_food_log(*, owner: User, log_id: UUID, precondition: Precondition) -> None:
+    """Leaves a tombstone for sync. Deleting an already deleted log again is a no-op, so a
+    device may repeat the request; anything not owned is 404."""
+    log = _locked_own_log(owner, log_id)
+    if log.is_deleted:
+        return
+    precondition(log)
+    log.deleted_at = timezone.now()
+    log.save(update_fields=["deleted_at", "updated_at"])
+
+
+@transaction.atomic
+def delete_food_logs(*, owner: User, ids: list[UUID]) -> int:
+    """Tombstones the caller's live logs among `ids`; other ids are skipped silently."""
+    now = timezone.now()
+    return (
+        FoodLog.objects.for_owner(owner).filter(pk__in=ids).update(deleted_at=now, updated_at=now)
+    )
