@@ -8,6 +8,7 @@ from fitness.api import health
 api_v1 = [
     path("auth/", include(auth_urlpatterns)),
     path("users/", include(users_urlpatterns)),
+    path("ai/", include("ai_assistant.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,32 @@
+import pytest
+
+from tests.ai_assistant.gemini_standin import GeminiStandIn
+
+STANDIN_KEY = "standin-secret-key-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _no_ai_configured(settings):
+    """No test reaches a real provider: without the `gemini` fixture there is no key."""
+    settings.GEMINI_API_KEY = ""
+    settings.GEMINI_BASE_URL = ""
+
+
+@pytest.fixture
+def gemini(settings):
+    """A scripted Gemini on 127.0.0.1 and settings that point the real SDK at it.
+
+    Backoff is shortened (the retry logic is what is tested, not the waiting) and the
+    timeout kept short enough for a `hang()` to trip it quickly.
+    """
+    standin = GeminiStandIn(api_key=STANDIN_KEY).start()
+    settings.GEMINI_API_KEY = STANDIN_KEY
+    settings.GEMINI_BASE_URL = standin.url
+    settings.AI_SERVICE = {
+        **settings.AI_SERVICE,
+        "RETRY": {"max_attempts": 3, "backoff_seconds": 0.01, "max_backoff_seconds": 0.05},
+        "TIMEOUT_SECONDS": 2.0,
+    }
+    yield standin
+    standin.stop()
+    assert standin.unscripted == 0, "the code under test made a request no test scripted"
