@@ -6,7 +6,7 @@ record every call whoever makes it.
 
 from dataclasses import dataclass
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 
 from ai_assistant.models import AIUsage
 from ai_assistant.providers import Usage
@@ -41,4 +41,7 @@ def record_usage(record: UsageRecord) -> AIUsage:
 
 
 # For async callers (the streaming chat, asyncio.gather'ed analyses): the ORM is sync-only.
-arecord_usage = database_sync_to_async(record_usage)
+# Not channels' database_sync_to_async: it closes the calling thread's connection first, which
+# fails for a caller inside a transaction (tests included); consumers already clean up
+# connections around their own database work.
+arecord_usage = sync_to_async(record_usage)

@@ -64,6 +64,10 @@ class GeminiProvider(AIProvider):
             base_url=base_url or None,
             api_version="v1beta",
             timeout=math.ceil(timeout_seconds * 1000),
+            # The async client keeps a connection pool per event loop, and many of our loops
+            # are short-lived (async_to_sync in a Celery task): pooled connections would
+            # outlive them unclosed. An async call pays one handshake instead.
+            async_client_args={"limits": httpx2.Limits(max_keepalive_connections=0)},
         )
         self._client = genai.Client(api_key=api_key, vertexai=False, http_options=http_options)
 
@@ -107,6 +111,8 @@ def _call_args(request: GenerationRequest) -> dict[str, Any]:
         thinking_config=thinking,
         response_mime_type="application/json" if request.response_schema else None,
         response_json_schema=request.response_schema,
+        # We pass no tools; this only skips the SDK's function-calling loop (and its log line).
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
     )
     return {
         "model": request.model,

@@ -23,9 +23,7 @@ def food_item(
     }
 
 
-def analysis_payload(
-    items: list[dict[str, Any]] | None = None, **overrides: Any
-) -> dict[str, Any]:
+def analysis_payload(items: list[dict[str, Any]] | None = None, **overrides: Any) -> dict[str, Any]:
     items = [food_item(), food_item("Toast", 30, 80, 2.7, 15, 1)] if items is None else items
     payload = {
         "food_name": "Eggs on toast",

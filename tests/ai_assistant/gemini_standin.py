@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -86,7 +87,6 @@ def candidate_response(
     *,
     finish_reason: str = "STOP",
     usage_metadata: dict[str, int] | None = None,
-    model_version: str = "gemini-2.5-flash",
 ) -> dict[str, Any]:
     candidate: dict[str, Any] = {"finishReason": finish_reason, "index": 0}
     if text is not None:
@@ -94,7 +94,6 @@ def candidate_response(
     return {
         "candidates": [candidate],
         "usageMetadata": usage_metadata or usage(),
-        "modelVersion": model_version,
         "responseId": "standin-response",
     }
 
@@ -130,6 +129,8 @@ class GeminiStandIn:
         self.api_key = api_key
         self.requests: list[RecordedRequest] = []
         self.unscripted = 0
+        self.max_in_flight = 0  # the most requests it was answering at one time
+        self._in_flight = 0
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -184,7 +185,6 @@ class GeminiStandIn:
                 body={
                     "promptFeedback": {"blockReason": reason},
                     "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9},
-                    "modelVersion": "gemini-2.5-flash",
                 }
             )
         )
@@ -197,12 +197,7 @@ class GeminiStandIn:
         finish_reason: str = "STOP",
     ) -> None:
         events = [
-            {
-                "candidates": [
-                    {"content": {"parts": [{"text": chunk}], "role": "model"}, "index": 0}
-                ],
-                "modelVersion": "gemini-2.5-flash",
-            }
+            {"candidates": [{"content": {"parts": [{"text": chunk}], "role": "model"}, "index": 0}]}
             for chunk in chunks
         ]
         events[-1]["candidates"][0]["finishReason"] = finish_reason
@@ -230,6 +225,11 @@ class GeminiStandIn:
     def _record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def _busy(self, delta: int) -> None:
+        with self._lock:
+            self._in_flight += delta
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
 
 
 def _handler_for(standin: GeminiStandIn) -> type[BaseHTTPRequestHandler]:
@@ -263,12 +263,23 @@ def _handler_for(standin: GeminiStandIn) -> type[BaseHTTPRequestHandler]:
                 self._send_json(400, INVALID_KEY_BODY)
                 return
             reply = standin._next_reply()
+            standin._busy(+1)
+            try:
+                self._answer(reply, model=match["model"])
+            finally:
+                standin._busy(-1)
+
+        def _answer(self, reply: Reply, *, model: str) -> None:
+            # Like Gemini, every answer names the model that produced it.
+            for body in reply.events or [reply.body]:
+                if isinstance(body, dict) and "error" not in body:
+                    body.setdefault("modelVersion", model)
             if reply.delay:
                 time.sleep(reply.delay)
             try:
                 if reply.drop:
                     self.close_connection = True
-                    self.connection.shutdown(2)
+                    self.connection.shutdown(socket.SHUT_RDWR)
                 elif reply.events is not None:
                     self._send_events(reply.events)
                 else:

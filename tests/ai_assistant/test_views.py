@@ -171,9 +171,7 @@ def test_analyze_text_rejects_invalid_body(auth_client, gemini, body, field):
 
 
 def _script_invalid_key(gemini):
-    gemini.error(
-        400, "INVALID_ARGUMENT", "API key not valid.", [error_info("API_KEY_INVALID")]
-    )
+    gemini.error(400, "INVALID_ARGUMENT", "API key not valid.", [error_info("API_KEY_INVALID")])
 
 
 def _script_unauthenticated(gemini):
@@ -291,9 +289,7 @@ def test_analyze_text_maps_provider_failure(
     assert (row.outcome, row.attempts) == (code, requests_made)
 
 
-def test_analyze_text_invalid_key_when_gemini_rejects_configured_key(
-    auth_client, gemini, settings
-):
+def test_analyze_text_invalid_key_when_gemini_rejects_configured_key(auth_client, gemini, settings):
     settings.GEMINI_API_KEY = "not-the-key-gemini-knows"
 
     response = analyze(auth_client)
