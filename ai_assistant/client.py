@@ -14,11 +14,12 @@ JSON validation against a pydantic schema, and one `AIUsage` row per call.
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Generic, TypeVar
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
@@ -76,7 +77,13 @@ StreamEvent = TextDelta | StreamEnd
 class _Call:
     """What one logical call (all its attempts) spent, for its usage row."""
 
-    def __init__(self, provider: AIProvider, request: GenerationRequest, user, endpoint: str):
+    def __init__(
+        self,
+        provider: AIProvider,
+        request: GenerationRequest,
+        user: AbstractBaseUser | None,
+        endpoint: str,
+    ) -> None:
         self.provider = provider.name
         self.user_id = getattr(user, "pk", None)
         self.endpoint = endpoint
@@ -117,7 +124,7 @@ class AIClient:
         parts: Sequence[Part],
         schema: type[SchemaT],
         *,
-        user,
+        user: AbstractBaseUser | None,
         endpoint: str,
         model_kind: ModelKind = "text",
         system_instruction: str | None = None,
@@ -142,7 +149,7 @@ class AIClient:
         parts: Sequence[Part],
         schema: type[SchemaT],
         *,
-        user,
+        user: AbstractBaseUser | None,
         endpoint: str,
         model_kind: ModelKind = "text",
         system_instruction: str | None = None,
@@ -166,7 +173,7 @@ class AIClient:
         self,
         messages: Sequence[Message],
         *,
-        user,
+        user: AbstractBaseUser | None,
         endpoint: str,
         model_kind: ModelKind = "text",
         system_instruction: str | None = None,
@@ -179,6 +186,7 @@ class AIClient:
         request = self._build(tuple(messages), None, model_kind, system_instruction)
         call = _Call(self.provider, request, user, endpoint)
         outcome = AIUsage.Outcome.CANCELLED  # unless it ends otherwise
+        stream = None
         try:
             stream, chunk = await self._open_stream(request, call, endpoint)
             produced = False
@@ -197,12 +205,14 @@ class AIClient:
             outcome = exc.code
             raise
         finally:
+            if stream is not None:
+                await stream.aclose()  # a caller that stops early frees the connection now
             await arecord_usage(call.record(outcome))
         yield StreamEnd(call.model, call.usage, call.attempts, call.latency)
 
     async def _open_stream(
         self, request: GenerationRequest, call: _Call, endpoint: str
-    ) -> tuple[AsyncIterator[Generation], Generation | None]:
+    ) -> tuple[AsyncGenerator[Generation, None], Generation | None]:
         async for attempt in AsyncRetrying(**self._retry_policy(endpoint)):
             with attempt:
                 call.attempts = attempt.retry_state.attempt_number

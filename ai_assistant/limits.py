@@ -1,11 +1,13 @@
 """Per-user allowances on the AI endpoints, counted atomically in the shared cache (Redis)."""
 
+from django.contrib.auth.base_user import AbstractBaseUser
+
 from ai_assistant.config import AIServiceConfig
 from ai_assistant.errors import AIRateLimited
 from fitness.api import ratelimit
 
 
-def enforce_rate_limit(*, user, scope: str, config: AIServiceConfig) -> None:
+def enforce_rate_limit(*, user: AbstractBaseUser, scope: str, config: AIServiceConfig) -> None:
     """Counts one request of `user` to `scope` (e.g. "food_text"); 429 when over the limit."""
     limit, window = config.rate_limit(scope)
     state = ratelimit.hit(f"ai:{scope}:{user.pk}", limit=limit, window=window)

@@ -3,6 +3,7 @@ import logging
 import time
 import unicodedata
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
 from pydantic import ValidationError
 
@@ -14,7 +15,7 @@ from ai_assistant.schemas import FoodAnalysis, FoodAnalysisResponse
 logger = logging.getLogger(__name__)
 
 
-def analyze_food_text(*, user, text: str) -> FoodAnalysisResponse:
+def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisResponse:
     """The nutrition of a meal described in words; the same words within the cache TTL are
     answered from the cache (whoever asked first) without calling the model again."""
     started = time.monotonic()

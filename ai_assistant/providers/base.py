@@ -6,7 +6,7 @@ usage accounting and rate limits live in `ai_assistant.client.AIClient`, once fo
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -73,5 +73,5 @@ class AIProvider(ABC):
     async def agenerate(self, request: GenerationRequest) -> Generation: ...
 
     @abstractmethod
-    def astream(self, request: GenerationRequest) -> AsyncIterator[Generation]:
+    def astream(self, request: GenerationRequest) -> AsyncGenerator[Generation, None]:
         """Chunks in order; the last one carries the usage and the finish reason."""

@@ -8,8 +8,8 @@ import json
 import logging
 import math
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import aclosing, contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -81,12 +81,14 @@ class GeminiProvider(AIProvider):
             response = await self._client.aio.models.generate_content(**_call_args(request))
             return _generation(response, request.model)
 
-    async def astream(self, request: GenerationRequest) -> AsyncIterator[Generation]:
+    async def astream(self, request: GenerationRequest) -> AsyncGenerator[Generation, None]:
         with _translated_errors():
             # The request goes out on the first iteration, so errors surface there too.
             stream = await self._client.aio.models.generate_content_stream(**_call_args(request))
-            async for response in stream:
-                yield _generation(response, request.model)
+            # Closing the SDK's stream closes the HTTP response now, not when collected.
+            async with aclosing(stream):
+                async for response in stream:
+                    yield _generation(response, request.model)
 
 
 @lru_cache(maxsize=8)

@@ -195,13 +195,18 @@ class GeminiStandIn:
         *,
         usage_metadata: dict[str, int] | None = None,
         finish_reason: str = "STOP",
+        then_error: dict[str, Any] | None = None,
     ) -> None:
+        """Chunks as server-sent events; `then_error` (a `google_error`) breaks off after them."""
         events = [
             {"candidates": [{"content": {"parts": [{"text": chunk}], "role": "model"}, "index": 0}]}
             for chunk in chunks
         ]
-        events[-1]["candidates"][0]["finishReason"] = finish_reason
-        events[-1]["usageMetadata"] = usage_metadata or usage()
+        if then_error is None:
+            events[-1]["candidates"][0]["finishReason"] = finish_reason
+            events[-1]["usageMetadata"] = usage_metadata or usage()
+        else:
+            events.append(then_error)
         self.enqueue(Reply(events=events))
 
     def hang(self, seconds: float) -> None:

@@ -20,7 +20,7 @@ from ai_assistant.providers import Blob, Message
 from ai_assistant.schemas import FoodAnalysis
 from tests.ai_assistant.conftest import STANDIN_KEY
 from tests.ai_assistant.factories import analysis_payload
-from tests.ai_assistant.gemini_standin import usage
+from tests.ai_assistant.gemini_standin import google_error, usage
 
 pytestmark = pytest.mark.django_db
 
@@ -194,6 +194,18 @@ def test_astream_text_retries_until_first_chunk(gemini, user):
     assert events[-1].attempts == 2
     assert len(gemini.requests) == 2
     assert AIUsage.objects.get().attempts == 2
+
+
+def test_astream_text_not_retried_when_failing_after_first_chunk(gemini, user):
+    gemini.stream(["Hel"], then_error=google_error(500, "INTERNAL", "Stream broke."))
+
+    events, error = stream(hello(), user=user, endpoint="chat.message")
+
+    assert events == [TextDelta("Hel")]
+    assert isinstance(error, NetworkError)
+    assert len(gemini.requests) == 1
+    row = AIUsage.objects.get()
+    assert (row.outcome, row.attempts) == ("network_error", 1)
 
 
 def test_astream_text_stops_with_content_blocked_when_answer_blocked(gemini, user):
