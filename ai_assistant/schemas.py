@@ -5,7 +5,8 @@ the model, they validate what comes back, and drf-spectacular documents them in 
 Every field is required (no defaults), so the model cannot silently leave one out.
 """
 
-from typing import Annotated, Generic, Literal, TypeVar
+from enum import StrEnum
+from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -69,13 +70,19 @@ class FoodAnalysis(BaseModel):
 DataT = TypeVar("DataT", bound=BaseModel)
 
 
+class AIResultSource(StrEnum):
+    GEMINI = "gemini"  # answered by the model just now
+    CACHE = "cache"  # the same question was answered recently
+    RULES = "rules"  # computed without a model
+
+
 class AIResponse(BaseModel, Generic[DataT]):
     """The plan's `AIResponse<T>`: every AI result the API returns is wrapped in it."""
 
     data: DataT
     confidence: float = Field(ge=0, le=1)
     processing_time: float = Field(description="Seconds the server spent on the request.")
-    source: Literal["gemini", "cache", "rules"]
+    source: AIResultSource
 
 
 class FoodAnalysisResponse(AIResponse[FoodAnalysis]):

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from ai_assistant import prompts
 from ai_assistant.client import get_ai_client
 from ai_assistant.limits import enforce_rate_limit
-from ai_assistant.schemas import FoodAnalysis, FoodAnalysisResponse
+from ai_assistant.schemas import AIResultSource, FoodAnalysis, FoodAnalysisResponse
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisRespo
             data=cached,
             confidence=cached.confidence,
             processing_time=_since(started),
-            source="cache",
+            source=AIResultSource.CACHE,
         )
 
     result = client.generate_json(
@@ -46,7 +46,7 @@ def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisRespo
         data=result.data,
         confidence=result.data.confidence,
         processing_time=_since(started),
-        source="gemini",
+        source=AIResultSource.GEMINI,
     )
 
 

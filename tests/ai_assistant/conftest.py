@@ -1,9 +1,9 @@
 """Fixtures for AI tests. Typical use (recognition, form check and chat reuse it as is):
 
-    def test_something(auth_client, gemini):
-        gemini.reply_json({...})                  # or .error(429, "RESOURCE_EXHAUSTED", ...),
-        response = auth_client.post(...)          #    .stream([...]), .hang(s), .prompt_blocked()
-        assert gemini.requests[0].generation_config["responseMimeType"] == "application/json"
+def test_something(auth_client, gemini):
+    gemini.reply_json({...})                  # or .error(429, "RESOURCE_EXHAUSTED", ...),
+    response = auth_client.post(...)          #    .stream([...]), .hang(s), .prompt_blocked()
+    assert gemini.requests[0].generation_config["responseMimeType"] == "application/json"
 """
 
 import pytest
