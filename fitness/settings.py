@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "accounts",
     "food",
     "workouts",
+
+    "ai_assistant",
 ]
 
 MIDDLEWARE = [
@@ -305,3 +307,32 @@ FIREBASE_PROJECT_ID = env.str("FIREBASE_PROJECT_ID", default="")
 # --- workouts ---
 # A named enum, so other apps' `type` fields do not collide with it in the schema.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WorkoutTypeEnum"] = "workouts.models.WorkoutType"
+
+# --- ai_assistant ---
+# The plan's AIServiceConfig. Only the server holds the key: read from the environment, never
+# logged or returned. Without a key the AI endpoints answer 503 `ai_unavailable`.
+GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
+GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="")  # a proxy, or the tests' stand-in
+GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-2.5-flash")
+AI_SERVICE = {
+    "MODELS": {"vision": GEMINI_MODEL, "text": GEMINI_MODEL, "fast": GEMINI_MODEL},
+    "GENERATION": {
+        "temperature": 0.2,
+        "top_k": 32,
+        "top_p": 0.7,
+        "max_output_tokens": 2048,
+        # On 2.5 models thinking tokens count against max_output_tokens; the structured
+        # answers need none. -1 lets the model decide (models that cannot turn it off).
+        "thinking_budget": env.int("GEMINI_THINKING_BUDGET", default=0),
+    },
+    "RETRY": {"max_attempts": 3, "backoff_seconds": 1.0, "max_backoff_seconds": 10.0},
+    "TIMEOUT_SECONDS": env.float("GEMINI_TIMEOUT_SECONDS", default=30.0),
+    "CACHE_TTL_SECONDS": 300,
+    # Per user, counted in the shared cache (Redis when configured).
+    "RATE_LIMITS": {
+        "food_recognition": env.str("AI_RATE_FOOD_RECOGNITION", default="30/hour"),
+        "food_text": env.str("AI_RATE_FOOD_TEXT", default="60/hour"),
+        "form_check": env.str("AI_RATE_FORM_CHECK", default="30/hour"),
+        "chat": env.str("AI_RATE_CHAT", default="120/hour"),
+    },
+}

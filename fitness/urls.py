@@ -10,6 +10,7 @@ api_v1 = [
     path("users/", include(users_urlpatterns)),
     path("food/", include("food.api.urls")),
     path("", include("workouts.api.urls")),
+    path("ai/", include("ai_assistant.api.urls")),
 ]
 
 urlpatterns = [

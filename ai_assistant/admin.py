@@ -1,0 +1,30 @@
+from django.contrib import admin
+
+from ai_assistant.models import AIUsage
+
+
+@admin.register(AIUsage)
+class AIUsageAdmin(admin.ModelAdmin):
+    """Read-only: the rows are an audit of what was spent."""
+
+    list_display = (
+        "created_at",
+        "user",
+        "endpoint",
+        "model",
+        "outcome",
+        "total_tokens",
+        "latency_ms",
+        "attempts",
+    )
+    list_filter = ("outcome", "endpoint", "provider", "model", "created_at")
+    search_fields = ("user__email", "endpoint", "model")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

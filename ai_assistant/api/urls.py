@@ -1,0 +1,7 @@
+from django.urls import path
+
+from ai_assistant.api import views
+
+urlpatterns = [
+    path("food/analyze-text", views.AnalyzeFoodTextView.as_view(), name="ai-food-analyze-text"),
+]

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AiAssistantConfig(AppConfig):
+    name = "ai_assistant"
+    verbose_name = "AI assistant"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,76 @@
+import hashlib
+import logging
+import time
+import unicodedata
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.cache import cache
+from pydantic import ValidationError
+
+from ai_assistant import prompts
+from ai_assistant.client import get_ai_client
+from ai_assistant.limits import enforce_rate_limit
+from ai_assistant.schemas import AIResultSource, FoodAnalysis, FoodAnalysisResponse
+
+logger = logging.getLogger(__name__)
+
+
+def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisResponse:
+    """The nutrition of a meal described in words; the same words within the cache TTL are
+    answered from the cache (whoever asked first) without calling the model again."""
+    started = time.monotonic()
+    client = get_ai_client()
+    enforce_rate_limit(user=user, scope="food_text", config=client.config)
+    model = client.config.model_for("text")
+    key = _food_text_cache_key(text, model)
+
+    cached = _cached_analysis(key)
+    if cached is not None:
+        return FoodAnalysisResponse(
+            data=cached,
+            confidence=cached.confidence,
+            processing_time=_since(started),
+            source=AIResultSource.CACHE,
+        )
+
+    result = client.generate_json(
+        [prompts.food_text_prompt(text)],
+        FoodAnalysis,
+        user=user,
+        endpoint="food.analyze_text",
+        model_kind="text",
+        system_instruction=prompts.FOOD_ANALYST,
+    )
+    cache.set(key, result.data.model_dump(mode="json"), timeout=client.config.cache_ttl_seconds)
+    return FoodAnalysisResponse(
+        data=result.data,
+        confidence=result.data.confidence,
+        processing_time=_since(started),
+        source=AIResultSource.GEMINI,
+    )
+
+
+def normalize_food_text(text: str) -> str:
+    """Case, spacing and Unicode variants of the same words make one cache entry."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _food_text_cache_key(text: str, model: str) -> str:
+    digest = hashlib.sha256(normalize_food_text(text).encode()).hexdigest()
+    return f"ai:food-text:v{prompts.PROMPT_VERSION}:{model}:{digest}"
+
+
+def _cached_analysis(key: str) -> FoodAnalysis | None:
+    payload = cache.get(key)
+    if payload is None:
+        return None
+    try:
+        return FoodAnalysis.model_validate(payload)
+    except ValidationError:
+        # Written by an older schema: ask again rather than serve it.
+        logger.info("Discarding a cached food analysis that no longer validates")
+        return None
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 3)
