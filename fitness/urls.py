@@ -8,6 +8,7 @@ from fitness.api import health
 api_v1 = [
     path("auth/", include(auth_urlpatterns)),
     path("users/", include(users_urlpatterns)),
+    path("storage/", include("storage.api.urls")),
 ]
 
 urlpatterns = [
