@@ -5,7 +5,9 @@ before it is held in memory or written out in full.
 files call `limit_multipart_upload` before they first touch `request.data`.
 """
 
-from django.core.files.uploadhandler import FileUploadHandler
+from collections import Counter
+
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 
@@ -34,30 +36,47 @@ class BodyTooLarge(ApiError):
 
 
 class PerFileLimitUploadHandler(FileUploadHandler):
-    """First in the handler chain: counts each file's bytes as they arrive and stops the
-    upload as soon as one file passes the limit. The later handlers (memory, then temporary
-    file past FILE_UPLOAD_MAX_MEMORY_SIZE) do the storing."""
+    """First in the handler chain: counts each file's bytes as they arrive. When one file
+    passes the limit it either stops the upload (413) or, with `skip_oversized`, drops just
+    that file and remembers its position so a batch can report it. The later handlers
+    (memory, then a temporary file past FILE_UPLOAD_MAX_MEMORY_SIZE) do the storing."""
 
-    def __init__(self, request: HttpRequest | None = None, *, max_bytes: int) -> None:
+    def __init__(
+        self, request: HttpRequest | None = None, *, max_bytes: int, skip_oversized: bool = False
+    ) -> None:
         super().__init__(request)
         self.max_bytes = max_bytes
+        self.skip_oversized = skip_oversized
         self.received = 0
+        self._seen: Counter[str] = Counter()
+        self._skipped: list[tuple[str, int]] = []
 
-    def new_file(self, *args, **kwargs) -> None:
-        super().new_file(*args, **kwargs)
+    def new_file(self, field_name: str, *args, **kwargs) -> None:
+        super().new_file(field_name, *args, **kwargs)
         self.received = 0
+        self._position = (field_name, self._seen[field_name])
+        self._seen[field_name] += 1
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:
         self.received += len(raw_data)
         if self.received > self.max_bytes:
+            if self.skip_oversized:
+                self._skipped.append(self._position)
+                raise SkipFile()
             raise FileTooLarge(self.max_bytes)
         return raw_data
 
     def file_complete(self, file_size: int) -> None:
         return None
 
+    def skipped(self, field_name: str) -> list[int]:
+        """Positions, among the files sent under `field_name`, of those dropped as too large."""
+        return [index for name, index in self._skipped if name == field_name]
 
-def limit_multipart_upload(request: HttpRequest, *, max_files: int, max_file_bytes: int) -> None:
+
+def limit_multipart_upload(
+    request: HttpRequest, *, max_files: int, max_file_bytes: int, skip_oversized: bool = False
+) -> PerFileLimitUploadHandler:
     """Refuses a declared body larger than `max_files` full files (413, nothing read) and
     installs the per-file counter for bodies that lie about, or omit, their length."""
     try:
@@ -67,4 +86,8 @@ def limit_multipart_upload(request: HttpRequest, *, max_files: int, max_file_byt
     max_body = max_files * max_file_bytes + MULTIPART_OVERHEAD_BYTES
     if declared > max_body:
         raise BodyTooLarge(details={"max_bytes": max_body})
-    request.upload_handlers.insert(0, PerFileLimitUploadHandler(request, max_bytes=max_file_bytes))
+    counter = PerFileLimitUploadHandler(
+        request, max_bytes=max_file_bytes, skip_oversized=skip_oversized
+    )
+    request.upload_handlers.insert(0, counter)
+    return counter

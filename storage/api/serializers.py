@@ -50,13 +50,22 @@ class UploadSerializer(_UploadOptionsSerializer):
 
 
 class BatchUploadSerializer(_UploadOptionsSerializer):
+    """context["skipped_files"]: how many files the upload handler dropped as too large."""
+
     files = serializers.ListField(
-        # Empty or broken files are reported per index in `errors`, not for the whole batch.
+        # Empty, broken or oversized files are reported per index in `errors`, not for the
+        # whole batch.
         child=serializers.FileField(allow_empty_file=True),
-        min_length=1,
+        required=False,
+        default=list,
         max_length=settings.STORAGE_BATCH_MAX_FILES,
         help_text=f"1 to {settings.STORAGE_BATCH_MAX_FILES} images; repeat the field.",
     )
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs["files"] and not self.context.get("skipped_files"):
+            raise serializers.ValidationError({"files": ["Send at least one file."]})
+        return attrs
 
 
 class BatchDeleteSerializer(serializers.Serializer):

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.exceptions import TooManyFilesSent
 from django.core.files.storage import default_storage
-from django.http import FileResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -12,12 +12,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fitness.api.errors import NotFound
+from fitness.api.errors import ApiError, NotFound
 from fitness.api.schema import EnvelopeAutoSchema, error_responses
 from storage import selectors, services, signing
 from storage.api import serializers as s
 from storage.models import StoredFile
-from storage.uploads import limit_multipart_upload
+from storage.uploads import FileTooLarge, limit_multipart_upload
 
 TAG = "storage"
 
@@ -30,14 +30,25 @@ def _render(serializer_class, files: list[StoredFile], request, *, variant=None,
     return serializer_class(files[0], context=context).data
 
 
-def _read_multipart(request, *, max_files: int):
-    limit_multipart_upload(
-        request, max_files=max_files, max_file_bytes=settings.STORAGE_MAX_UPLOAD_BYTES
+def _read_multipart(request, *, max_files: int, skip_oversized: bool = False):
+    """(parsed body, per-file counter), refusing oversized bodies before reading them."""
+    counter = limit_multipart_upload(
+        request,
+        max_files=max_files,
+        max_file_bytes=settings.STORAGE_MAX_UPLOAD_BYTES,
+        skip_oversized=skip_oversized,
     )
     try:
-        return request.data
+        return request.data, counter
     except TooManyFilesSent as exc:
         raise ValidationError({"files": [f"At most {max_files} files per request."]}) from exc
+
+
+def _error_item(index: int, error: ApiError) -> dict:
+    return {
+        "index": index,
+        "error": {"code": error.code, "message": error.message, "details": error.details},
+    }
 
 
 class UploadView(APIView):
@@ -52,7 +63,8 @@ class UploadView(APIView):
         "JPEG, PNG, WebP or HEIC/HEIF image, 400 `invalid_image` / `image_too_large`.",
     )
     def post(self, request):
-        data = s.UploadSerializer(data=_read_multipart(request, max_files=1))
+        body, _ = _read_multipart(request, max_files=1)
+        data = s.UploadSerializer(data=body)
         data.is_valid(raise_exception=True)
         options = dict(data.validated_data)
         stored = services.upload_file(owner=request.user, upload=options.pop("file"), **options)
@@ -70,28 +82,27 @@ class BatchUploadView(APIView):
         request={"multipart/form-data": s.BatchUploadSerializer},
         responses={201: s.BatchUploadResponseSerializer, **error_responses(400, 413)},
         description="Each file is checked and stored on its own: `items` are the stored "
-        "ones, `errors` name the index and the error of each refused one.",
+        "ones, `errors` name the index and the error of each refused one (a file over the "
+        "per-file limit is dropped while it streams in and reported as `file_too_large`).",
     )
     def post(self, request):
         max_files = settings.STORAGE_BATCH_MAX_FILES
-        data = s.BatchUploadSerializer(data=_read_multipart(request, max_files=max_files))
+        body, counter = _read_multipart(request, max_files=max_files, skip_oversized=True)
+        skipped = counter.skipped("files")
+        data = s.BatchUploadSerializer(data=body, context={"skipped_files": len(skipped)})
         data.is_valid(raise_exception=True)
         options = dict(data.validated_data)
-        stored, failures = services.upload_files(
-            owner=request.user, uploads=options.pop("files"), **options
+        uploads = options.pop("files")
+        stored, failures = services.upload_files(owner=request.user, uploads=uploads, **options)
+        # Positions in the request, counting the files the upload handler dropped.
+        positions = [i for i in range(len(uploads) + len(skipped)) if i not in skipped]
+        too_large = FileTooLarge(settings.STORAGE_MAX_UPLOAD_BYTES)
+        errors = sorted(
+            [_error_item(positions[failure.index], failure.error) for failure in failures]
+            + [_error_item(index, too_large) for index in skipped],
+            key=lambda item: item["index"],
         )
         items = _render(s.StorageResponseSerializer, stored, request, many=True) if stored else []
-        errors = [
-            {
-                "index": failure.index,
-                "error": {
-                    "code": failure.error.code,
-                    "message": failure.error.message,
-                    "details": failure.error.details,
-                },
-            }
-            for failure in failures
-        ]
         return Response({"items": items, "errors": errors}, status=status.HTTP_201_CREATED)
 
 
@@ -214,10 +225,13 @@ class SignedFileView(APIView):
         stored = selectors.granted_file(grant.file_id)
         key, content_type = stored.blob_for(grant.variant)
         try:
-            blob = default_storage.open(key, "rb")
+            with default_storage.open(key, "rb") as blob:
+                # Whole, not streamed: images are at most STORAGE_MAX_UPLOAD_BYTES, and ASGI
+                # would collect a synchronous file iterator in memory anyway.
+                data = blob.read()
         except FileNotFoundError as exc:
             raise NotFound("No such file.") from exc
-        response = FileResponse(blob, content_type=content_type)
+        response = HttpResponse(data, content_type=content_type)
         response["Cache-Control"] = f"private, max-age={grant.seconds_left}"
         response["Content-Disposition"] = "inline"
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -259,6 +259,40 @@ def test_batch_upload_reports_failures_per_index(backend, auth_client, user):
         assert status == 200
 
 
+def test_batch_upload_reports_oversized_file_at_its_index(auth_client, settings):
+    settings.STORAGE_MAX_UPLOAD_BYTES = 100 * 1024
+    oversized = b"\xff\xd8\xff" + b"\x00" * (150 * 1024)
+    files = [
+        f.upload(f.jpeg_bytes(), "a.jpg"),
+        f.upload(oversized, "b.jpg"),
+        f.upload(f.SVG, "c.svg"),
+        f.upload(f.png_bytes(), "d.png"),
+    ]
+
+    response = auth_client.post(BATCH, {"files": files}, format="multipart")
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert [item["metadata"]["filename"] for item in body["items"]] == ["a.jpg", "d.png"]
+    assert [(e["index"], e["error"]["code"]) for e in body["errors"]] == [
+        (1, "file_too_large"),
+        (2, "unsupported_media_type"),
+    ]
+
+
+def test_batch_upload_reports_errors_only_when_every_file_is_oversized(auth_client, settings):
+    settings.STORAGE_MAX_UPLOAD_BYTES = 100 * 1024
+    oversized = b"\x00" * (120 * 1024)
+    files = [f.upload(oversized, "a.jpg"), f.upload(oversized, "b.jpg")]
+
+    response = auth_client.post(BATCH, {"files": files}, format="multipart")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["items"] == []
+    assert [e["index"] for e in response.json()["errors"]] == [0, 1]
+    assert not StoredFile.objects.exists()
+
+
 def test_batch_upload_returns_400_when_more_than_ten_files(auth_client):
     files = [f.upload(f.jpeg_bytes(), f"{n}.jpg") for n in range(11)]
 

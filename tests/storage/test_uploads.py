@@ -1,4 +1,5 @@
 import pytest
+from django.core.files.uploadhandler import SkipFile
 from django.test import RequestFactory
 
 from storage.uploads import (
@@ -26,6 +27,21 @@ def test_per_file_limit_handler_counts_each_file_on_its_own():
         handler.new_file("files", name, "image/jpeg", None)
         assert handler.receive_data_chunk(b"x" * 90, 0) == b"x" * 90
         assert handler.received == 90
+
+
+def test_per_file_limit_handler_skips_oversized_file_when_asked():
+    handler = PerFileLimitUploadHandler(max_bytes=100, skip_oversized=True)
+    for position, size in enumerate([10, 200, 10, 101]):
+        handler.new_file("files", f"{position}.jpg", "image/jpeg", None)
+        if size > 100:
+            with pytest.raises(SkipFile):
+                handler.receive_data_chunk(b"x" * size, 0)
+        else:
+            handler.receive_data_chunk(b"x" * size, 0)
+    handler.new_file("other", "x.jpg", "image/jpeg", None)
+
+    assert handler.skipped("files") == [1, 3]
+    assert handler.skipped("other") == []
 
 
 def test_limit_multipart_upload_raises_before_reading_when_declared_too_large():
