@@ -37,6 +37,9 @@ ACCEPTED_FORMATS: dict[str, ImageFormat] = {
 OUTPUT_FORMATS: dict[str, ImageFormat] = {
     name: ACCEPTED_FORMATS[name] for name in ("JPEG", "PNG", "WEBP")
 }
+# Pillow names some JPEGs "MPO" (multi-picture: phone photos carrying an HDR gain map or
+# a depth map); only their first, ordinary picture is kept.
+_SOURCE_FORMAT = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "HEIF": "HEIF"}
 _STORED_AS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "HEIF": "JPEG"}
 _SAVE_OPTIONS: dict[str, dict] = {
     "JPEG": {"quality": 85},
@@ -117,6 +120,9 @@ def decode_image(source: BinaryIO, *, max_pixels: int) -> DecodedImage:
         except Exception as exc:
             # Pillow's parsers raise many types on malformed headers; all mean bad bytes.
             raise InvalidImage() from exc
+        source_format = _SOURCE_FORMAT.get(image.format or "")
+        if source_format is None:
+            raise UnsupportedImageType()
         if image.width * image.height > max_pixels:
             raise _too_large(max_pixels)
         try:
@@ -129,7 +135,7 @@ def decode_image(source: BinaryIO, *, max_pixels: int) -> DecodedImage:
         except Exception as exc:
             raise InvalidImage() from exc
     clean.info = {}
-    return DecodedImage(image=clean, source_format=image.format)
+    return DecodedImage(image=clean, source_format=source_format)
 
 
 def encode_image(

@@ -25,6 +25,26 @@ def test_decode_image_identifies_type_from_bytes(make, expected):
     assert decoded.image.size == (64, 48)
 
 
+def test_decode_image_treats_multi_picture_jpeg_as_jpeg():
+    first, second = f.halves((64, 48)), Image.new("RGB", (32, 24), "green")
+    mpo = f.encode(first, "MPO", save_all=True, append_images=[second])
+    assert Image.open(io.BytesIO(mpo)).format == "MPO"
+
+    encoded = images.normalise_image(io.BytesIO(mpo), max_pixels=CAP)
+
+    assert (encoded.format, encoded.width, encoded.height) == ("JPEG", 64, 48)
+    assert b"MPF" not in encoded.data
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_decode_image_keeps_pixels_when_exif_is_damaged():
+    damaged = f.jpeg_bytes(exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff")
+
+    encoded = images.normalise_image(io.BytesIO(damaged), max_pixels=CAP)
+
+    assert (encoded.width, encoded.height) == (64, 48)
+
+
 @pytest.mark.parametrize(
     "data",
     [f.WINDOWS_EXE, f.ELF_BINARY, f.SVG, f.GIF, b"", b"just some text"],
