@@ -16,17 +16,18 @@ from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 from rest_framework.exceptions import ValidationError
 
+from accounts.models import User
 from fitness.api.errors import NotFound
 from storage import signing
 from storage.models import StoredFile
 from storage.signing import SignedUrl
 
 
-def files_for(user) -> QuerySet[StoredFile]:
+def files_for(user: User) -> QuerySet[StoredFile]:
     return StoredFile.objects.for_owner(user)
 
 
-def get_file(user, file_id: uuid.UUID) -> StoredFile:
+def get_file(user: User, file_id: uuid.UUID) -> StoredFile:
     """The caller's own live file; 404 for anyone else's, as if it did not exist."""
     found = files_for(user).filter(pk=file_id).first()
     if found is None:
@@ -43,7 +44,7 @@ def granted_file(file_id: uuid.UUID) -> StoredFile:
 
 
 def owned_files(
-    user, ids: Sequence[uuid.UUID | str], *, field: str = "file_ids"
+    user: User, ids: Sequence[uuid.UUID | str], *, field: str = "file_ids"
 ) -> list[StoredFile]:
     """The caller's files for `ids`, in the order given (duplicates collapsed).
 
@@ -67,7 +68,7 @@ def owned_files(
     return [found[file_id] for file_id in wanted]
 
 
-def used_bytes(user) -> int:
+def used_bytes(user: User) -> int:
     """Bytes counted against the quota: every stored original, expired or not, until it
     is actually deleted."""
     total = StoredFile.objects.filter(owner=user).aggregate(total=Sum("size"))["total"]

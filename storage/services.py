@@ -17,7 +17,6 @@ from functools import partial
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
@@ -25,6 +24,7 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
+from accounts.models import User
 from fitness.api.errors import ApiError
 from storage import images, selectors
 from storage.models import AccessLevel, Purpose, StoredFile, Variant
@@ -49,7 +49,7 @@ class UploadFailure:
 
 def upload_file(
     *,
-    owner,
+    owner: User,
     upload: UploadedFile,
     tags: Sequence[str] = (),
     purpose: str = Purpose.OTHER,
@@ -84,7 +84,7 @@ def upload_file(
 
 def upload_files(
     *,
-    owner,
+    owner: User,
     uploads: Sequence[UploadedFile],
     tags: Sequence[str] = (),
     purpose: str = Purpose.OTHER,
@@ -114,7 +114,7 @@ def upload_files(
 @transaction.atomic
 def _record_upload(
     *,
-    owner,
+    owner: User,
     key: str,
     encoded: images.EncodedImage,
     original_filename: str,
@@ -125,7 +125,7 @@ def _record_upload(
 ) -> StoredFile:
     # The owner's row is the per-user lock: two uploads at once cannot both fit in the
     # space that is left for one.
-    get_user_model().objects.select_for_update().only("pk").get(pk=owner.pk)
+    User.objects.select_for_update().only("pk").get(pk=owner.pk)
     _check_quota(owner, encoded.size)
     stored = StoredFile.objects.create(
         owner=owner,
@@ -149,7 +149,7 @@ def _record_upload(
     return stored
 
 
-def _check_quota(owner, incoming: int) -> None:
+def _check_quota(owner: User, incoming: int) -> None:
     quota = settings.STORAGE_USER_QUOTA_BYTES
     used = selectors.used_bytes(owner)
     if used + incoming > quota:
@@ -192,13 +192,13 @@ def make_variants(*, file_id: uuid.UUID | str) -> None:
 
 
 @transaction.atomic
-def delete_file(*, owner, file_id: uuid.UUID) -> None:
+def delete_file(*, owner: User, file_id: uuid.UUID) -> None:
     stored = selectors.get_file(owner, file_id)
     stored.delete()
 
 
 @transaction.atomic
-def delete_files(*, owner, ids: Iterable[uuid.UUID]) -> int:
+def delete_files(*, owner: User, ids: Iterable[uuid.UUID]) -> int:
     """Deletes those of `ids` that are the caller's live files; others are skipped."""
     doomed = list(selectors.files_for(owner).filter(pk__in=list(ids)))
     for stored in doomed:

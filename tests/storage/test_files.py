@@ -264,3 +264,10 @@ def test_user_deletion_removes_their_blobs(user, local_backend, django_capture_o
 
     assert not StoredFile.objects.exists()
     assert not local_backend.exists(stored.key)
+
+
+def test_media_folder_is_not_served(api_client, user):
+    stored = f.stored_file(user)
+
+    for prefix in ("/media/", "/", "/api/v1/storage/"):
+        assert api_client.get(f"{prefix}{stored.key}").status_code == 404
