@@ -22,12 +22,12 @@ from storage.uploads import FileTooLarge, limit_multipart_upload
 TAG = "storage"
 
 
-def _render(serializer_class, files: list[StoredFile], request, *, variant=None, many=False):
+def _render(
+    serializer_class, files: list[StoredFile], request, *, variant: str | None = None
+) -> list[dict]:
+    """Serialises files with their URLs, all signed (or read from cache) in one go."""
     signed = selectors.grants(files, variant=variant, request=request)
-    context = {"request": request, "signed": signed}
-    if many:
-        return serializer_class(files, many=True, context=context).data
-    return serializer_class(files[0], context=context).data
+    return serializer_class(files, many=True, context={"request": request, "signed": signed}).data
 
 
 def _read_multipart(request, *, max_files: int, skip_oversized: bool = False):
@@ -69,7 +69,7 @@ class UploadView(APIView):
         options = dict(data.validated_data)
         stored = services.upload_file(owner=request.user, upload=options.pop("file"), **options)
         return Response(
-            _render(s.StorageResponseSerializer, [stored], request),
+            _render(s.StorageResponseSerializer, [stored], request)[0],
             status=status.HTTP_201_CREATED,
         )
 
@@ -102,7 +102,7 @@ class BatchUploadView(APIView):
             + [_error_item(index, too_large) for index in skipped],
             key=lambda item: item["index"],
         )
-        items = _render(s.StorageResponseSerializer, stored, request, many=True) if stored else []
+        items = _render(s.StorageResponseSerializer, stored, request)
         return Response({"items": items, "errors": errors}, status=status.HTTP_201_CREATED)
 
 
@@ -157,7 +157,6 @@ class FileListView(GenericAPIView):
             page,
             request,
             variant=query.validated_data.get("variant"),
-            many=True,
         )
         return self.get_paginated_response(data)
 
@@ -166,7 +165,7 @@ class FileDetailView(APIView):
     @extend_schema(tags=[TAG], responses={200: s.StorageItemSerializer})
     def get(self, request, file_id):
         stored = selectors.get_file(request.user, file_id)
-        return Response(_render(s.StorageItemSerializer, [stored], request))
+        return Response(_render(s.StorageItemSerializer, [stored], request)[0])
 
     @extend_schema(
         tags=[TAG],

@@ -3,6 +3,7 @@ gcp-storage-emulator (started here on a free loopback port, in memory) with a th
 service-account key that signs URLs."""
 
 import json
+import logging
 import runpy
 import socket
 import uuid
@@ -34,6 +35,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def gcs_emulator():
+    # One log line per emulated request would drown the output of a failing test.
+    logging.getLogger("gcp_storage_emulator").setLevel(logging.WARNING)
     port = _free_port()
     server = create_server("127.0.0.1", port, in_memory=True)
     server.start()
