@@ -340,7 +340,7 @@ if GS_BUCKET_NAME:
             "querystring_auth": True,
             "default_acl": None,
             "expiration": timedelta(seconds=STORAGE_URL_TTL_SECONDS),
-            # Keys are random and never rewritten, so no existence check before a save.
+            # Keys are random (a retried variant overwrites its own), so no existence check.
             "file_overwrite": True,
             "object_parameters": {"cache_control": "private, max-age=86400"},
         },
