@@ -46,8 +46,8 @@ INSTALLED_APPS = [
     "accounts",
     "food",
     "workouts",
-
     "ai_assistant",
+    "storage",
 ]
 
 MIDDLEWARE = [
@@ -336,3 +336,56 @@ AI_SERVICE = {
         "chat": env.str("AI_RATE_CHAT", default="120/hour"),
     },
 }
+
+# --- storage ---
+# Uploaded images: limits, signed-URL lifetime, and where the blobs live.
+STORAGE_MAX_UPLOAD_BYTES = env.int("STORAGE_MAX_UPLOAD_MB", default=10) * 1024 * 1024
+STORAGE_USER_QUOTA_BYTES = env.int("STORAGE_USER_QUOTA_MB", default=1024) * 1024 * 1024
+STORAGE_MAX_PIXELS = env.int("STORAGE_MAX_PIXELS", default=40_000_000)
+STORAGE_URL_TTL_SECONDS = env.int("STORAGE_URL_TTL_SECONDS", default=15 * 60)
+if not 60 <= STORAGE_URL_TTL_SECONDS <= 7 * 24 * 3600:
+    # GCS V4 signatures cannot outlive 7 days.
+    raise ImproperlyConfigured("STORAGE_URL_TTL_SECONDS must be between 60 and 604800.")
+STORAGE_BATCH_MAX_FILES = 10
+# Django refuses more files than a batch may hold while parsing, before storing any.
+DATA_UPLOAD_MAX_NUMBER_FILES = STORAGE_BATCH_MAX_FILES
+CELERY_BEAT_SCHEDULE["storage-delete-expired-files"] = {
+    "task": "storage.tasks.delete_expired_files",
+    "schedule": timedelta(hours=1),
+}
+
+# Local backend: a folder that no URL serves; files leave only through signed links.
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+STORAGES["default"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+}
+GS_BUCKET_NAME = env.str("GS_BUCKET_NAME", default="")
+# django-storages wants a credentials object here; the environment names a key file.
+GS_CREDENTIALS = None
+if GS_BUCKET_NAME:
+    _gs_key_file = env.str("GS_CREDENTIALS", default="")
+    if _gs_key_file:
+        from google.oauth2 import service_account
+
+        GS_CREDENTIALS = service_account.Credentials.from_service_account_file(
+            _gs_key_file, scopes=["https://www.googleapis.com/auth/cloud-platform"]
+        )
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
+        "OPTIONS": {
+            "bucket_name": GS_BUCKET_NAME,
+            "project_id": env.str("GS_PROJECT_ID", default="") or None,
+            # Against the emulator (STORAGE_EMULATOR_HOST) data calls go anonymous and the
+            # key only signs URLs; in production the key does both.
+            "credentials": None if env.str("STORAGE_EMULATOR_HOST", default="") else GS_CREDENTIALS,
+            # Without a key (workload identity) URLs are signed through IAM signBlob.
+            "iam_sign_blob": env.bool("GS_IAM_SIGN_BLOB", default=not _gs_key_file),
+            "querystring_auth": True,
+            "default_acl": None,
+            "expiration": timedelta(seconds=STORAGE_URL_TTL_SECONDS),
+            # Keys are random (a retried variant overwrites its own), so no existence check.
+            "file_overwrite": True,
+            "object_parameters": {"cache_control": "private, max-age=86400"},
+        },
+    }

@@ -11,6 +11,7 @@ api_v1 = [
     path("food/", include("food.api.urls")),
     path("", include("workouts.api.urls")),
     path("ai/", include("ai_assistant.api.urls")),
+    path("storage/", include("storage.api.urls")),
 ]
 
 urlpatterns = [

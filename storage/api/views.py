@@ -1,0 +1,237 @@
+from django.conf import settings
+from django.core.exceptions import TooManyFilesSent
+from django.core.files.storage import default_storage
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fitness.api.errors import ApiError, NotFound
+from fitness.api.schema import EnvelopeAutoSchema, error_responses
+from storage import selectors, services, signing
+from storage.api import serializers as s
+from storage.models import StoredFile
+from storage.uploads import FileTooLarge, limit_multipart_upload
+
+TAG = "storage"
+
+
+def _render(
+    serializer_class, files: list[StoredFile], request, *, variant: str | None = None
+) -> list[dict]:
+    """Serialises files with their URLs, all signed (or read from cache) in one go."""
+    signed = selectors.grants(files, variant=variant, request=request)
+    return serializer_class(files, many=True, context={"request": request, "signed": signed}).data
+
+
+def _read_multipart(request, *, max_files: int, skip_oversized: bool = False):
+    """(parsed body, per-file counter), refusing oversized bodies before reading them."""
+    counter = limit_multipart_upload(
+        request,
+        max_files=max_files,
+        max_file_bytes=settings.STORAGE_MAX_UPLOAD_BYTES,
+        skip_oversized=skip_oversized,
+    )
+    try:
+        return request.data, counter
+    except TooManyFilesSent as exc:
+        raise ValidationError({"files": [f"At most {max_files} files per request."]}) from exc
+
+
+def _error_item(index: int, error: ApiError) -> dict:
+    return {
+        "index": index,
+        "error": {"code": error.code, "message": error.message, "details": error.details},
+    }
+
+
+class UploadView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        tags=[TAG],
+        request={"multipart/form-data": s.UploadSerializer},
+        responses={201: s.StorageResponseSerializer, **error_responses(400, 413, 415)},
+        description="413 `file_too_large` / `payload_too_large` past the per-file limit, "
+        "413 `quota_exceeded` when the user's storage is full, 415 for anything but a "
+        "JPEG, PNG, WebP or HEIC/HEIF image, 400 `invalid_image` / `image_too_large`.",
+    )
+    def post(self, request):
+        body, _ = _read_multipart(request, max_files=1)
+        data = s.UploadSerializer(data=body)
+        data.is_valid(raise_exception=True)
+        options = dict(data.validated_data)
+        stored = services.upload_file(owner=request.user, upload=options.pop("file"), **options)
+        return Response(
+            _render(s.StorageResponseSerializer, [stored], request)[0],
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class BatchUploadView(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        tags=[TAG],
+        request={"multipart/form-data": s.BatchUploadSerializer},
+        responses={201: s.BatchUploadResponseSerializer, **error_responses(400, 413)},
+        description="Each file is checked and stored on its own: `items` are the stored "
+        "ones, `errors` name the index and the error of each refused one (a file over the "
+        "per-file limit is dropped while it streams in and reported as `file_too_large`).",
+    )
+    def post(self, request):
+        max_files = settings.STORAGE_BATCH_MAX_FILES
+        body, counter = _read_multipart(request, max_files=max_files, skip_oversized=True)
+        skipped = counter.skipped("files")
+        data = s.BatchUploadSerializer(data=body, context={"skipped_files": len(skipped)})
+        data.is_valid(raise_exception=True)
+        options = dict(data.validated_data)
+        uploads = options.pop("files")
+        stored, failures = services.upload_files(owner=request.user, uploads=uploads, **options)
+        # Positions in the request, counting the files the upload handler dropped.
+        positions = [i for i in range(len(uploads) + len(skipped)) if i not in skipped]
+        too_large = FileTooLarge(settings.STORAGE_MAX_UPLOAD_BYTES)
+        errors = sorted(
+            [_error_item(positions[failure.index], failure.error) for failure in failures]
+            + [_error_item(index, too_large) for index in skipped],
+            key=lambda item: item["index"],
+        )
+        items = _render(s.StorageResponseSerializer, stored, request)
+        return Response({"items": items, "errors": errors}, status=status.HTTP_201_CREATED)
+
+
+class _DeleteWithBodySchema(EnvelopeAutoSchema):
+    """drf-spectacular documents bodies only for POST/PUT/PATCH; the plan's batch delete
+    takes its ids in a DELETE body, so document that body as a POST one would be."""
+
+    def _get_request_body(self, direction="request"):
+        if self.method != "DELETE":
+            return super()._get_request_body(direction)
+        self.method = "POST"
+        try:
+            return super()._get_request_body(direction)
+        finally:
+            self.method = "DELETE"
+
+
+class BatchDeleteView(APIView):
+    schema = _DeleteWithBodySchema()
+
+    @extend_schema(
+        tags=[TAG],
+        request=s.BatchDeleteSerializer,
+        responses={200: s.BatchDeleteResponseSerializer, **error_responses(400)},
+        description="Ids that are not the caller's files are skipped.",
+    )
+    def delete(self, request):
+        data = s.BatchDeleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        deleted = services.delete_files(owner=request.user, ids=data.validated_data["ids"])
+        return Response({"deleted": deleted})
+
+
+class FileListView(GenericAPIView):
+    serializer_class = s.StorageItemSerializer
+
+    @extend_schema(
+        tags=[TAG],
+        parameters=[s.FileListQuerySerializer],
+        responses={200: s.StorageItemSerializer(many=True), **error_responses(400)},
+        description="The caller's files, newest first, each with a signed URL.",
+    )
+    def get(self, request):
+        query = s.FileListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        files = selectors.files_for(request.user)
+        if purpose := query.validated_data.get("purpose"):
+            files = files.filter(purpose=purpose)
+        page = self.paginate_queryset(files)
+        data = _render(
+            s.StorageItemSerializer,
+            page,
+            request,
+            variant=query.validated_data.get("variant"),
+        )
+        return self.get_paginated_response(data)
+
+
+class FileDetailView(APIView):
+    @extend_schema(tags=[TAG], responses={200: s.StorageItemSerializer})
+    def get(self, request, file_id):
+        stored = selectors.get_file(request.user, file_id)
+        return Response(_render(s.StorageItemSerializer, [stored], request)[0])
+
+    @extend_schema(
+        tags=[TAG],
+        responses={204: OpenApiResponse(description="Deleted, with its blobs and variants.")},
+    )
+    def delete(self, request, file_id):
+        services.delete_file(owner=request.user, file_id=file_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FileUrlView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        parameters=[s.VariantQuerySerializer],
+        responses={200: s.SignedUrlSerializer, **error_responses(400)},
+        description=f"A signed URL living {settings.STORAGE_URL_TTL_SECONDS // 60} minutes "
+        "(STORAGE_URL_TTL_SECONDS).",
+    )
+    def get(self, request, file_id):
+        query = s.VariantQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        stored = selectors.get_file(request.user, file_id)
+        signed = selectors.grant(
+            stored, variant=query.validated_data.get("variant"), request=request
+        )
+        return Response(s.SignedUrlSerializer(signed).data)
+
+
+class SignedFileView(APIView):
+    """Serves a local-backend blob to whoever holds an unexpired signed link.
+
+    The link is the credential (an <Image> tag sends no bearer token), so there is no
+    authentication here; the media folder itself is never served.
+    """
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def perform_content_negotiation(self, request, force=False):
+        # Image loaders send `Accept: image/*`; errors still answer in the JSON envelope.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        tags=[TAG],
+        auth=[],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The image, with its own Content-Type."
+            ),
+            **error_responses(403, 404),
+        },
+        description="403 `invalid_signature` or `url_expired`; 404 once the file is deleted.",
+    )
+    def get(self, request, token):
+        grant = signing.read_local_token(token)
+        stored = selectors.granted_file(grant.file_id)
+        key, content_type = stored.blob_for(grant.variant)
+        try:
+            with default_storage.open(key, "rb") as blob:
+                # Whole, not streamed: images are at most STORAGE_MAX_UPLOAD_BYTES, and ASGI
+                # would collect a synchronous file iterator in memory anyway.
+                data = blob.read()
+        except FileNotFoundError as exc:
+            raise NotFound("No such file.") from exc
+        response = HttpResponse(data, content_type=content_type)
+        response["Cache-Control"] = f"private, max-age={grant.seconds_left}"
+        response["Content-Disposition"] = "inline"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response

@@ -1,0 +1,144 @@
+"""Reads of stored files, ownership built in, and the signed URLs other apps render.
+
+Food logs and workouts call `owned_files` to validate the file ids a client links, and
+`signed_url` / `signed_urls` to render them: signing is cached briefly, so a page of 50
+photos neither signs 50 times per request nor queries per item.
+"""
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Sequence
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.db.models import QuerySet, Sum
+from django.http import HttpRequest
+from rest_framework.exceptions import ValidationError
+
+from accounts.models import User
+from fitness.api.errors import NotFound
+from storage import signing
+from storage.models import StoredFile
+from storage.signing import SignedUrl
+
+
+def files_for(user: User) -> QuerySet[StoredFile]:
+    return StoredFile.objects.for_owner(user)
+
+
+def get_file(user: User, file_id: uuid.UUID) -> StoredFile:
+    """The caller's own live file; 404 for anyone else's, as if it did not exist."""
+    found = files_for(user).filter(pk=file_id).first()
+    if found is None:
+        raise NotFound("No such file.")
+    return found
+
+
+def granted_file(file_id: uuid.UUID) -> StoredFile:
+    """The live file a signed link names, whoever follows it: the link is the permission."""
+    found = StoredFile.objects.live().filter(pk=file_id).first()
+    if found is None:
+        raise NotFound("No such file.")
+    return found
+
+
+def owned_files(
+    user: User, ids: Sequence[uuid.UUID | str], *, field: str = "file_ids"
+) -> list[StoredFile]:
+    """The caller's files for `ids`, in the order given (duplicates collapsed).
+
+    Any id that is not one of the caller's live files (someone else's, deleted, expired,
+    malformed) fails the whole call with a 400 naming those ids under `field`.
+    """
+    wanted: list[uuid.UUID] = []
+    malformed: list[str] = []
+    for raw in ids:
+        try:
+            parsed = raw if isinstance(raw, uuid.UUID) else uuid.UUID(str(raw))
+        except ValueError:
+            malformed.append(str(raw))
+            continue
+        if parsed not in wanted:
+            wanted.append(parsed)
+    found = {stored.id: stored for stored in files_for(user).filter(pk__in=wanted)}
+    unknown = malformed + [str(file_id) for file_id in wanted if file_id not in found]
+    if unknown:
+        raise ValidationError({field: [f"Unknown file id(s): {', '.join(unknown)}."]})
+    return [found[file_id] for file_id in wanted]
+
+
+def used_bytes(user: User) -> int:
+    """Bytes counted against the quota: every stored original, expired or not, until it
+    is actually deleted."""
+    total = StoredFile.objects.filter(owner=user).aggregate(total=Sum("size"))["total"]
+    return total or 0
+
+
+def grant(
+    stored: StoredFile, *, variant: str | None = None, request: HttpRequest | None = None
+) -> SignedUrl:
+    """A signed, expiring URL (and its expiry) for the file or one of its variants."""
+    return grants([stored], variant=variant, request=request)[stored.id]
+
+
+def signed_url(
+    stored: StoredFile, *, variant: str | None = None, request: HttpRequest | None = None
+) -> str:
+    return grant(stored, variant=variant, request=request).url
+
+
+def signed_urls(
+    files: Iterable[StoredFile],
+    *,
+    variant: str | None = None,
+    request: HttpRequest | None = None,
+) -> dict[uuid.UUID, str]:
+    """{file id: URL} for already-loaded files, in one cache round trip and no query."""
+    return {
+        file_id: signed.url
+        for file_id, signed in grants(files, variant=variant, request=request).items()
+    }
+
+
+def grants(
+    files: Iterable[StoredFile],
+    *,
+    variant: str | None = None,
+    request: HttpRequest | None = None,
+) -> dict[uuid.UUID, SignedUrl]:
+    files = list(files)
+    keys = {stored.id: _cache_key(stored, variant) for stored in files}
+    cached = cache.get_many(list(keys.values())) if keys else {}
+    result: dict[uuid.UUID, SignedUrl] = {}
+    fresh: dict[str, SignedUrl] = {}
+    for stored in files:
+        signed = cached.get(keys[stored.id])
+        if signed is None:
+            blob_key, _ = stored.blob_for(variant)
+            signed = signing.sign(file_id=stored.id, variant=variant, key=blob_key)
+            fresh[keys[stored.id]] = signed
+        result[stored.id] = signed
+    if fresh:
+        # A quarter of the lifetime: every URL handed out still has most of its life left.
+        cache.set_many(fresh, timeout=max(1, settings.STORAGE_URL_TTL_SECONDS // 4))
+    if request is not None:
+        result = {
+            file_id: SignedUrl(request.build_absolute_uri(signed.url), signed.expires_at)
+            for file_id, signed in result.items()
+        }
+    return result
+
+
+def _cache_key(stored: StoredFile, variant: str | None) -> str:
+    # The blob key is part of it, so a variant that appears later gets its own URL.
+    blob_key, _ = stored.blob_for(variant)
+    digest = hashlib.sha256(f"{stored.id}|{variant or ''}|{blob_key}".encode()).hexdigest()
+    return f"storage:url:{digest}"
+
+
+def read_bytes(stored: StoredFile, *, variant: str | None = None) -> bytes:
+    """The stored (already cleaned) bytes, e.g. for AI recognition of an uploaded photo."""
+    blob_key, _ = stored.blob_for(variant)
+    with default_storage.open(blob_key, "rb") as blob:
+        return blob.read()

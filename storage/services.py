@@ -1,0 +1,238 @@
+"""Every write to stored files: upload, variants, delete, expiry sweep.
+
+Blob transfers never run inside a database transaction: an upload writes its blob first
+and records the row in a short transaction (removing the blob if that fails); deletions
+remove the row and leave the blobs to `storage.signals`, after commit.
+"""
+
+import hashlib
+import re
+import secrets
+import unicodedata
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+
+from accounts.models import User
+from fitness.api.errors import ApiError
+from storage import images, selectors
+from storage.models import AccessLevel, Purpose, StoredFile, Variant
+from storage.uploads import FileTooLarge
+
+# Long side, in pixels, of each variant the task makes.
+VARIANT_SIDES: dict[str, int] = {Variant.THUMBNAIL: 256, Variant.DISPLAY: 1280}
+_KEY_PREFIX = "uploads"
+
+
+class QuotaExceeded(ApiError):
+    status_code = 413
+    code = "quota_exceeded"
+    message = "Your storage is full; delete some files first."
+
+
+@dataclass(frozen=True)
+class UploadFailure:
+    index: int
+    error: ApiError
+
+
+def upload_file(
+    *,
+    owner: User,
+    upload: UploadedFile,
+    tags: Sequence[str] = (),
+    purpose: str = Purpose.OTHER,
+    access_level: str = AccessLevel.PRIVATE,
+    expiry: datetime | None = None,
+) -> StoredFile:
+    """Checks, cleans and stores one uploaded image; variants follow in a task."""
+    max_bytes = settings.STORAGE_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > max_bytes:
+        raise FileTooLarge(max_bytes)
+    decoded = images.decode_image(upload, max_pixels=settings.STORAGE_MAX_PIXELS)
+    encoded = images.encode_image(decoded)
+    _check_quota(owner, encoded.size)
+    key = default_storage.save(
+        f"{_KEY_PREFIX}/{secrets.token_hex(16)}.{encoded.extension}", ContentFile(encoded.data)
+    )
+    try:
+        return _record_upload(
+            owner=owner,
+            key=key,
+            encoded=encoded,
+            original_filename=sanitize_filename(upload.name or ""),
+            tags=list(tags),
+            purpose=purpose,
+            access_level=access_level,
+            expiry=expiry,
+        )
+    except Exception:
+        default_storage.delete(key)
+        raise
+
+
+def upload_files(
+    *,
+    owner: User,
+    uploads: Sequence[UploadedFile],
+    tags: Sequence[str] = (),
+    purpose: str = Purpose.OTHER,
+    access_level: str = AccessLevel.PRIVATE,
+    expiry: datetime | None = None,
+) -> tuple[list[StoredFile], list[UploadFailure]]:
+    """Each file on its own: one refused file does not stop the others."""
+    stored: list[StoredFile] = []
+    failures: list[UploadFailure] = []
+    for index, upload in enumerate(uploads):
+        try:
+            stored.append(
+                upload_file(
+                    owner=owner,
+                    upload=upload,
+                    tags=tags,
+                    purpose=purpose,
+                    access_level=access_level,
+                    expiry=expiry,
+                )
+            )
+        except ApiError as exc:
+            failures.append(UploadFailure(index=index, error=exc))
+    return stored, failures
+
+
+@transaction.atomic
+def _record_upload(
+    *,
+    owner: User,
+    key: str,
+    encoded: images.EncodedImage,
+    original_filename: str,
+    tags: list[str],
+    purpose: str,
+    access_level: str,
+    expiry: datetime | None,
+) -> StoredFile:
+    # The owner's row is the per-user lock: two uploads at once cannot both fit in the
+    # space that is left for one.
+    User.objects.select_for_update().only("pk").get(pk=owner.pk)
+    _check_quota(owner, encoded.size)
+    stored = StoredFile.objects.create(
+        owner=owner,
+        key=key,
+        original_filename=original_filename,
+        content_type=encoded.content_type,
+        size=encoded.size,
+        sha256=hashlib.sha256(encoded.data).hexdigest(),
+        width=encoded.width,
+        height=encoded.height,
+        tags=tags,
+        purpose=purpose,
+        access_level=access_level,
+        expiry=expiry,
+    )
+    from storage.tasks import make_variants  # tasks call this module: import when used
+
+    # Robust: the upload has succeeded whatever becomes of its variants (with eager Celery
+    # they are made right here, and their failure must not turn this into an error).
+    transaction.on_commit(partial(make_variants.delay, str(stored.id)), robust=True)
+    return stored
+
+
+def _check_quota(owner: User, incoming: int) -> None:
+    quota = settings.STORAGE_USER_QUOTA_BYTES
+    used = selectors.used_bytes(owner)
+    if used + incoming > quota:
+        raise QuotaExceeded(
+            f"Your storage is full ({filesizeformat(used)} of {filesizeformat(quota)} used).",
+            details={"quota_bytes": quota, "used_bytes": used, "file_bytes": incoming},
+        )
+
+
+def make_variants(*, file_id: uuid.UUID | str) -> None:
+    """Thumbnail and display copies of a stored original. Idempotent: a file that already
+    has them, or no longer exists, is left alone."""
+    stored = StoredFile.objects.filter(pk=file_id).first()
+    if stored is None or set(VARIANT_SIDES) <= set(stored.variants):
+        return
+    with default_storage.open(stored.key, "rb") as blob:
+        # The original was cleaned on upload; this decode is bounded by the same cap.
+        decoded = images.decode_image(blob, max_pixels=settings.STORAGE_MAX_PIXELS)
+    stem = PurePosixPath(stored.key).stem
+    variants: dict[str, dict] = {}
+    for name, side in VARIANT_SIDES.items():
+        encoded = images.encode_image(decoded, max_side=side)
+        # Fixed names, so a retried task overwrites rather than leaves strays.
+        key = f"{_KEY_PREFIX}/{stem}.{name}.{encoded.extension}"
+        default_storage.delete(key)
+        key = default_storage.save(key, ContentFile(encoded.data))
+        variants[name] = {
+            "key": key,
+            "content_type": encoded.content_type,
+            "size": encoded.size,
+            "width": encoded.width,
+            "height": encoded.height,
+        }
+    updated = StoredFile.objects.filter(pk=stored.pk).update(
+        variants=variants, updated_at=timezone.now()
+    )
+    if not updated:
+        # Deleted while we worked: its clean-up did not know about these blobs.
+        remove_blobs(keys=[made["key"] for made in variants.values()])
+
+
+@transaction.atomic
+def delete_file(*, owner: User, file_id: uuid.UUID) -> None:
+    stored = selectors.get_file(owner, file_id)
+    stored.delete()
+
+
+@transaction.atomic
+def delete_files(*, owner: User, ids: Iterable[uuid.UUID]) -> int:
+    """Deletes those of `ids` that are the caller's live files; others are skipped."""
+    doomed = list(selectors.files_for(owner).filter(pk__in=list(ids)))
+    for stored in doomed:
+        stored.delete()
+    return len(doomed)
+
+
+def delete_expired_files(*, now: datetime | None = None) -> int:
+    """The periodic sweep of files whose owner gave them an expiry that has passed."""
+    cutoff = now or timezone.now()
+    deleted = 0
+    with transaction.atomic():
+        for stored in StoredFile.objects.filter(expiry__lte=cutoff).select_for_update():
+            stored.delete()
+            deleted += 1
+    return deleted
+
+
+def remove_blobs(*, keys: Iterable[str]) -> None:
+    for key in keys:
+        default_storage.delete(key)
+
+
+_UNSAFE_NAME_CHARS = re.compile(r"[\x00-\x1f\x7f<>:\"/\\|?*]")
+
+
+def sanitize_filename(name: str) -> str:
+    """The client's file name for display only: last path part, no control or reserved
+    characters, at most 255 characters. It never names anything in the storage."""
+    base = PurePosixPath(name.replace("\\", "/")).name
+    base = unicodedata.normalize("NFC", base)
+    base = "".join(ch for ch in base if unicodedata.category(ch)[0] != "C")
+    base = _UNSAFE_NAME_CHARS.sub("_", base).strip(" .")
+    if len(base) > 255:
+        stem, dot, ext = base.rpartition(".")
+        base = f"{stem[: 255 - len(ext) - 1]}.{ext}" if dot and len(ext) <= 10 else base[:255]
+    return base
