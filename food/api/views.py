@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from accounts.selectors import user_zone
 from fitness.api.concurrency import check_if_match, etag_for
 from fitness.api.pagination import PagePagination
-from fitness.api.schema import EnvelopeAutoSchema, ErrorEnvelopeSerializer, error_responses
+from fitness.api.schema import DeleteWithBodySchema, ErrorEnvelopeSerializer, error_responses
 from food import selectors, services
 from food.api import serializers as s
 from food.models import FoodLog
@@ -100,22 +100,8 @@ class FoodLogsView(APIView):
         return _one(request, log, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class _BodyOnDeleteSchema(EnvelopeAutoSchema):
-    """The plan's batch delete carries its ids in the body of a DELETE; document that body
-    (drf-spectacular only documents bodies of POST, PUT and PATCH)."""
-
-    def _get_request_body(self, direction="request"):
-        if self.method != "DELETE":
-            return super()._get_request_body(direction)
-        self.method = "POST"
-        try:
-            return super()._get_request_body(direction)
-        finally:
-            self.method = "DELETE"
-
-
 class FoodLogBatchView(APIView):
-    schema = _BodyOnDeleteSchema()
+    schema = DeleteWithBodySchema()
 
     @extend_schema(
         tags=_TAGS,

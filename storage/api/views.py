@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fitness.api.errors import ApiError, NotFound
-from fitness.api.schema import EnvelopeAutoSchema, error_responses
+from fitness.api.schema import DeleteWithBodySchema, error_responses
 from storage import selectors, services, signing
 from storage.api import serializers as s
 from storage.models import StoredFile
@@ -106,22 +106,8 @@ class BatchUploadView(APIView):
         return Response({"items": items, "errors": errors}, status=status.HTTP_201_CREATED)
 
 
-class _DeleteWithBodySchema(EnvelopeAutoSchema):
-    """drf-spectacular documents bodies only for POST/PUT/PATCH; the plan's batch delete
-    takes its ids in a DELETE body, so document that body as a POST one would be."""
-
-    def _get_request_body(self, direction="request"):
-        if self.method != "DELETE":
-            return super()._get_request_body(direction)
-        self.method = "POST"
-        try:
-            return super()._get_request_body(direction)
-        finally:
-            self.method = "DELETE"
-
-
 class BatchDeleteView(APIView):
-    schema = _DeleteWithBodySchema()
+    schema = DeleteWithBodySchema()
 
     @extend_schema(
         tags=[TAG],
