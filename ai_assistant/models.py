@@ -110,4 +110,5 @@ class ChatMessage(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.role}: {self.content[:50]}"
+        # Not the content: this shows up in the admin and in logs.
+        return f"{self.role} message at {self.timestamp:%Y-%m-%d %H:%M}"

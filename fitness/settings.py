@@ -338,9 +338,7 @@ AI_SERVICE = {
 }
 
 # --- ai_assistant: coach ---
-AI_SERVICE["RATE_LIMITS"]["recommendations"] = env.str(
-    "AI_RATE_RECOMMENDATIONS", default="30/hour"
-)
+AI_SERVICE["RATE_LIMITS"]["recommendations"] = env.str("AI_RATE_RECOMMENDATIONS", default="30/hour")
 # What of a conversation is sent with each message: the newest messages within both limits
 # (about 4 characters a token); older ones are summarised in a line.
 AI_COACH = {

@@ -130,11 +130,10 @@ def _reason(meal: Meal, portion: float, target: MealTarget, remaining: dict[str,
 
 
 def _suggestion(meal: Meal, portion: float, meal_type: str, reason: str) -> MealSuggestion:
-    servings = f"{portion:g} serving" + ("" if portion == 1 else "s")
     return MealSuggestion(
         name=meal.name,
         meal_type=meal_type,
-        portion=f"{servings} ({meal.serving} each)" if portion != 1 else meal.serving,
+        portion=meal.serving if portion == 1 else f"{portion:g} x {meal.serving}",
         calories=round(meal.calories * portion),
         protein=round(meal.protein * portion, 1),
         carbs=round(meal.carbs * portion, 1),

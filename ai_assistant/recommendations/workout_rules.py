@@ -134,16 +134,16 @@ def is_hard(workout: Workout) -> bool:
 def suggest_workouts(snapshot: Snapshot) -> tuple[list[WorkoutSuggestion], float]:
     """Suggestions and how much of the user's own history they rest on (0 to 1)."""
     suggestions: list[WorkoutSuggestion] = []
+    builders = {"strength": _strength, "cardio": _cardio, "mobility": _mobility}
     latest = snapshot.workouts[0] if snapshot.workouts else None
     if latest is not None and is_hard(latest):
         day = _local_day(latest, snapshot)
         if day >= snapshot.today - timedelta(days=1):
             suggestions.append(_recovery(latest, day, snapshot))
-    builders = {"strength": _strength, "cardio": _cardio, "mobility": _mobility}
+            del builders["mobility"]  # the recovery session is mobility work
     for kind in _kinds_by_need(snapshot):
-        if len(suggestions) == SUGGESTIONS:
-            break
-        suggestions.append(builders[kind](snapshot))
+        if kind in builders and len(suggestions) < SUGGESTIONS:
+            suggestions.append(builders[kind](snapshot))
     return suggestions, _confidence(snapshot)
 
 

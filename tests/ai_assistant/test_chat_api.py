@@ -339,7 +339,9 @@ def test_history_lists_messages_oldest_first_paginated(
     auth_client, user, django_assert_max_num_queries
 ):
     conversation = conversation_for(user)
-    add_messages(conversation, *[("user" if i % 2 == 0 else "assistant", f"m{i}") for i in range(5)])
+    add_messages(
+        conversation, *[("user" if i % 2 == 0 else "assistant", f"m{i}") for i in range(5)]
+    )
 
     with django_assert_max_num_queries(5):
         first = auth_client.get(history_url(conversation.session_id), {"page_size": 2}).json()

@@ -1,0 +1,117 @@
+"""The chat socket as a client meets it: uvicorn serving the ASGI app on 127.0.0.1, a real
+WebSocket client (`websockets`), and the Gemini stand-in streaming over real HTTP."""
+
+import asyncio
+import json
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from channels.db import database_sync_to_async
+from websockets.asyncio.client import connect
+
+from accounts import tokens
+from ai_assistant.models import ChatMessage
+from fitness.asgi import application
+from tests.ai_assistant.coach import conversation_for
+from tests.ai_assistant.gemini_standin import Reply, usage
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 5
+
+
+@pytest.fixture
+def server_url():
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        application, lifespan="off", loop="asyncio", ws="auto", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    host, port = listener.getsockname()
+    yield f"ws://{host}:{port}"
+    server.should_exit = True
+    thread.join(TIMEOUT)
+    listener.close()
+
+
+@database_sync_to_async
+def setup_chat(user):
+    conversation = conversation_for(user)
+    return conversation, {"Authorization": f"Bearer {tokens.issue_pair(user)['access_token']}"}
+
+
+@database_sync_to_async
+def stored(conversation):
+    return list(
+        ChatMessage.objects.filter(conversation=conversation)
+        .order_by("timestamp", "id")
+        .values_list("role", "content", "interrupted")
+    )
+
+
+async def receive(websocket) -> dict:
+    return json.loads(await asyncio.wait_for(websocket.recv(), TIMEOUT))
+
+
+async def test_server_streams_gemini_chunks_to_websocket_client(server_url, user, gemini):
+    conversation, headers = await setup_chat(user)
+    chunks = ["Three ", "sets ", "of ", "ten ", "squats."]
+    gemini.stream(chunks, usage_metadata=usage(prompt=500, output=5))
+
+    async with connect(
+        f"{server_url}/ws/ai/chat/{conversation.session_id}/", additional_headers=headers
+    ) as websocket:
+        assert (await receive(websocket))["type"] == "connected"
+        await websocket.send(json.dumps({"type": "message", "content": "Leg workout?"}))
+        frames = [await receive(websocket) for _ in range(len(chunks) + 1)]
+        rows_when_final_arrived = await stored(conversation)
+
+    assert [frame.get("delta") for frame in frames[:-1]] == chunks
+    assert all(frame["type"] == "ai_response.delta" for frame in frames[:-1])
+    final = frames[-1]
+    assert final["type"] == "ai_response"
+    assert final["data"]["data"]["reply"]["content"] == "Three sets of ten squats."
+    assert final["data"]["data"]["reply"]["output_tokens"] == 5
+    assert rows_when_final_arrived == [
+        ("user", "Leg workout?", False),
+        ("assistant", "Three sets of ten squats.", False),
+    ]
+    [sent] = gemini.requests
+    assert sent.action == "streamGenerateContent"
+
+
+async def test_server_keeps_message_and_reply_when_client_drops(server_url, user, gemini, caplog):
+    conversation, headers = await setup_chat(user)
+    events = [
+        {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}]}
+        for text in ("Saved ", "anyway.")
+    ]
+    events[-1]["candidates"][0]["finishReason"] = "STOP"
+    events[-1]["usageMetadata"] = usage()
+    # Gemini answers only after the client has gone.
+    gemini.enqueue(Reply(events=events, delay=0.3))
+
+    async with connect(
+        f"{server_url}/ws/ai/chat/{conversation.session_id}/", additional_headers=headers
+    ) as websocket:
+        await receive(websocket)
+        await websocket.send(json.dumps({"type": "message", "content": "Going offline"}))
+        await asyncio.sleep(0.05)
+
+    deadline = time.monotonic() + TIMEOUT
+    rows = await stored(conversation)
+    while len(rows) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        rows = await stored(conversation)
+    assert rows == [("user", "Going offline", False), ("assistant", "Saved anyway.", False)]
+    assert "closed by the client" in caplog.text
