@@ -47,13 +47,20 @@ def start_conversation(*, owner: AbstractBaseUser, context: dict[str, Any]) -> A
     return AIConversation.objects.create(owner=owner, context=context)
 
 
+@transaction.atomic
 def end_conversation(*, owner: AbstractBaseUser, session_id: UUID) -> None:
     """Deletes the conversation with its messages; its open sockets are closed."""
-    with transaction.atomic():
-        deleted, _ = AIConversation.objects.filter(owner=owner, session_id=session_id).delete()
-        if not deleted:
-            raise NotFound("No such conversation.")
-        transaction.on_commit(lambda: events.publish(session_id, events.ended()))
+    # Locked first, so that a message being stored right now is finished (and then deleted
+    # with the rest) rather than left pointing at a conversation that is gone.
+    conversation = (
+        AIConversation.objects.select_for_update()
+        .filter(owner=owner, session_id=session_id)
+        .first()
+    )
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    conversation.delete()
+    transaction.on_commit(lambda: events.publish(session_id, events.ended()))
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ def begin_turn(
     conversation = selectors.get_conversation(user=user, session_id=session_id)
     client = get_ai_client()
     enforce_rate_limit(user=user, scope="chat", config=client.config)
-    message = _store_message(conversation, role=ChatMessage.Role.USER, content=content)
+    message = _store_message(conversation.pk, role=ChatMessage.Role.USER, content=content)
     budget = prompting.Budget.from_settings()
     # A few more than the budget allows, so that dropped questions can still be summarised.
     history, total = selectors.recent_messages(
@@ -132,10 +139,9 @@ def finish_turn(turn: Turn, draft: ReplyDraft) -> ChatReplyResponse | None:
     interrupted; None when nothing came). 404 if the conversation was deleted meanwhile."""
     if draft.end is None and not draft.parts:
         return None
-    conversation = AIConversation(pk=turn.conversation_id)
     end = draft.end
     reply = _store_message(
-        conversation,
+        turn.conversation_id,
         role=ChatMessage.Role.ASSISTANT,
         content=draft.text,
         prompt_tokens=end.usage.prompt_tokens if end else None,
@@ -163,7 +169,7 @@ def finish_turn(turn: Turn, draft: ReplyDraft) -> ChatReplyResponse | None:
 
 @transaction.atomic
 def _store_message(
-    conversation: AIConversation,
+    conversation_id: UUID,
     *,
     role: str,
     content: str,
@@ -173,12 +179,12 @@ def _store_message(
     changes: dict[str, Any] = {"updated_at": timezone.now()}
     if metadata is not None:
         changes["metadata"] = metadata
-    # The update locks the conversation row, so a concurrent delete waits for this message
-    # (and then deletes it too) rather than leaving it without a conversation.
-    if not AIConversation.objects.filter(pk=conversation.pk).update(**changes):
+    # The update locks the conversation row (see end_conversation); no row means it was
+    # deleted while the reply was being written.
+    if not AIConversation.objects.filter(pk=conversation_id).update(**changes):
         raise NotFound("No such conversation.")
     return ChatMessage.objects.create(
-        conversation_id=conversation.pk, role=role, content=content, **fields
+        conversation_id=conversation_id, role=role, content=content, **fields
     )
 
 

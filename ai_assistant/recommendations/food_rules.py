@@ -3,6 +3,7 @@
 The next meal follows the user's local time and what they already logged today. It gets the
 share of the remaining calories and protein that its usual part of a day's intake
 (breakfast 25 %, lunch 35 %, snack 10 %, dinner 30 %) has among the meals still to come.
+No meal gets more than 1.5 times its usual share of the day's goals, however much is left.
 Every allowed catalogue meal is scaled to the portion closest to that target and scored by
 how far it misses the calories, how short it falls on protein and how far it overshoots the
 carbs and fat left; the best three are suggested.
@@ -20,13 +21,16 @@ PORTIONS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
 # Below this many kcal left, the day's goal counts as reached.
 NEARLY_DONE_KCAL = 100
 LIGHT_KCAL = 60
+SNACK_SHARE = 0.10
 # In the order of a day, with when each is usually over and its share of the intake.
 SLOTS: tuple[tuple[str, time, float], ...] = (
     ("breakfast", time(10, 30), 0.25),
     ("lunch", time(15, 0), 0.35),
-    ("snack", time(17, 30), 0.10),
+    ("snack", time(17, 30), SNACK_SHARE),
     ("dinner", time(21, 30), 0.30),
 )
+# A meal may bring at most this many times its usual share of the day's goals.
+MAX_SHARE_FACTOR = 1.5
 _PROTEIN_WEIGHT = 0.6
 _OVERSHOOT_WEIGHT = 0.3
 
@@ -44,15 +48,18 @@ def next_meal(snapshot: Snapshot) -> MealTarget:
     clock = snapshot.now.time()
     upcoming = [(name, share) for name, ends, share in SLOTS if clock < ends and name not in logged]
     if not upcoming:
-        upcoming = [("snack", 1.0)]
+        upcoming = [("snack", SNACK_SHARE)]
     meal_type, share = upcoming[0]
     fraction = share / sum(weight for _, weight in upcoming)
     remaining = snapshot.remaining_today
-    return MealTarget(
-        meal_type=meal_type,
-        calories=max(0.0, remaining["calories"] * fraction),
-        protein=max(0.0, remaining["protein"] * fraction),
-    )
+    goals = snapshot.goals
+
+    def target(name: str) -> float:
+        # What is left is not crammed into one meal (a late dinner, a bedtime snack).
+        cap = getattr(goals, name) * share * MAX_SHARE_FACTOR
+        return min(cap, max(0.0, remaining[name] * fraction))
+
+    return MealTarget(meal_type=meal_type, calories=target("calories"), protein=target("protein"))
 
 
 def suggest_meals(snapshot: Snapshot) -> tuple[list[MealSuggestion], float]:

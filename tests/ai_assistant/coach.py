@@ -3,7 +3,7 @@
 from typing import Any
 
 from ai_assistant.models import AIConversation, ChatMessage
-from tests.ai_assistant.gemini_standin import RecordedRequest
+from tests.ai_assistant.gemini_standin import GeminiStandIn, RecordedRequest, Reply, usage
 
 START = "/api/v1/ai/chat/start"
 
@@ -41,3 +41,14 @@ def turns(request: RecordedRequest) -> list[tuple[str, list[str]]]:
         (content["role"], [part["text"] for part in content["parts"]])
         for content in request.body["contents"]
     ]
+
+
+def stream_later(gemini: GeminiStandIn, chunks: list[str], *, delay: float) -> None:
+    """Like `gemini.stream(chunks)`, but the answer starts only after `delay` seconds."""
+    events = [
+        {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}]}
+        for text in chunks
+    ]
+    events[-1]["candidates"][0]["finishReason"] = "STOP"
+    events[-1]["usageMetadata"] = usage()
+    gemini.enqueue(Reply(events=events, delay=delay))

@@ -15,8 +15,8 @@ from websockets.asyncio.client import connect
 from accounts import tokens
 from ai_assistant.models import ChatMessage
 from fitness.asgi import application
-from tests.ai_assistant.coach import conversation_for
-from tests.ai_assistant.gemini_standin import Reply, usage
+from tests.ai_assistant.coach import conversation_for, stream_later
+from tests.ai_assistant.gemini_standin import usage
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,14 +92,8 @@ async def test_server_streams_gemini_chunks_to_websocket_client(server_url, user
 
 async def test_server_keeps_message_and_reply_when_client_drops(server_url, user, gemini, caplog):
     conversation, headers = await setup_chat(user)
-    events = [
-        {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}]}
-        for text in ("Saved ", "anyway.")
-    ]
-    events[-1]["candidates"][0]["finishReason"] = "STOP"
-    events[-1]["usageMetadata"] = usage()
     # Gemini answers only after the client has gone.
-    gemini.enqueue(Reply(events=events, delay=0.3))
+    stream_later(gemini, ["Saved ", "anyway."], delay=0.3)
 
     async with connect(
         f"{server_url}/ws/ai/chat/{conversation.session_id}/", additional_headers=headers

@@ -1,6 +1,8 @@
 """/ws/ai/chat/{session}/ through the project's ASGI stack (origin check, JWT middleware,
 routing) with channels' WebsocketCommunicator, and the real SDK against the Gemini stand-in."""
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -10,7 +12,7 @@ from accounts import tokens
 from ai_assistant.chat import services
 from ai_assistant.models import AIConversation, AIUsage, ChatMessage
 from fitness.asgi import application
-from tests.ai_assistant.coach import conversation_for, turns
+from tests.ai_assistant.coach import conversation_for, stream_later, turns
 from tests.ai_assistant.gemini_standin import google_error
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -336,6 +338,25 @@ async def test_socket_closed_4404_when_conversation_deleted(user):
 
     assert await socket.receive_output(TIMEOUT) == {"type": "websocket.close", "code": 4404}
     assert not await database_sync_to_async(AIConversation.objects.exists)()
+
+
+async def test_socket_reports_conversation_deleted_while_reply_was_written(user, gemini):
+    conversation = await new_conversation(user)
+    stream_later(gemini, ["Too ", "late."], delay=0.3)
+    socket = await chat_socket(user, conversation)
+
+    await say(socket, "Hi")
+    while not gemini.requests:
+        await asyncio.sleep(0.01)
+    await database_sync_to_async(services.end_conversation)(
+        owner=user, session_id=conversation.session_id
+    )
+    frames = await frames_until_final(socket)
+
+    assert frames[-1]["type"] == "error"
+    assert frames[-1]["error"]["code"] == "not_found"
+    assert await socket.receive_output(TIMEOUT) == {"type": "websocket.close", "code": 4404}
+    assert not await database_sync_to_async(ChatMessage.objects.exists)()
 
 
 async def test_socket_records_usage_of_each_reply(user, gemini):

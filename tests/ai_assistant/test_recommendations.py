@@ -114,10 +114,13 @@ def test_food_rules_move_on_when_meal_already_logged(eater):
     assert {suggestion.meal_type for suggestion in suggestions} == {"snack"}
 
 
-def test_food_rules_suggest_snack_late_at_night(eater):
+def test_food_rules_suggest_modest_snack_late_at_night(eater):
     suggestions, _ = meals_at(eater, NOON.replace(hour=22))
 
+    # 2000 kcal are left, but a snack brings at most 1.5 x its 10 % share: 300 kcal.
     assert {suggestion.meal_type for suggestion in suggestions} == {"snack"}
+    assert all(suggestion.calories <= 360 for suggestion in suggestions)
+    assert max(suggestion.calories for suggestion in suggestions) >= 200
 
 
 def test_food_rules_respect_diet_and_allergies(eater):
