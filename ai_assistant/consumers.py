@@ -7,6 +7,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from accounts.models import User
 from ai_assistant.api.coach_serializers import ChatSocketFrameSerializer
 from ai_assistant.chat import events, selectors, services
 from ai_assistant.chat.schemas import ChatMessage
@@ -84,9 +85,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def _answer(self, content: str) -> None:
         started = time.monotonic()
+        # Read again for every message: the socket may outlive a profile change, or the
+        # account itself.
+        user = await database_sync_to_async(_active_user)(self.scope["user"].pk)
+        if user is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
         try:
             turn = await database_sync_to_async(services.begin_turn)(
-                user=self.scope["user"],
+                user=user,
                 session_id=self.session_id,
                 content=content,
                 started=started,
@@ -141,3 +148,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except OSError:
             logger.info("Chat socket closed by the client during a reply")
             self.client_gone = True
+
+
+def _active_user(user_id: Any) -> User | None:
+    return User.objects.filter(pk=user_id, is_active=True).first()

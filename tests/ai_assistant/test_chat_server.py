@@ -3,19 +3,24 @@ WebSocket client (`websockets`), and the Gemini stand-in streaming over real HTT
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 import uvicorn
 from channels.db import database_sync_to_async
+from django.db import connection
 from websockets.asyncio.client import connect
 
 from accounts import tokens
 from ai_assistant.models import ChatMessage
 from fitness.asgi import application
 from tests.ai_assistant.coach import conversation_for, stream_later
+from tests.ai_assistant.conftest import STANDIN_KEY
 from tests.ai_assistant.gemini_standin import usage
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -109,3 +114,80 @@ async def test_server_keeps_message_and_reply_when_client_drops(server_url, user
         rows = await stored(conversation)
     assert rows == [("user", "Going offline", False), ("assistant", "Saved anyway.", False)]
     assert "closed by the client" in caplog.text
+
+
+@pytest.fixture
+def two_server_processes(gemini):
+    """Two uvicorn processes on the test database, sharing the Redis channel layer."""
+    database = connection.settings_dict
+    if not os.environ.get("REDIS_URL") or database["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("needs PostgreSQL and Redis, which processes can share")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+            f"{database['NAME']}"
+        ),
+        "GEMINI_API_KEY": STANDIN_KEY,
+        "GEMINI_BASE_URL": gemini.url,
+    }
+    servers, urls = [], []
+    for _ in range(2):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        # Clients may connect at once: the process accepts from the backlog once it is up.
+        servers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "fitness.asgi:application",
+                    "--fd",
+                    str(listener.fileno()),
+                    "--lifespan",
+                    "off",
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                pass_fds=[listener.fileno()],
+            )
+        )
+        host, port = listener.getsockname()
+        urls.append(f"ws://{host}:{port}")
+        listener.close()
+    yield urls
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        server.wait(TIMEOUT)
+
+
+async def test_sockets_on_two_processes_both_receive_the_reply(two_server_processes, user, gemini):
+    conversation, headers = await setup_chat(user)
+    gemini.stream(["Same ", "on both."])
+    path = f"/ws/ai/chat/{conversation.session_id}/"
+    first, second = two_server_processes
+
+    async with (
+        connect(f"{first}{path}", additional_headers=headers, open_timeout=15) as phone,
+        connect(f"{second}{path}", additional_headers=headers, open_timeout=15) as tablet,
+    ):
+        await asyncio.wait_for(phone.recv(), 15)
+        await asyncio.wait_for(tablet.recv(), 15)
+        await phone.send(json.dumps({"type": "message", "content": "Hello from the phone"}))
+        phone_frames = [await receive(phone) for _ in range(3)]
+        tablet_frames = [await receive(tablet) for _ in range(2)]
+
+    assert [frame["type"] for frame in phone_frames] == [
+        "ai_response.delta",
+        "ai_response.delta",
+        "ai_response",
+    ]
+    assert tablet_frames[0]["type"] == "user_message"
+    assert tablet_frames[0]["data"]["content"] == "Hello from the phone"
+    assert tablet_frames[1] == phone_frames[-1]
+    assert tablet_frames[1]["data"]["data"]["reply"]["content"] == "Same on both."

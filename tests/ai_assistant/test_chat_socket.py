@@ -9,10 +9,11 @@ from channels.testing import WebsocketCommunicator
 from django.db import connection
 
 from accounts import tokens
+from accounts.models import User
 from ai_assistant.chat import services
 from ai_assistant.models import AIConversation, AIUsage, ChatMessage
 from fitness.asgi import application
-from tests.ai_assistant.coach import conversation_for, stream_later, turns
+from tests.ai_assistant.coach import conversation_for, stream_later, system_instruction, turns
 from tests.ai_assistant.gemini_standin import google_error
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -253,41 +254,35 @@ async def test_socket_rate_limited_like_rest(user, gemini, settings):
     await socket.disconnect()
 
 
-@pytest.mark.parametrize(
-    "frame",
-    [
+async def test_socket_rejects_invalid_frames_and_stays_usable(user, gemini):
+    conversation = await new_conversation(user)
+    socket = await chat_socket(user, conversation)
+    invalid = [
         {"type": "message", "content": ""},
         {"type": "message", "content": "x" * 4001},
         {"type": "shout", "content": "hi"},
         {"content": "hi"},
         ["message"],
-    ],
-    ids=["empty", "too_long", "unknown_type", "no_type", "not_object"],
-)
-async def test_socket_rejects_invalid_frame(user, gemini, frame):
-    conversation = await new_conversation(user)
-    socket = await chat_socket(user, conversation)
+    ]
 
-    await socket.send_json_to(frame)
-    error = await socket.receive_json_from(TIMEOUT)
+    errors = []
+    for frame in invalid:
+        await socket.send_json_to(frame)
+        errors.append(await socket.receive_json_from(TIMEOUT))
+    await socket.send_to(text_data="hello?")
+    not_json = await socket.receive_json_from(TIMEOUT)
+    gemini.stream(["Fine."])
+    await say(socket, "x" * 4000)
+    answered = await frames_until_final(socket)
 
-    assert error["type"] == "error"
-    assert error["error"]["code"] == "validation_error"
-    assert await stored(conversation) == []
-    assert gemini.requests == []
+    assert [error["error"]["code"] for error in errors] == ["validation_error"] * 5
+    assert "content" in errors[1]["error"]["details"]["fields"]
+    assert not_json["error"]["code"] == "malformed_request"
+    assert answered[-1]["type"] == "ai_response"
+    assert len(gemini.requests) == 1
+    assert [role for role, _, _ in await stored(conversation)] == ["user", "assistant"]
     await socket.send_json_to({"type": "ping"})
     assert await socket.receive_json_from(TIMEOUT) == {"type": "pong"}
-    await socket.disconnect()
-
-
-async def test_socket_rejects_text_that_is_not_json(user):
-    conversation = await new_conversation(user)
-    socket = await chat_socket(user, conversation)
-
-    await socket.send_to(text_data="hello?")
-
-    error = await socket.receive_json_from(TIMEOUT)
-    assert error["error"]["code"] == "malformed_request"
     await socket.disconnect()
 
 
@@ -357,6 +352,30 @@ async def test_socket_reports_conversation_deleted_while_reply_was_written(user,
     assert frames[-1]["error"]["code"] == "not_found"
     assert await socket.receive_output(TIMEOUT) == {"type": "websocket.close", "code": 4404}
     assert not await database_sync_to_async(ChatMessage.objects.exists)()
+
+
+async def test_socket_reads_profile_again_for_each_message(user, gemini):
+    conversation = await new_conversation(user)
+    gemini.stream(["Ok."])
+    socket = await chat_socket(user, conversation)
+    await database_sync_to_async(User.objects.filter(pk=user.pk).update)(weight_kg=91)
+
+    await say(socket, "Weight?")
+    await frames_until_final(socket)
+
+    assert '"weight_kg":91' in system_instruction(gemini.requests[0])
+    await socket.disconnect()
+
+
+async def test_socket_closes_4401_when_account_deactivated(user, gemini):
+    conversation = await new_conversation(user)
+    socket = await chat_socket(user, conversation)
+    await database_sync_to_async(User.objects.filter(pk=user.pk).update)(is_active=False)
+
+    await say(socket, "Still me?")
+
+    assert await socket.receive_output(TIMEOUT) == {"type": "websocket.close", "code": 4401}
+    assert await stored(conversation) == []
 
 
 async def test_socket_records_usage_of_each_reply(user, gemini):
