@@ -184,18 +184,19 @@ def facts(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
-def render_facts(data: dict[str, Any], limit: int = MAX_FACTS_CHARS) -> str:
-    """Compact JSON of at most `limit` characters: detail goes first (notes, exercise
-    names, sessions, meals) until it fits. `<` is escaped so that no value can close the
-    tag the prompt wraps the facts in."""
+def render_facts(data: dict[str, Any]) -> str:
+    """Compact JSON of at most MAX_FACTS_CHARS characters: detail goes first (notes,
+    exercise names, sessions, meals, records) until it fits; what is left then (numbers, a
+    few short names) is a small fraction of the limit. `<` is escaped so that no value can
+    close the tag the prompt wraps the facts in."""
     data = json.loads(json.dumps(data, default=str))
     text = _dump(data)
     for shrink in _SHRINKERS:
-        if len(text) <= limit:
+        if len(text) <= MAX_FACTS_CHARS:
             break
         shrink(data)
         text = _dump(data)
-    return text[:limit]
+    return text
 
 
 def _dump(data: dict[str, Any]) -> str:

@@ -21,12 +21,14 @@ def list_messages(*, conversation: AIConversation) -> QuerySet[ChatMessage]:
     return ChatMessage.objects.filter(conversation=conversation).order_by("timestamp", "id")
 
 
-def recent_messages(*, conversation: AIConversation, limit: int) -> tuple[list[ChatMessage], int]:
-    """The last `limit` messages, oldest first, and how many the conversation has in all."""
-    newest_first = list(
-        ChatMessage.objects.filter(conversation=conversation).order_by("-timestamp", "-id")[:limit]
-    )
+def recent_messages(
+    *, conversation: AIConversation, until: ChatMessage, limit: int
+) -> tuple[list[ChatMessage], int]:
+    """The last `limit` messages up to `until`, oldest first, and how many there are up to
+    it in all. (A message another device sent meanwhile is that turn's, not this one's.)"""
+    upto = ChatMessage.objects.filter(conversation=conversation, timestamp__lte=until.timestamp)
+    newest_first = list(upto.order_by("-timestamp", "-id")[:limit])
     total = len(newest_first)
     if total == limit:
-        total = ChatMessage.objects.filter(conversation=conversation).count()
+        total = upto.count()
     return newest_first[::-1], total

@@ -97,7 +97,9 @@ def begin_turn(
     budget = prompting.Budget.from_settings()
     # A few more than the budget allows, so that dropped questions can still be summarised.
     history, total = selectors.recent_messages(
-        conversation=conversation, limit=budget.messages + prompting.EARLIER_QUESTIONS
+        conversation=conversation,
+        until=message,
+        limit=budget.messages + prompting.EARLIER_QUESTIONS,
     )
     prompt = prompting.build_prompt(
         facts=render_facts(facts(build_snapshot(user))),

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from ai_assistant.chat import selectors
 from ai_assistant.models import AIConversation, AIUsage, ChatMessage
 from tests.ai_assistant.coach import (
     START,
@@ -324,6 +325,17 @@ def test_history_trimmed_to_character_budget(auth_client, user, gemini, settings
         "omitted_messages": 2,
         "latest_user_messages": ["Old question " + "x" * 40],
     }
+
+
+def test_history_for_a_turn_ends_at_its_message(user):
+    conversation = conversation_for(user)
+    first, current, _later = add_messages(
+        conversation, ("user", "one"), ("user", "two"), ("user", "sent by another device")
+    )
+
+    history, total = selectors.recent_messages(conversation=conversation, until=current, limit=5)
+
+    assert (history, total) == ([first, current], 2)
 
 
 def test_history_untrimmed_has_no_earlier_section(auth_client, user, gemini):
