@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from accounts.models import User
 from ai_assistant.api.coach_serializers import ChatSocketFrameSerializer
 from ai_assistant.chat import events, selectors, services
-from ai_assistant.chat.schemas import ChatMessage
+from ai_assistant.chat.schemas import ChatMessage, ChatReplyResponse
 from ai_assistant.errors import AIError
 from fitness.api.errors import ApiError, error_body
 from fitness.ws import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
@@ -119,7 +119,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             # To every socket of the conversation, this one included.
             await events.apublish(self.session_id, events.ai_response(response))
 
-    async def _finish(self, turn: services.Turn, draft: services.ReplyDraft):
+    async def _finish(
+        self, turn: services.Turn, draft: services.ReplyDraft
+    ) -> ChatReplyResponse | None:
         try:
             return await database_sync_to_async(services.finish_turn)(turn, draft)
         except ApiError as exc:  # the conversation was deleted meanwhile
