@@ -32,7 +32,8 @@ run: migrate ## Serve HTTP + WebSocket on 127.0.0.1:8000 (and a worker when REDI
 	@echo "  API docs (Swagger)    http://$(HOST):$(PORT)/api/docs/"
 	@echo "  OpenAPI schema        http://$(HOST):$(PORT)/api/schema/"
 	@echo "  Admin                 http://$(HOST):$(PORT)/admin/"
-	@echo "  WebSocket             ws://$(HOST):$(PORT)/ws/events/"
+	@echo "  WebSocket (events)    ws://$(HOST):$(PORT)/ws/events/"
+	@echo "  WebSocket (AI coach)  ws://$(HOST):$(PORT)/ws/ai/chat/<session_id>/"
 	@echo "  Create a staff user:  $(BIN)/python manage.py createsuperuser"
 	@echo ""
 	@if [ -n "$$REDIS_URL$$CELERY_BROKER_URL" ]; then \

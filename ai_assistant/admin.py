@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from ai_assistant.models import AIUsage
+from ai_assistant.models import AIConversation, AIUsage, ChatMessage
 
 
 @admin.register(AIUsage)
@@ -21,6 +21,45 @@ class AIUsageAdmin(admin.ModelAdmin):
     search_fields = ("user__email", "endpoint", "model")
     list_select_related = ("user",)
     date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class ChatMessageInline(admin.TabularInline):
+    """What happened in a conversation, without what was said: staff see the shape and
+    cost of a chat, not the user's health questions."""
+
+    model = ChatMessage
+    fields = ("timestamp", "role", "length", "prompt_tokens", "output_tokens", "interrupted")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    @admin.display(description="characters")
+    def length(self, message: ChatMessage) -> int:
+        return len(message.content)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AIConversation)
+class AIConversationAdmin(admin.ModelAdmin):
+    """Read-only; staff may delete a conversation (e.g. when its user asks)."""
+
+    list_display = ("session_id", "owner", "created_at", "updated_at")
+    search_fields = ("owner__email", "=session_id")
+    list_select_related = ("owner",)
+    date_hierarchy = "updated_at"
+    fields = ("session_id", "owner", "metadata", "created_at", "updated_at")
+    readonly_fields = fields
+    inlines = [ChatMessageInline]
     show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:

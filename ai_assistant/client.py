@@ -69,6 +69,7 @@ class StreamEnd:
     usage: Usage
     attempts: int
     latency: float
+    finish_reason: str | None = None  # e.g. "MAX_TOKENS" when the reply was cut short
 
 
 StreamEvent = TextDelta | StreamEnd
@@ -187,11 +188,13 @@ class AIClient:
         call = _Call(self.provider, request, user, endpoint)
         outcome = AIUsage.Outcome.CANCELLED  # unless it ends otherwise
         stream = None
+        finish_reason = None
         try:
             stream, chunk = await self._open_stream(request, call, endpoint)
             produced = False
             while chunk is not None:
                 call.absorb(chunk)
+                finish_reason = chunk.finish_reason or finish_reason
                 if chunk.blocked_reason:
                     raise ContentBlocked(details={"reason": chunk.blocked_reason})
                 if chunk.text:
@@ -208,7 +211,7 @@ class AIClient:
             if stream is not None:
                 await stream.aclose()  # a caller that stops early frees the connection now
             await arecord_usage(call.record(outcome))
-        yield StreamEnd(call.model, call.usage, call.attempts, call.latency)
+        yield StreamEnd(call.model, call.usage, call.attempts, call.latency, finish_reason)
 
     async def _open_stream(
         self, request: GenerationRequest, call: _Call, endpoint: str

@@ -1,5 +1,8 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class AIUsage(models.Model):
@@ -51,3 +54,61 @@ class AIUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} {self.model} {self.outcome} ({self.total_tokens} tokens)"
+
+
+class AIConversation(models.Model):
+    """A chat with the coach. Clients address it by `session_id`; deleting it deletes its
+    messages for good (no tombstone: the user asked for the conversation to be gone)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    session_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # What the client said the chat is about when it started it (user data, bounded).
+    context = models.JSONField(default=dict, blank=True)
+    # Server-side facts about the chat (model and prompt version of the last reply).
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "AI conversation"
+        indexes = [models.Index(fields=["owner", "-updated_at"], name="aiconv_owner_updated")]
+
+    def __str__(self) -> str:
+        return str(self.session_id)
+
+
+class ChatMessage(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(
+        AIConversation, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField()
+    timestamp = models.DateTimeField(default=timezone.now)
+    # What the reply cost; null on the user's own messages.
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # A reply that broke off (provider failure) after part of it was streamed to the user.
+    interrupted = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        indexes = [
+            models.Index(fields=["conversation", "timestamp"], name="chatmsg_conversation_time")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=["user", "assistant"]), name="chat_message_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        # Not the content: this shows up in the admin and in logs.
+        return f"{self.role} message at {self.timestamp:%Y-%m-%d %H:%M}"

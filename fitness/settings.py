@@ -389,3 +389,12 @@ if GS_BUCKET_NAME:
             "object_parameters": {"cache_control": "private, max-age=86400"},
         },
     }
+
+# --- ai_assistant: coach ---
+AI_SERVICE["RATE_LIMITS"]["recommendations"] = env.str("AI_RATE_RECOMMENDATIONS", default="30/hour")
+# What of a conversation is sent with each message: the newest messages within both limits
+# (about 4 characters a token); older ones are summarised in a line.
+AI_COACH = {
+    "HISTORY_CHARS": env.int("AI_CHAT_HISTORY_CHARS", default=16_000),
+    "HISTORY_MESSAGES": env.int("AI_CHAT_HISTORY_MESSAGES", default=40),
+}

@@ -1,0 +1,131 @@
+"""The coach: chat over REST (the WebSocket is `ai_assistant.consumers`) and recommendations."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ai_assistant.api import coach_serializers as s
+from ai_assistant.api.views import AI_ERRORS
+from ai_assistant.chat import selectors, services
+from ai_assistant.chat.schemas import (
+    AIConversation,
+    ChatHistoryPage,
+    ChatMessage,
+    ChatReplyResponse,
+)
+from ai_assistant.recommendations import service as recommendations
+from ai_assistant.recommendations.schemas import (
+    FoodRecommendationsResponse,
+    WorkoutRecommendationsResponse,
+)
+from fitness.api.pagination import PagePagination
+from fitness.api.schema import error_responses
+
+_PAGE_PARAMETERS = [
+    OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
+    OpenApiParameter("page_size", OpenApiTypes.INT, description="Items per page (at most 100)."),
+]
+
+
+class StartChatView(APIView):
+    @extend_schema(
+        tags=["ai"],
+        summary="Start a conversation with the coach",
+        request=s.StartChatSerializer,
+        responses={201: AIConversation},
+        description="Its `session_id` addresses it in `/ai/chat/{session}/...` and on the "
+        "WebSocket `/ws/ai/chat/{session}/`. Needs no AI: only sending a message does.",
+    )
+    def post(self, request):
+        data = s.StartChatSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = services.start_conversation(
+            owner=request.user, context=data.validated_data["context"]
+        )
+        body = AIConversation.from_row(conversation).model_dump(mode="json")
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ChatMessageView(APIView):
+    @extend_schema(
+        tags=["ai"],
+        summary="Send a message to the coach and wait for the whole reply",
+        request=s.ChatMessageInSerializer,
+        responses={200: ChatReplyResponse, **error_responses(404), **AI_ERRORS},
+        description="The message is stored before the model is asked, so it stays in the "
+        "history even when the model fails; a reply that breaks off after it began is "
+        "stored with `interrupted: true`. The coach knows the caller's profile, goals, "
+        "today's food and the last 7 days of food and workouts. `confidence` is 1 for a "
+        "reply the model finished, 0.5 for one cut off at the output limit. Open sockets on "
+        "the conversation receive the message and the reply too. The WebSocket streams the "
+        "reply as it is written.",
+    )
+    def post(self, request, session):
+        data = s.ChatMessageInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        response = services.send_message(
+            user=request.user, session_id=session, content=data.validated_data["message"]
+        )
+        return Response(response.model_dump(mode="json"))
+
+
+class ChatHistoryView(APIView):
+    pagination_class = PagePagination
+
+    @extend_schema(
+        tags=["ai"],
+        summary="A conversation's messages, oldest first",
+        parameters=_PAGE_PARAMETERS,
+        responses={200: ChatHistoryPage, **error_responses(400, 404)},
+    )
+    def get(self, request, session):
+        conversation = selectors.get_conversation(user=request.user, session_id=session)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            selectors.list_messages(conversation=conversation), request, view=self
+        )
+        items = [ChatMessage.model_validate(row).model_dump(mode="json") for row in page]
+        return paginator.get_paginated_response(items)
+
+
+class ChatView(APIView):
+    @extend_schema(
+        tags=["ai"],
+        summary="End a conversation: it and its messages are deleted",
+        responses={204: None, **error_responses(404)},
+        description="Open sockets on the conversation are closed with code 4404.",
+    )
+    def delete(self, request, session):
+        services.end_conversation(owner=request.user, session_id=session)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class FoodRecommendationsView(APIView):
+    @extend_schema(
+        tags=["ai"],
+        summary="Meals that fit what is left of today's goals",
+        responses={200: FoodRecommendationsResponse},
+        description="Respects `preferences.dietary_restrictions` (vegan, vegetarian, "
+        "pescatarian, gluten_free, dairy_free, nut_free) and `preferences.allergies`. From "
+        "the model when one is configured (cached for the day until a log or workout "
+        "changes: `source: cache`), otherwise or when it fails from rules over the user's "
+        "own goals and logs (`source: rules`). Never fails for want of a model.",
+    )
+    def get(self, request):
+        return Response(recommendations.recommend_food(user=request.user).model_dump(mode="json"))
+
+
+class WorkoutRecommendationsView(APIView):
+    @extend_schema(
+        tags=["ai"],
+        summary="The next workouts, from recent training",
+        responses={200: WorkoutRecommendationsResponse},
+        description="Balances workout types and muscle groups over the last 7 days, puts "
+        "rest after hard days and progresses from personal records. Sources and caching as "
+        "for food recommendations.",
+    )
+    def get(self, request):
+        response = recommendations.recommend_workouts(user=request.user)
+        return Response(response.model_dump(mode="json"))

@@ -1,0 +1,34 @@
+"""Reads of conversations. Every query starts from the caller's own conversations."""
+
+from uuid import UUID
+
+from django.db.models import QuerySet
+
+from ai_assistant.models import AIConversation, ChatMessage
+from fitness.api.errors import NotFound
+
+
+def get_conversation(*, user, session_id: UUID) -> AIConversation:
+    """The caller's conversation; 404 for anyone else's, or one that no longer exists."""
+    conversation = AIConversation.objects.filter(owner=user, session_id=session_id).first()
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    return conversation
+
+
+def list_messages(*, conversation: AIConversation) -> QuerySet[ChatMessage]:
+    """Oldest first."""
+    return ChatMessage.objects.filter(conversation=conversation).order_by("timestamp", "id")
+
+
+def recent_messages(
+    *, conversation: AIConversation, until: ChatMessage, limit: int
+) -> tuple[list[ChatMessage], int]:
+    """The last `limit` messages up to `until`, oldest first, and how many there are up to
+    it in all. (A message another device sent meanwhile is that turn's, not this one's.)"""
+    upto = ChatMessage.objects.filter(conversation=conversation, timestamp__lte=until.timestamp)
+    newest_first = list(upto.order_by("-timestamp", "-id")[:limit])
+    total = len(newest_first)
+    if total == limit:
+        total = upto.count()
+    return newest_first[::-1], total

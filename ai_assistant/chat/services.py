@@ -1,0 +1,213 @@
+"""Writes of the chat, and one turn of it (user message → streamed reply), shared by the REST
+view and the WebSocket consumer:
+
+    turn = begin_turn(user=..., session_id=..., content=...)   # sync: checks, stores, builds
+    draft = ReplyDraft()
+    async for delta in astream_reply(turn, draft): ...          # the model's text, as it comes
+    response = finish_turn(turn, draft)                         # sync: stores the reply
+
+The sync steps touch the database and the async one only the model, so each caller runs
+them its own way (a view directly, a consumer through `database_sync_to_async`), and no
+model call ever happens inside a transaction. The user's message is stored before the model
+is asked, and the reply before anyone is told about it.
+"""
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from asgiref.sync import async_to_sync
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from ai_assistant.chat import events, prompting, selectors
+from ai_assistant.chat.schemas import ChatMessage as ChatMessageData
+from ai_assistant.chat.schemas import ChatReply, ChatReplyResponse
+from ai_assistant.client import AIClient, StreamEnd, TextDelta, get_ai_client
+from ai_assistant.errors import AIError
+from ai_assistant.limits import enforce_rate_limit
+from ai_assistant.models import AIConversation, ChatMessage
+from ai_assistant.personal_context import build_snapshot, facts, render_facts
+from ai_assistant.schemas import AIResultSource
+from fitness.api.errors import NotFound
+
+MAX_MESSAGE_CHARS = 4000
+ENDPOINT = "chat.message"
+# A reply the model finished on its own is as good as this coach gets; one cut off at the
+# output limit is visibly incomplete.
+_COMPLETE_FINISH_REASONS = {None, "STOP"}
+_INCOMPLETE_CONFIDENCE = 0.5
+
+
+@transaction.atomic
+def start_conversation(*, owner: AbstractBaseUser, context: dict[str, Any]) -> AIConversation:
+    return AIConversation.objects.create(owner=owner, context=context)
+
+
+@transaction.atomic
+def end_conversation(*, owner: AbstractBaseUser, session_id: UUID) -> None:
+    """Deletes the conversation with its messages; its open sockets are closed."""
+    # Locked first, so that a message being stored right now is finished (and then deleted
+    # with the rest) rather than left pointing at a conversation that is gone.
+    conversation = (
+        AIConversation.objects.select_for_update()
+        .filter(owner=owner, session_id=session_id)
+        .first()
+    )
+    if conversation is None:
+        raise NotFound("No such conversation.")
+    conversation.delete()
+    transaction.on_commit(lambda: events.publish(session_id, events.ended()))
+
+
+@dataclass(frozen=True)
+class Turn:
+    user: AbstractBaseUser
+    conversation_id: UUID
+    session_id: UUID
+    message: ChatMessage
+    prompt: prompting.Prompt
+    client: AIClient
+    started: float
+
+
+@dataclass
+class ReplyDraft:
+    parts: list[str] = field(default_factory=list)
+    end: StreamEnd | None = None  # set once the model finished
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def begin_turn(
+    *, user: AbstractBaseUser, session_id: UUID, content: str, started: float | None = None
+) -> Turn:
+    """Everything before the model is asked: 404 for a conversation that is not the
+    caller's, 503 without a model, 429 over the chat allowance (nothing stored in those
+    cases); then the message is stored and the prompt built from the caller's own data."""
+    conversation = selectors.get_conversation(user=user, session_id=session_id)
+    client = get_ai_client()
+    enforce_rate_limit(user=user, scope="chat", config=client.config)
+    message = _store_message(conversation.pk, role=ChatMessage.Role.USER, content=content)
+    budget = prompting.Budget.from_settings()
+    # A few more than the budget allows, so that dropped questions can still be summarised.
+    history, total = selectors.recent_messages(
+        conversation=conversation,
+        until=message,
+        limit=budget.messages + prompting.EARLIER_QUESTIONS,
+    )
+    prompt = prompting.build_prompt(
+        facts=render_facts(facts(build_snapshot(user))),
+        context=conversation.context,
+        history=history,
+        total=total,
+        budget=budget,
+    )
+    return Turn(
+        user=user,
+        conversation_id=conversation.pk,
+        session_id=conversation.session_id,
+        message=message,
+        prompt=prompt,
+        client=client,
+        started=time.monotonic() if started is None else started,
+    )
+
+
+async def astream_reply(turn: Turn, draft: ReplyDraft) -> AsyncIterator[str]:
+    """The reply's text as the model produces it, collected into `draft`; AIError on
+    failure (what came before it stays in `draft`)."""
+    async for event in turn.client.astream_text(
+        turn.prompt.messages,
+        user=turn.user,
+        endpoint=ENDPOINT,
+        model_kind="text",
+        system_instruction=turn.prompt.system_instruction,
+    ):
+        if isinstance(event, TextDelta):
+            draft.parts.append(event.text)
+            yield event.text
+        else:
+            draft.end = event
+
+
+def finish_turn(turn: Turn, draft: ReplyDraft) -> ChatReplyResponse | None:
+    """Stores the reply: the whole of it, or the part streamed before a failure (marked
+    interrupted; None when nothing came). 404 if the conversation was deleted meanwhile."""
+    if draft.end is None and not draft.parts:
+        return None
+    end = draft.end
+    reply = _store_message(
+        turn.conversation_id,
+        role=ChatMessage.Role.ASSISTANT,
+        content=draft.text,
+        prompt_tokens=end.usage.prompt_tokens if end else None,
+        output_tokens=end.usage.output_tokens if end else None,
+        interrupted=end is None,
+        metadata={
+            "model": end.model if end else turn.client.config.model_for("text"),
+            "prompt_version": prompting.COACH_PROMPT_VERSION,
+        },
+    )
+    if end is None:
+        return None
+    complete = end.finish_reason in _COMPLETE_FINISH_REASONS
+    return ChatReplyResponse(
+        data=ChatReply(
+            session_id=turn.session_id,
+            message=ChatMessageData.model_validate(turn.message),
+            reply=ChatMessageData.model_validate(reply),
+        ),
+        confidence=1.0 if complete else _INCOMPLETE_CONFIDENCE,
+        processing_time=round(time.monotonic() - turn.started, 3),
+        source=AIResultSource.GEMINI,
+    )
+
+
+@transaction.atomic
+def _store_message(
+    conversation_id: UUID,
+    *,
+    role: str,
+    content: str,
+    metadata: dict[str, Any] | None = None,
+    **fields: Any,
+) -> ChatMessage:
+    changes: dict[str, Any] = {"updated_at": timezone.now()}
+    if metadata is not None:
+        changes["metadata"] = metadata
+    # The update locks the conversation row (see end_conversation); no row means it was
+    # deleted while the reply was being written.
+    if not AIConversation.objects.filter(pk=conversation_id).update(**changes):
+        raise NotFound("No such conversation.")
+    return ChatMessage.objects.create(
+        conversation_id=conversation_id, role=role, content=content, **fields
+    )
+
+
+def send_message(*, user: AbstractBaseUser, session_id: UUID, content: str) -> ChatReplyResponse:
+    """One turn for a caller that waits for the whole reply (REST). Sockets open on the
+    conversation see the message and the reply too."""
+    turn = begin_turn(user=user, session_id=session_id, content=content)
+    events.publish(
+        turn.session_id, events.user_message(ChatMessageData.model_validate(turn.message))
+    )
+    draft = ReplyDraft()
+    try:
+        async_to_sync(_drain)(turn, draft)
+    except AIError:
+        finish_turn(turn, draft)  # keeps the part that came before the failure
+        raise
+    response = finish_turn(turn, draft)
+    events.publish(turn.session_id, events.ai_response(response))
+    return response
+
+
+async def _drain(turn: Turn, draft: ReplyDraft) -> None:
+    async for _ in astream_reply(turn, draft):
+        pass

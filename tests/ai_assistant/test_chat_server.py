@@ -1,0 +1,193 @@
+"""The chat socket as a client meets it: uvicorn serving the ASGI app on 127.0.0.1, a real
+WebSocket client (`websockets`), and the Gemini stand-in streaming over real HTTP."""
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import uvicorn
+from channels.db import database_sync_to_async
+from django.db import connection
+from websockets.asyncio.client import connect
+
+from accounts import tokens
+from ai_assistant.models import ChatMessage
+from fitness.asgi import application
+from tests.ai_assistant.coach import conversation_for, stream_later
+from tests.ai_assistant.conftest import STANDIN_KEY
+from tests.ai_assistant.gemini_standin import usage
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TIMEOUT = 5
+
+
+@pytest.fixture
+def server_url():
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        application, lifespan="off", loop="asyncio", ws="auto", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    host, port = listener.getsockname()
+    yield f"ws://{host}:{port}"
+    server.should_exit = True
+    thread.join(TIMEOUT)
+    listener.close()
+
+
+@database_sync_to_async
+def setup_chat(user):
+    conversation = conversation_for(user)
+    return conversation, {"Authorization": f"Bearer {tokens.issue_pair(user)['access_token']}"}
+
+
+@database_sync_to_async
+def stored(conversation):
+    return list(
+        ChatMessage.objects.filter(conversation=conversation)
+        .order_by("timestamp", "id")
+        .values_list("role", "content", "interrupted")
+    )
+
+
+async def receive(websocket) -> dict:
+    return json.loads(await asyncio.wait_for(websocket.recv(), TIMEOUT))
+
+
+async def test_server_streams_gemini_chunks_to_websocket_client(server_url, user, gemini):
+    conversation, headers = await setup_chat(user)
+    chunks = ["Three ", "sets ", "of ", "ten ", "squats."]
+    gemini.stream(chunks, usage_metadata=usage(prompt=500, output=5))
+
+    async with connect(
+        f"{server_url}/ws/ai/chat/{conversation.session_id}/", additional_headers=headers
+    ) as websocket:
+        assert (await receive(websocket))["type"] == "connected"
+        await websocket.send(json.dumps({"type": "message", "content": "Leg workout?"}))
+        frames = [await receive(websocket) for _ in range(len(chunks) + 1)]
+        rows_when_final_arrived = await stored(conversation)
+
+    assert [frame.get("delta") for frame in frames[:-1]] == chunks
+    assert all(frame["type"] == "ai_response.delta" for frame in frames[:-1])
+    final = frames[-1]
+    assert final["type"] == "ai_response"
+    assert final["data"]["data"]["reply"]["content"] == "Three sets of ten squats."
+    assert final["data"]["data"]["reply"]["output_tokens"] == 5
+    assert rows_when_final_arrived == [
+        ("user", "Leg workout?", False),
+        ("assistant", "Three sets of ten squats.", False),
+    ]
+    [sent] = gemini.requests
+    assert sent.action == "streamGenerateContent"
+
+
+async def test_server_keeps_message_and_reply_when_client_drops(server_url, user, gemini, caplog):
+    conversation, headers = await setup_chat(user)
+    # Gemini answers only after the client has gone.
+    stream_later(gemini, ["Saved ", "anyway."], delay=0.3)
+
+    async with connect(
+        f"{server_url}/ws/ai/chat/{conversation.session_id}/", additional_headers=headers
+    ) as websocket:
+        await receive(websocket)
+        await websocket.send(json.dumps({"type": "message", "content": "Going offline"}))
+        await asyncio.sleep(0.05)
+
+    deadline = time.monotonic() + TIMEOUT
+    rows = await stored(conversation)
+    while len(rows) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        rows = await stored(conversation)
+    assert rows == [("user", "Going offline", False), ("assistant", "Saved anyway.", False)]
+    assert "closed by the client" in caplog.text
+
+
+@pytest.fixture
+def two_server_processes(gemini):
+    """Two uvicorn processes on the test database, sharing the Redis channel layer."""
+    database = connection.settings_dict
+    if not os.environ.get("REDIS_URL") or database["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("needs PostgreSQL and Redis, which processes can share")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+            f"{database['NAME']}"
+        ),
+        "GEMINI_API_KEY": STANDIN_KEY,
+        "GEMINI_BASE_URL": gemini.url,
+    }
+    servers, urls = [], []
+    for _ in range(2):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        # Clients may connect at once: the process accepts from the backlog once it is up.
+        servers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "fitness.asgi:application",
+                    "--fd",
+                    str(listener.fileno()),
+                    "--lifespan",
+                    "off",
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                pass_fds=[listener.fileno()],
+            )
+        )
+        host, port = listener.getsockname()
+        urls.append(f"ws://{host}:{port}")
+        listener.close()
+    yield urls
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        server.wait(TIMEOUT)
+
+
+async def test_sockets_on_two_processes_both_receive_the_reply(two_server_processes, user, gemini):
+    conversation, headers = await setup_chat(user)
+    gemini.stream(["Same ", "on both."])
+    path = f"/ws/ai/chat/{conversation.session_id}/"
+    first, second = two_server_processes
+
+    async with (
+        connect(f"{first}{path}", additional_headers=headers, open_timeout=15) as phone,
+        connect(f"{second}{path}", additional_headers=headers, open_timeout=15) as tablet,
+    ):
+        await asyncio.wait_for(phone.recv(), 15)
+        await asyncio.wait_for(tablet.recv(), 15)
+        await phone.send(json.dumps({"type": "message", "content": "Hello from the phone"}))
+        phone_frames = [await receive(phone) for _ in range(3)]
+        tablet_frames = [await receive(tablet) for _ in range(2)]
+
+    assert [frame["type"] for frame in phone_frames] == [
+        "ai_response.delta",
+        "ai_response.delta",
+        "ai_response",
+    ]
+    assert tablet_frames[0]["type"] == "user_message"
+    assert tablet_frames[0]["data"]["content"] == "Hello from the phone"
+    assert tablet_frames[1] == phone_frames[-1]
+    assert tablet_frames[1]["data"]["data"]["reply"]["content"] == "Same on both."
