@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from ai_assistant.models import AIUsage
+from ai_assistant.models import AIUsage, RecognitionJob
 
 
 @admin.register(AIUsage)
@@ -20,6 +20,25 @@ class AIUsageAdmin(admin.ModelAdmin):
     list_filter = ("outcome", "endpoint", "provider", "model", "created_at")
     search_fields = ("user__email", "endpoint", "model")
     list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RecognitionJob)
+class RecognitionJobAdmin(admin.ModelAdmin):
+    """Read-only: jobs change only through their task, so support can look, not edit."""
+
+    list_display = ("created_at", "owner", "status", "attempts", "log_food", "finished_at")
+    list_filter = ("status", "log_food", "created_at")
+    search_fields = ("id", "owner__email", "image_sha256")
+    list_select_related = ("owner",)
+    raw_id_fields = ("owner", "image", "food_log")
     date_hierarchy = "created_at"
     show_full_result_count = False
 

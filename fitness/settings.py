@@ -389,3 +389,30 @@ if GS_BUCKET_NAME:
             "object_parameters": {"cache_control": "private, max-age=86400"},
         },
     }
+
+# --- ai_assistant: photo recognition jobs ---
+AI_RECOGNITION = {
+    # Task-level retries after a transient provider failure outlasted the client's own
+    # quick retries (AI_SERVICE["RETRY"]); waits RETRY_BACKOFF_SECONDS, then twice that...
+    "MAX_RETRIES": 2,
+    "RETRY_BACKOFF_SECONDS": 5,
+    # Runs of one job at most, retries and redeliveries after a lost worker included: a
+    # photo that kills every worker it reaches fails instead of circulating for ever.
+    "MAX_ATTEMPTS": 5,
+    # The task's own limits; a soft limit fails the job, the hard one ends the process.
+    "SOFT_TIME_LIMIT_SECONDS": 120,
+    "TIME_LIMIT_SECONDS": 150,
+    # The periodic sweep fails jobs untouched this long: running (longer than the hard
+    # limit, so no live task is swept) or pending (never picked up, e.g. a lost message).
+    "STUCK_RUNNING_SECONDS": 300,
+    "STUCK_PENDING_SECONDS": 900,
+    # The longest `Prefer: wait=N` honoured.
+    "MAX_WAIT_SECONDS": 30,
+}
+CELERY_BEAT_SCHEDULE["ai-fail-stuck-recognition-jobs"] = {
+    "task": "ai_assistant.tasks.fail_stuck_recognition_jobs",
+    "schedule": timedelta(minutes=1),
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RecognitionJobStatusEnum"] = (
+    "ai_assistant.models.RecognitionJob.Status"
+)

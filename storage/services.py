@@ -61,7 +61,29 @@ def upload_file(
     if upload.size is not None and upload.size > max_bytes:
         raise FileTooLarge(max_bytes)
     decoded = images.decode_image(upload, max_pixels=settings.STORAGE_MAX_PIXELS)
-    encoded = images.encode_image(decoded)
+    return store_image(
+        owner=owner,
+        encoded=images.encode_image(decoded),
+        original_filename=sanitize_filename(upload.name or ""),
+        tags=tags,
+        purpose=purpose,
+        access_level=access_level,
+        expiry=expiry,
+    )
+
+
+def store_image(
+    *,
+    owner: User,
+    encoded: images.EncodedImage,
+    original_filename: str = "",
+    tags: Sequence[str] = (),
+    purpose: str = Purpose.OTHER,
+    access_level: str = AccessLevel.PRIVATE,
+    expiry: datetime | None = None,
+) -> StoredFile:
+    """Stores an image that `storage.images` has already checked and encoded (an upload,
+    or e.g. the downscaled copy of a photo that AI recognition made), within the quota."""
     _check_quota(owner, encoded.size)
     key = default_storage.save(
         f"{_KEY_PREFIX}/{secrets.token_hex(16)}.{encoded.extension}", ContentFile(encoded.data)
@@ -71,7 +93,7 @@ def upload_file(
             owner=owner,
             key=key,
             encoded=encoded,
-            original_filename=sanitize_filename(upload.name or ""),
+            original_filename=original_filename,
             tags=list(tags),
             purpose=purpose,
             access_level=access_level,
