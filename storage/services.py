@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -166,8 +165,11 @@ def _record_upload(
     from storage.tasks import make_variants  # tasks call this module: import when used
 
     # Robust: the upload has succeeded whatever becomes of its variants (with eager Celery
-    # they are made right here, and their failure must not turn this into an error).
-    transaction.on_commit(partial(make_variants.delay, str(stored.id)), robust=True)
+    # they are made right here, and their failure must not turn this into an error). A
+    # lambda, not functools.partial: Django logs a failing robust callback by its
+    # __qualname__, which a partial lacks, so the logging itself would raise.
+    file_id = str(stored.id)
+    transaction.on_commit(lambda: make_variants.delay(file_id), robust=True)
     return stored
 
 
