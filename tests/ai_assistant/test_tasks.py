@@ -2,14 +2,11 @@
 stuck-job sweep and the `job.finished` event (eager Celery; the real worker is in
 test_worker.py)."""
 
-import asyncio
 import threading
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.db import connection
 from django.utils import timezone
@@ -18,7 +15,7 @@ from accounts import tokens
 from ai_assistant.models import RecognitionJob
 from ai_assistant.tasks import fail_stuck_recognition_jobs, recognize_food
 from fitness.asgi import application
-from fitness.ws import user_group
+from tests.ai_assistant.events import UserEvents
 from tests.ai_assistant.factories import analysis_payload
 from tests.storage.factories import jpeg_bytes, stored_file
 
@@ -42,25 +39,6 @@ def age(job: RecognitionJob, seconds: float) -> None:
 def reply_twice(gemini, **kwargs):
     for _ in range(2):
         gemini.reply_json(analysis_payload(), **kwargs)
-
-
-class Events:
-    """The `job.finished` events sent to one user's group, as their sockets receive them."""
-
-    def __init__(self, user):
-        self.layer = get_channel_layer()
-        self.channel = async_to_sync(self.layer.new_channel)()
-        async_to_sync(self.layer.group_add)(user_group(user.pk), self.channel)
-
-    def next(self, timeout: float = 2.0) -> dict | None:
-        async def receive():
-            try:
-                return await asyncio.wait_for(self.layer.receive(self.channel), timeout)
-            except TimeoutError:
-                return None
-
-        message = async_to_sync(receive)()
-        return message["event"] if message else None
 
 
 def test_task_run_twice_stores_one_result_and_calls_gemini_once(user, gemini):
@@ -123,7 +101,7 @@ def test_task_runs_at_once_store_one_outcome_and_announce_it_once(user, gemini):
     job = make_job(user)
     for _ in range(4):
         gemini.reply_json(analysis_payload(), delay=0.3)
-    events = Events(user)
+    events = UserEvents(user)
 
     runs = [threading.Thread(target=recognize_food.delay, args=(str(job.id),)) for _ in range(2)]
     for run in runs:
@@ -145,7 +123,7 @@ def test_finished_job_is_announced_to_its_owner(
 ):
     job = make_job(user)
     reply_twice(gemini)
-    mine, theirs = Events(user), Events(other_user)
+    mine, theirs = UserEvents(user), UserEvents(other_user)
 
     with django_capture_on_commit_callbacks(execute=True):
         recognize_food.delay(str(job.id))
@@ -201,7 +179,7 @@ def test_sweep_fails_jobs_stuck_running_or_never_picked_up(
     age(queued, policy["STUCK_RUNNING_SECONDS"] + 1)  # pending may wait longer than running
     done = make_job(user, status=Status.SUCCEEDED, result={"kept": True})
     age(done, policy["STUCK_PENDING_SECONDS"] * 10)
-    events = Events(user)
+    events = UserEvents(user)
 
     with django_capture_on_commit_callbacks(execute=True):
         assert fail_stuck_recognition_jobs.delay().get() == 2
