@@ -39,7 +39,7 @@ class FoodLogAdmin(admin.ModelAdmin):
     search_fields = ("owner__email", "owner__name", "name")
     date_hierarchy = "timestamp"
     ordering = ("-timestamp",)
-    raw_id_fields = ("owner",)
+    raw_id_fields = ("owner", "image")
     readonly_fields = ("id", "created_at", "updated_at")
     inlines = [FoodLogTagInline, FoodLogShareInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

@@ -42,7 +42,16 @@ class FoodLog(OwnedSyncedModel):
     sugar = _grams(null=True, blank=True)
     timestamp = models.DateTimeField(default=timezone.now, help_text="When it was eaten.")
     meal_type = models.CharField(max_length=16, choices=MealType.choices, null=True, blank=True)  # noqa: DJ001 -- "not said" differs from any meal
-    # Storage will add a link to an uploaded file; this stays a plain URL for older clients.
+    # An uploaded photo of the user's; rendered as a fresh signed URL. Deleting the file
+    # unlinks it (and touches `updated_at`, see food.receivers) so syncing devices notice.
+    image = models.ForeignKey(
+        "storage.StoredFile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # A plain external URL, for older clients; only used while no `image` is linked.
     image_url = models.URLField(
         max_length=2048, blank=True, validators=[URLValidator(schemes=["http", "https"])]
     )

@@ -15,6 +15,8 @@ from accounts.models import User
 from fitness.api.errors import ApiError, NotFound
 from food import selectors
 from food.models import FoodLog, FoodLogShare, FoodLogTag
+from storage import selectors as storage
+from storage.models import StoredFile
 
 Precondition = Callable[[FoodLog], None]
 
@@ -66,6 +68,30 @@ def _reader_errors(owner: User, readers_per_item: list[list[UUID]]) -> dict[int,
     return errors
 
 
+def _link_images(owner: User, items: list[dict[str, Any]]) -> dict[int, dict]:
+    """Swaps each item's `image_id` for the caller's file it names, in one query for the
+    whole batch; an id that is not one of their live files is an error at its index."""
+    wanted = {item["image_id"] for item in items if item.get("image_id") is not None}
+    files = {stored.pk: stored for stored in storage.files_for(owner).filter(pk__in=wanted)}
+    errors = {}
+    for index, item in enumerate(items):
+        if "image_id" not in item:
+            continue
+        image_id = item.pop("image_id")
+        if image_id is not None and image_id not in files:
+            errors[index] = {"image_id": [f"Unknown file id(s): {image_id}."]}
+        else:
+            _set_image(item, files.get(image_id))
+    return errors
+
+
+def _set_image(target: dict[str, Any], image: StoredFile | None) -> None:
+    target["image"] = image
+    if image is not None:
+        # The link wins: a signed URL echoed back from a read is not kept as a plain URL.
+        target["image_url"] = ""
+
+
 def _insert(owner: User, items: list[dict[str, Any]]) -> list[FoodLog]:
     """One bulk insert per table. The logs come back ready to render (`tag_list` and
     `share_list` as `selectors.with_relations` sets them), so nothing is read back."""
@@ -91,6 +117,8 @@ def _store(
 ) -> tuple[list[FoodLog], int]:
     """Inserts the items whose id is new; returns every log, in the order of `items`."""
     errors = _reader_errors(owner, [item.get("shared_with", []) for item in items])
+    for index, fields in _link_images(owner, items).items():
+        errors[index] = {**errors.get(index, {}), **fields}
     if errors:
         raise _Refused(None, sorted(errors), errors)
     for item in items:
@@ -178,6 +206,14 @@ def update_food_log(
         errors = _reader_errors(owner, [readers])
         if errors:
             raise ValidationError(errors[0])
+    if "image_id" in changes:
+        image_id = changes.pop("image_id")
+        image = None
+        if image_id is not None:
+            image = storage.owned_files(owner, [image_id], field="image_id")[0]
+        _set_image(changes, image)
+    elif log.image_id is not None:
+        changes.pop("image_url", None)
     for field, value in changes.items():
         setattr(log, field, value)
     log.save()

@@ -58,8 +58,19 @@ class WorkoutAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
-    readonly_fields = ["id", "created_at", "updated_at", "volume_kg", "calories_estimate"]
+    readonly_fields = [
+        "id",
+        "created_at",
+        "updated_at",
+        "volume_kg",
+        "calories_estimate",
+        "progress_photo_ids",
+    ]
     inlines = [ExerciseInline, WorkoutShareInline, WorkoutProgressInline]
+
+    @admin.display(description="Progress photos (file ids)")
+    def progress_photo_ids(self, workout: Workout) -> str:
+        return ", ".join(str(photo.file_id) for photo in workout.photos.all()) or "-"
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)

@@ -36,8 +36,6 @@ class Workout(OwnedSyncedModel):
     notes = models.TextField(blank=True)
     # Becomes a foreign key to the social app's groups once that app lands.
     group_id = models.UUIDField(null=True, blank=True, db_index=True)
-    # File ids or URLs; references to the storage app's files once that lands.
-    progress_photos = models.JSONField(default=list, blank=True)
     ai_form_check = models.JSONField(null=True, blank=True)
     # Sum of the exercises' volume_kg, kept by the services so stats aggregate one column.
     volume_kg = _kg_field(default=0, editable=False)
@@ -80,6 +78,29 @@ class WorkoutShare(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workout_id} → {self.user_id}"
+
+
+class WorkoutPhoto(models.Model):
+    """A progress photo: one of the owner's stored files, at its place in the workout's list.
+
+    Deleting the file deletes the link (and touches the workout, see workouts.receivers).
+    """
+
+    workout = models.ForeignKey(Workout, on_delete=models.CASCADE, related_name="photos")
+    file = models.ForeignKey("storage.StoredFile", on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["workout", "file"], name="workout_photo_unique"),
+            models.UniqueConstraint(
+                fields=["workout", "position"], name="workout_photo_position_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workout_id} #{self.position + 1}: {self.file_id}"
 
 
 class Exercise(models.Model):

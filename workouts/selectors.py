@@ -13,7 +13,14 @@ from accounts.models import User
 from accounts.selectors import user_zone
 from accounts.stats import StatsContribution, current_streak
 from fitness.api.errors import NotFound
-from workouts.models import Exercise, Workout, WorkoutProgress, WorkoutShare, WorkoutType
+from workouts.models import (
+    Exercise,
+    Workout,
+    WorkoutPhoto,
+    WorkoutProgress,
+    WorkoutShare,
+    WorkoutType,
+)
 
 # The weekly series may not run longer than this (about ten years of weeks).
 MAX_SERIES_WEEKS = 530
@@ -27,6 +34,7 @@ def _with_children(queryset: QuerySet[Workout]) -> QuerySet[Workout]:
     return queryset.prefetch_related(
         Prefetch("exercises", queryset=Exercise.objects.prefetch_related("set_logs")),
         Prefetch("shares", queryset=WorkoutShare.objects.order_by("created_at", "id")),
+        Prefetch("photos", queryset=WorkoutPhoto.objects.select_related("file")),
     )
 
 

@@ -12,6 +12,8 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 from fitness.api.errors import Conflict, NotFound
+from storage import selectors as storage
+from storage.models import StoredFile
 from workouts import selectors
 from workouts.metrics import (
     LoggedSet,
@@ -20,7 +22,14 @@ from workouts.metrics import (
     exercise_metrics,
     normalize_exercise_name,
 )
-from workouts.models import Exercise, ExerciseSet, Workout, WorkoutProgress, WorkoutShare
+from workouts.models import (
+    Exercise,
+    ExerciseSet,
+    Workout,
+    WorkoutPhoto,
+    WorkoutProgress,
+    WorkoutShare,
+)
 
 
 class SetLogData(TypedDict, total=False):
@@ -51,7 +60,10 @@ class SetRef(TypedDict):
 Precondition = Callable[[Workout], None]
 
 # Plain columns a client writes as they are.
-_SCALARS = ("name", "type", "duration", "notes", "group_id", "progress_photos", "ai_form_check")
+_SCALARS = ("name", "type", "duration", "notes", "group_id", "ai_form_check")
+# Either names the progress photos; the ids win, so an object sent back as it was read
+# (signed URLs in progress_photos) keeps its photos.
+_PHOTO_FIELDS = ("progress_photo_ids", "progress_photos")
 
 
 @transaction.atomic
@@ -65,6 +77,7 @@ def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]
     workout_id = data.get("id")
     if workout_id is not None and (existing := _replay(owner, workout_id)) is not None:
         return existing, False
+    photos = _chosen_photos(owner, data)
     now = timezone.now()
     workout = Workout(
         owner=owner, id=workout_id or uuid.uuid4(), created_at=data.get("created_at") or now
@@ -82,6 +95,7 @@ def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]
         return existing, False
     _store_exercises(*exercises)
     _replace_shares(workout, owner, data.get("shared_with", []))
+    _replace_photos(workout, photos or [])
     return selectors.get_workout(user=owner, workout_id=workout.id), True
 
 
@@ -109,6 +123,9 @@ def update_workout(
     """
     workout = _lock(owner, workout_id, precondition)
     _apply_scalars(workout, data, timezone.now())
+    photos = _chosen_photos(owner, data)
+    if photos is not None:
+        _replace_photos(workout, photos)
     if "exercises" in data:
         current = set(workout.exercises.values_list("id", flat=True))
         exercises = _build_exercises(workout, data["exercises"], current_ids=current)
@@ -373,6 +390,23 @@ def _replace_shares(workout: Workout, owner: User, user_ids: list[uuid.UUID]) ->
         WorkoutShare(workout=workout, user_id=user_id)
         for user_id in wanted
         if user_id not in already
+    )
+
+
+def _chosen_photos(owner: User, data: dict[str, Any]) -> list[StoredFile] | None:
+    """The owner's files the data names as progress photos, in order; None when it names
+    none (a PATCH that leaves them alone). Anyone else's file id is a 400."""
+    for field in _PHOTO_FIELDS:
+        if field in data:
+            return storage.owned_files(owner, data[field], field=field)
+    return None
+
+
+def _replace_photos(workout: Workout, files: list[StoredFile]) -> None:
+    WorkoutPhoto.objects.filter(workout=workout).delete()
+    WorkoutPhoto.objects.bulk_create(
+        WorkoutPhoto(workout=workout, file=stored, position=position)
+        for position, stored in enumerate(files)
     )
 
 

@@ -1,6 +1,8 @@
 import json
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from uuid import UUID
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.utils import timezone
@@ -11,6 +13,7 @@ from accounts.api.serializers import StrictSerializer
 from fitness.api.fields import TimeBoundField
 from food.models import MAX_CALORIES, MAX_GRAMS, MAX_TAG_LENGTH, FoodLog, MealType
 from food.selectors import UNSPECIFIED_MEAL
+from storage import selectors as storage
 
 MAX_BATCH = 500
 MAX_TAGS = 20
@@ -86,7 +89,20 @@ class FoodLogWriteSerializer(StrictSerializer):
         max_length=MAX_TAGS,
         default=list,
     )
-    image_url = serializers.URLField(max_length=2048, allow_blank=True, allow_null=True, default="")
+    image_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        help_text="One of your uploaded files (POST /storage/upload); null unlinks it. Left "
+        "out of a PUT, the linked file is kept.",
+    )
+    image_url = serializers.URLField(
+        max_length=2048,
+        allow_blank=True,
+        allow_null=True,
+        default="",
+        help_text="A plain external URL, for clients that do not upload; ignored while a "
+        "file is linked (`image_id`).",
+    )
     ai_analysis = serializers.DictField(allow_null=True, default=None)
     metadata = serializers.DictField(allow_null=True, default=dict)
     shared_with = serializers.ListField(
@@ -97,6 +113,13 @@ class FoodLogWriteSerializer(StrictSerializer):
     )
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and data.get("image_id") is not None and "image_url" in data:
+            # With a file linked the plain URL is ignored, so the signed one a read returned
+            # is not checked either (an object is sent back as it was read).
+            data = {key: value for key, value in data.items() if key != "image_url"}
+        return super().to_internal_value(data)
 
     def validate_id(self, value):
         expected = self.context.get("log_id")
@@ -130,7 +153,7 @@ class FoodLogWriteSerializer(StrictSerializer):
 
 
 class FoodLogSerializer(serializers.ModelSerializer):
-    """The plan's `SimpleFoodItem`, plus fiber, sugar and the sync timestamps."""
+    """The plan's `SimpleFoodItem`, plus fiber, sugar, image_id and the sync timestamps."""
 
     user_id = serializers.UUIDField(source="owner_id", read_only=True)
     protein = GramsField(read_only=True)
@@ -138,6 +161,9 @@ class FoodLogSerializer(serializers.ModelSerializer):
     fat = GramsField(read_only=True)
     fiber = GramsField(read_only=True, allow_null=True)
     sugar = GramsField(read_only=True, allow_null=True)
+    image_id = serializers.UUIDField(
+        read_only=True, allow_null=True, help_text="The linked file, if any."
+    )
     image_url = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
     shared_with = serializers.SerializerMethodField()
@@ -157,6 +183,7 @@ class FoodLogSerializer(serializers.ModelSerializer):
             "timestamp",
             "meal_type",
             "tags",
+            "image_id",
             "image_url",
             "ai_analysis",
             "metadata",
@@ -166,9 +193,22 @@ class FoodLogSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    @extend_schema_field(
+        {
+            "type": "string",
+            "format": "uri",
+            "nullable": True,
+            "description": "The linked file as a signed URL that expires (fetch the log "
+            "again for a fresh one), else the plain URL given, else null.",
+        }
+    )
     def get_image_url(self, log: FoodLog) -> str | None:
-        return log.image_url or None
+        # Lists pass context["image_urls"], signed in one go for the page (`image_urls_for`);
+        # a single log signs its image here.
+        if log.image_id is None:
+            return log.image_url or None
+        signed = self.context.get("image_urls", {}).get(log.image_id)
+        return signed or storage.signed_url(log.image, request=self.context.get("request"))
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_tags(self, log: FoodLog) -> list[str]:
@@ -186,6 +226,13 @@ class FoodLogSerializer(serializers.ModelSerializer):
         if viewer != log.owner_id:
             readers = [reader for reader in readers if reader == viewer]
         return [str(reader) for reader in readers]
+
+
+def image_urls_for(logs: Iterable[FoodLog], request) -> dict[UUID, str]:
+    """Signed URLs of the logs' linked images (loaded with them), in one cache round trip."""
+    return storage.signed_urls(
+        [log.image for log in logs if log.image_id is not None], request=request
+    )
 
 
 class FoodLogResponseSerializer(serializers.Serializer):

@@ -72,7 +72,8 @@ class FoodLogsView(APIView):
         )
         paginator = PagePagination()
         page = paginator.paginate_queryset(logs, request, view=self)
-        data = s.FoodLogSerializer(page, many=True, context=_context(request)).data
+        context = {**_context(request), "image_urls": s.image_urls_for(page, request)}
+        data = s.FoodLogSerializer(page, many=True, context=context).data
         return paginator.get_paginated_response(data)
 
     @extend_schema(
@@ -89,6 +90,8 @@ class FoodLogsView(APIView):
             410: _DELETED,
         },
         parameters=[_ETAG],
+        description="`image_id` links one of your uploaded files (400 for anyone else's); "
+        "the log then renders it as a signed `image_url`.",
     )
     def post(self, request):
         data = s.FoodLogWriteSerializer(data=request.data, context=_context(request))
@@ -119,15 +122,17 @@ class FoodLogBatchView(APIView):
         request=s.FoodLogBatchSerializer,
         responses={201: s.FoodLogBatchResultSerializer, 409: _ID_CONFLICT, 410: _DELETED},
         description="Up to 500 logs, all or nothing: any invalid item (errors under "
-        "`details.fields.items.<index>`) or refused id (`details.indexes`) stores none. "
+        "`details.fields.items.<index>`, e.g. an `image_id` that is not one of your "
+        "files) or refused id (`details.indexes`) stores none. "
         "Ids you already stored count as `existing`, so the same batch can be resent.",
     )
     def post(self, request):
         data = s.FoodLogBatchSerializer(data=request.data, context=_context(request))
         data.is_valid(raise_exception=True)
         result = services.log_foods(owner=request.user, items=data.validated_data["items"])
+        context = {**_context(request), "image_urls": s.image_urls_for(result.logs, request)}
         body = {
-            "items": s.FoodLogSerializer(result.logs, many=True, context=_context(request)).data,
+            "items": s.FoodLogSerializer(result.logs, many=True, context=context).data,
             "created": result.created,
             "existing": result.existing,
         }
@@ -175,7 +180,8 @@ class FoodLogDetailView(APIView):
         responses={200: s.FoodLogSerializer, **error_responses(412)},
         parameters=[_IF_MATCH, _ETAG],
         description="Replaces your log: fields left out take their defaults, except "
-        "`timestamp`, which is kept. Logs shared with you are read-only (404).",
+        "`timestamp` and `image_id`, which are kept. Logs shared with you are read-only "
+        "(404). An `image_id` that is not one of your files answers 400.",
     )
     def put(self, request, log_id):
         return self._write(request, log_id, partial_update=False)
@@ -186,7 +192,7 @@ class FoodLogDetailView(APIView):
         responses={200: s.FoodLogSerializer, **error_responses(412)},
         parameters=[_IF_MATCH, _ETAG],
         description="Changes the given fields of your log (`tags` and `shared_with` are "
-        "replaced as a whole when given).",
+        "replaced as a whole when given; `image_id: null` unlinks the photo).",
     )
     def patch(self, request, log_id):
         return self._write(request, log_id, partial_update=True)

@@ -26,6 +26,7 @@ PLAN_FIELDS = {
     "timestamp",
     "meal_type",
     "tags",
+    "image_id",
     "image_url",
     "ai_analysis",
     "metadata",

@@ -47,7 +47,6 @@ def test_admin_edit_of_an_exercise_refreshes_stats_columns(staff_client, user):
         "calories_burned": str(workout.calories_burned),
         "notes": "",
         "group_id": "",
-        "progress_photos": "[]",
         "ai_form_check": "null",
         "exercises-TOTAL_FORMS": "2",
         "exercises-INITIAL_FORMS": "2",

@@ -1,5 +1,6 @@
 import json
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -10,11 +11,13 @@ from rest_framework import serializers
 from accounts.api.serializers import StrictSerializer
 from fitness.api.fields import TimeBoundField
 from fitness.measurements import MASS_TO_KG, from_metric
+from storage import selectors as storage
 from workouts.metrics import Mass
 from workouts.models import Exercise, ExerciseSet, Workout, WorkoutProgress, WorkoutType
 
 MAX_EXERCISES = 100
 MAX_SET_LOGS = 50
+MAX_PROGRESS_PHOTOS = 20
 _MAX_WEIGHT_KG = Decimal("1000")
 _MAX_AI_FORM_CHECK_BYTES = 32 * 1024
 # Offline clients send the time they logged something; allow for a slightly fast clock.
@@ -188,13 +191,29 @@ class WorkoutWriteSerializer(StrictSerializer):
     notes = serializers.CharField(max_length=5000, allow_blank=True, default="")
     group_id = serializers.UUIDField(allow_null=True, default=None)
     progress_photos = serializers.ListField(
-        child=serializers.CharField(max_length=2048), max_length=20, default=list
+        child=serializers.UUIDField(),
+        max_length=MAX_PROGRESS_PHOTOS,
+        default=list,
+        help_text="Ids of your uploaded files (POST /storage/upload), in order; they "
+        "replace the workout's photos as a whole. Anyone else's file id is a 400.",
+    )
+    progress_photo_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=MAX_PROGRESS_PHOTOS,
+        required=False,
+        help_text="The same, under the name the workout is read with; when sent, "
+        "`progress_photos` is ignored (it holds URLs in an object sent back as read).",
     )
     ai_form_check = serializers.JSONField(allow_null=True, default=None)
     shared_with = serializers.ListField(
         child=serializers.UUIDField(), max_length=100, default=list, help_text="User ids."
     )
     exercises = ExerciseListField(default=list, help_text=f"At most {MAX_EXERCISES}, in order.")
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "progress_photo_ids" in data:
+            data = {key: value for key, value in data.items() if key != "progress_photos"}
+        return super().to_internal_value(data)
 
     def validate_ai_form_check(self, value):
         if value is not None and not isinstance(value, dict):
@@ -378,7 +397,8 @@ class WorkoutSerializer(serializers.ModelSerializer):
     )
     calories_estimate = CalorieEstimateSerializer(read_only=True, allow_null=True)
     exercises = ExerciseSerializer(many=True, read_only=True)
-    progress_photos = serializers.ListField(child=serializers.CharField(), read_only=True)
+    progress_photos = serializers.SerializerMethodField()
+    progress_photo_ids = serializers.SerializerMethodField()
     ai_form_check = serializers.JSONField(read_only=True, allow_null=True)
     shared_with = serializers.SerializerMethodField()
 
@@ -400,14 +420,44 @@ class WorkoutSerializer(serializers.ModelSerializer):
             "updated_at",
             "exercises",
             "progress_photos",
+            "progress_photo_ids",
             "ai_form_check",
             "shared_with",
             "group_id",
         ]
         read_only_fields = fields
 
+    @extend_schema_field(
+        serializers.ListField(
+            child=serializers.URLField(),
+            help_text="Signed URLs of the progress photos, in order; they expire (read the "
+            "workout again for fresh ones).",
+        )
+    )
+    def get_progress_photos(self, obj: Workout) -> list[str]:
+        # Lists pass context["photo_urls"], signed in one go for the page (`photo_urls_for`).
+        urls = self.context.get("photo_urls")
+        if urls is None:
+            urls = photo_urls_for([obj], self.context.get("request"))
+        return [urls[photo.file_id] for photo in obj.photos.all()]
+
+    @extend_schema_field(
+        serializers.ListField(
+            child=serializers.UUIDField(), help_text="File ids of the same photos, in order."
+        )
+    )
+    def get_progress_photo_ids(self, obj: Workout) -> list[uuid.UUID]:
+        return [photo.file_id for photo in obj.photos.all()]
+
     def get_shared_with(self, obj: Workout) -> list[uuid.UUID]:
         return [share.user_id for share in obj.shares.all()]
+
+
+def photo_urls_for(workouts: Iterable[Workout], request) -> dict[uuid.UUID, str]:
+    """Signed URLs of the workouts' prefetched photos, in one cache round trip."""
+    return storage.signed_urls(
+        [photo.file for workout in workouts for photo in workout.photos.all()], request=request
+    )
 
 
 class WorkoutProgressSerializer(serializers.ModelSerializer):

@@ -33,8 +33,9 @@ def _query(serializer_class, request):
     return query.validated_data
 
 
-def _workout_response(workout: Workout, status_code: int = 200) -> Response:
-    response = Response(s.WorkoutSerializer(workout).data, status=status_code)
+def _workout_response(request, workout: Workout, status_code: int = 200) -> Response:
+    data = s.WorkoutSerializer(workout, context={"request": request}).data
+    response = Response(data, status=status_code)
     response["ETag"] = etag_for(workout)
     return response
 
@@ -64,7 +65,10 @@ class WorkoutListView(APIView):
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(workouts, request, view=self)
-        return paginator.get_paginated_response(s.WorkoutSerializer(page, many=True).data)
+        context = {"request": request, "photo_urls": s.photo_urls_for(page, request)}
+        return paginator.get_paginated_response(
+            s.WorkoutSerializer(page, many=True, context=context).data
+        )
 
     @extend_schema(
         tags=["workouts"],
@@ -84,7 +88,7 @@ class WorkoutListView(APIView):
         data = s.WorkoutCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         workout, created = services.create_workout(owner=request.user, data=data.validated_data)
-        return _workout_response(workout, 201 if created else 200)
+        return _workout_response(request, workout, 201 if created else 200)
 
 
 class WorkoutDetailView(APIView):
@@ -135,7 +139,7 @@ class WorkoutDetailView(APIView):
             data=data.validated_data,
             precondition=_precondition(request),
         )
-        return _workout_response(workout)
+        return _workout_response(request, workout)
 
     @extend_schema(
         tags=["workouts"],
