@@ -15,6 +15,7 @@ import logging
 import time
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -30,9 +31,11 @@ from ai_assistant.config import AIServiceConfig
 from ai_assistant.errors import AIError, AIRateLimited, AIUnavailable
 from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.models import RecognitionJob
-from ai_assistant.schemas import FoodAnalysisResponse
+from ai_assistant.schemas import FoodAnalysis, FoodAnalysisResponse
 from fitness.api.errors import ApiError, Conflict, NotFound
 from fitness.ws import send_user_event
+from food import services as food_services
+from food.models import MAX_CALORIES, MAX_GRAMS
 from storage import selectors as storage_selectors
 from storage import services as storage_services
 from storage.models import Purpose, StoredFile
@@ -44,6 +47,8 @@ _UNFINISHED = (Status.PENDING, Status.RUNNING)
 # Longest wait before a task-level retry; a provider quota that frees up later than this
 # is waited for in steps.
 _MAX_RETRY_DELAY = 300
+# Namespace of the ids of food logs made from jobs (uuid5 of the job id).
+_FOOD_LOG_IDS = uuid.UUID("6f1c7d0e-5a4b-4c1e-9d2f-3b8a7e6c5d40")
 
 
 class JobTimedOut(ApiError):
@@ -282,11 +287,14 @@ def _finish(
     job = RecognitionJob.objects.select_for_update().filter(only_if, pk=job_id).first()
     if job is None:
         return False  # another run (or the sweep) finished it first: theirs stands
-    now = timezone.now()
     job.status = status
-    job.finished_at = now
+    job.finished_at = timezone.now()
     if result is not None:
         job.result = result.model_dump(mode="json")
+        if job.log_food:
+            job.food_log, _ = food_services.log_food(
+                owner=job.owner, data=_food_log_data(job, result.data)
+            )
     if error is not None:
         job.error = {"code": error.code, "message": error.message, "details": error.details}
     if image_sha256 is not None:
@@ -294,6 +302,27 @@ def _finish(
     job.save()
     transaction.on_commit(lambda: _announce(job), robust=True)
     return True
+
+
+def _food_log_data(job: RecognitionJob, analysis: FoodAnalysis) -> dict[str, Any]:
+    totals = analysis.item_breakdown.totals
+    return {
+        # Derived from the job: however often this runs, it names the one log.
+        "id": uuid.uuid5(_FOOD_LOG_IDS, str(job.pk)),
+        "name": analysis.food_name[:255],
+        "calories": min(round(totals.calories), MAX_CALORIES),
+        "protein": _grams(totals.protein),
+        "carbs": _grams(totals.carbs),
+        "fat": _grams(totals.fat),
+        "timestamp": job.created_at,
+        "image_id": job.image_id,
+        "ai_analysis": analysis.model_dump(mode="json"),
+        "metadata": {"source": "ai_recognition", "recognition_job_id": str(job.pk)},
+    }
+
+
+def _grams(value: float) -> Decimal:
+    return min(Decimal(str(round(value, 2))), MAX_GRAMS)
 
 
 def _announce(job: RecognitionJob) -> None:

@@ -324,6 +324,50 @@ def test_recognize_uses_the_answer_that_came_when_the_other_analysis_fails(
     assert body["result"]["data"]["food_name"] == "Omelette"
 
 
+def test_recognize_with_log_true_logs_the_meal_with_its_photo(
+    auth_client, user, gemini, django_capture_on_commit_callbacks
+):
+    reply_twice(gemini)
+
+    body = recognize_and_run(
+        auth_client,
+        django_capture_on_commit_callbacks,
+        {"image": upload(jpeg_bytes()), "log": "true"},
+    ).json()
+
+    job = auth_client.get(job_url(body["id"])).json()
+    assert job["status"] == "succeeded"
+    assert job["log"] is True
+    log = auth_client.get(f"/api/v1/food/logs/{job['food_log_id']}").json()
+    analysis = job["result"]["data"]
+    assert log["name"] == analysis["food_name"] == "Eggs on toast"
+    assert log["calories"] == 235
+    assert (log["protein"], log["carbs"], log["fat"]) == (15.7, 16.1, 12.0)
+    assert log["image_id"] == job["image_id"]
+    assert log["image_url"].startswith("http://testserver/api/v1/storage/signed/")
+    assert log["ai_analysis"] == analysis
+    assert log["metadata"] == {"source": "ai_recognition", "recognition_job_id": body["id"]}
+    assert log["user_id"] == str(user.id)
+
+
+def test_recognize_with_log_true_logs_nothing_when_the_job_fails(
+    auth_client, gemini, django_capture_on_commit_callbacks
+):
+    for _ in range(2):
+        gemini.error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+
+    body = recognize_and_run(
+        auth_client,
+        django_capture_on_commit_callbacks,
+        {"image": upload(jpeg_bytes()), "log": "true"},
+    ).json()
+
+    job = auth_client.get(job_url(body["id"])).json()
+    assert job["status"] == "failed"
+    assert job["food_log_id"] is None
+    assert auth_client.get("/api/v1/food/logs").json()["total"] == 0
+
+
 def test_recognize_job_fails_with_invalid_key_when_provider_rejects_the_key(
     auth_client, gemini, django_capture_on_commit_callbacks
 ):

@@ -15,6 +15,7 @@ from accounts import tokens
 from ai_assistant.models import RecognitionJob
 from ai_assistant.tasks import fail_stuck_recognition_jobs, recognize_food
 from fitness.asgi import application
+from food.models import FoodLog
 from tests.ai_assistant.events import UserEvents
 from tests.ai_assistant.factories import analysis_payload
 from tests.storage.factories import jpeg_bytes, stored_file
@@ -42,7 +43,7 @@ def reply_twice(gemini, **kwargs):
 
 
 def test_task_run_twice_stores_one_result_and_calls_gemini_once(user, gemini):
-    job = make_job(user)
+    job = make_job(user, log_food=True)
     reply_twice(gemini)
 
     recognize_food.delay(str(job.id))
@@ -55,6 +56,7 @@ def test_task_run_twice_stores_one_result_and_calls_gemini_once(user, gemini):
     assert again.finished_at == first.finished_at
     assert again.attempts == 1
     assert len(gemini.requests) == 2
+    assert FoodLog.objects.get().pk == again.food_log_id
 
 
 def test_task_reruns_job_left_running_by_a_lost_worker(user, gemini):
@@ -97,8 +99,8 @@ def test_task_fails_job_when_ai_no_longer_configured(user):
 @pytest.mark.django_db(transaction=True)
 def test_task_runs_at_once_store_one_outcome_and_announce_it_once(user, gemini):
     # Two deliveries of one message (a redelivery while the first run still works): both
-    # run, the first to finish stores its result, the other stores nothing.
-    job = make_job(user)
+    # run, the first to finish stores its result (and logs the meal), the other nothing.
+    job = make_job(user, log_food=True)
     for _ in range(4):
         gemini.reply_json(analysis_payload(), delay=0.3)
     events = UserEvents(user)
@@ -112,6 +114,7 @@ def test_task_runs_at_once_store_one_outcome_and_announce_it_once(user, gemini):
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED
     assert job.attempts == 2
+    assert FoodLog.objects.get().pk == job.food_log_id
     first = events.next()
     assert first["type"] == "job.finished"
     assert first["job_id"] == str(job.id)

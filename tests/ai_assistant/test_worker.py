@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import connection
 
 from ai_assistant.models import RecognitionJob
+from food.models import FoodLog
 from tests.ai_assistant.conftest import STANDIN_KEY
 from tests.ai_assistant.events import UserEvents
 from tests.ai_assistant.factories import analysis_payload
@@ -88,7 +89,9 @@ def test_job_of_a_worker_killed_mid_run_is_run_again_by_another(auth_client, gem
         gemini.reply_json(analysis_payload(food_name="Ramen"))
     first = workers()
 
-    response = auth_client.post(URL, {"image": upload(jpeg_bytes())}, format="multipart")
+    response = auth_client.post(
+        URL, {"image": upload(jpeg_bytes()), "log": "true"}, format="multipart"
+    )
     assert response.status_code == 202, response.json()
     job_id = response.json()["id"]
     wait_until(
@@ -112,3 +115,4 @@ def test_job_of_a_worker_killed_mid_run_is_run_again_by_another(auth_client, gem
     assert job.result["data"]["food_name"] == "Ramen"
     assert job.error is None
     assert len(gemini.requests) == 4
+    assert FoodLog.objects.get().pk == job.food_log_id
