@@ -44,9 +44,9 @@ logger = logging.getLogger(__name__)
 
 Status = RecognitionJob.Status
 _UNFINISHED = (Status.PENDING, Status.RUNNING)
-# Longest wait before a task-level retry; a provider quota that frees up later than this
-# is waited for in steps.
-_MAX_RETRY_DELAY = 300
+# Longest wait before a task-level retry (well inside the broker's visibility timeout); a
+# provider quota that frees up later than this is waited for in steps.
+_MAX_RETRY_DELAY = 60
 # Namespace of the ids of food logs made from jobs (uuid5 of the job id).
 _FOOD_LOG_IDS = uuid.UUID("6f1c7d0e-5a4b-4c1e-9d2f-3b8a7e6c5d40")
 
@@ -117,14 +117,14 @@ def _create_job(*, owner: User, image: StoredFile, log: bool, job_id: uuid.UUID)
         if existing is None:
             raise
         return existing
-    from ai_assistant.tasks import recognize_food  # the task module imports this one
+    from ai_assistant.tasks import queue_recognition  # the task module imports this one
 
     queued = str(job.id)
     # Robust: the job is accepted even if queueing fails (the sweep fails it later), and
     # with eager Celery a failing run must not turn the accepted request into an error.
     # A lambda, not functools.partial: Django logs a failing robust callback by its
     # __qualname__, which a partial lacks (the logging itself would then raise).
-    transaction.on_commit(lambda: recognize_food.delay(queued), robust=True)
+    transaction.on_commit(lambda: queue_recognition(queued), robust=True)
     return job
 
 

@@ -34,7 +34,20 @@ def recognize_food(self, job_id: str) -> None:
     if retry_in is not None:
         # Queued anew rather than `raise self.retry()`, which with eager Celery (the
         # embedded default) only raises instead of running the retry.
-        recognize_food.apply_async((job_id,), countdown=retry_in, retries=self.request.retries + 1)
+        queue_recognition(job_id, countdown=retry_in, retries=self.request.retries + 1)
+
+
+def queue_recognition(job_id: str, *, countdown: float | None = None, retries: int = 0) -> None:
+    """Queues a run of the job, with the time limits of settings.AI_RECOGNITION as they are
+    now (a message carries its limits; those of the decorator are read once, at import)."""
+    limits = settings.AI_RECOGNITION
+    recognize_food.apply_async(
+        (job_id,),
+        countdown=countdown,
+        retries=retries,
+        soft_time_limit=limits["SOFT_TIME_LIMIT_SECONDS"],
+        time_limit=limits["TIME_LIMIT_SECONDS"],
+    )
 
 
 @shared_task

@@ -403,12 +403,18 @@ AI_RECOGNITION = {
     "SOFT_TIME_LIMIT_SECONDS": 120,
     "TIME_LIMIT_SECONDS": 150,
     # The periodic sweep fails jobs untouched this long: running (longer than the hard
-    # limit, so no live task is swept) or pending (never picked up, e.g. a lost message).
-    "STUCK_RUNNING_SECONDS": 300,
+    # limit plus the broker's visibility timeout below, so neither a live run nor the
+    # redelivery of a lost one is swept) or pending (never picked up: a lost message).
+    "STUCK_RUNNING_SECONDS": 600,
     "STUCK_PENDING_SECONDS": 900,
     # The longest `Prefer: wait=N` honoured.
     "MAX_WAIT_SECONDS": 30,
 }
+# When a whole worker machine is lost, nothing is left to hand its unacknowledged
+# messages back; Redis does so itself after this long. Celery's default (an hour) would
+# leave a recognition to the sweep above; this must stay longer than the task's hard limit
+# and its retry delays, or a message still being worked on would be handed out again.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_BEAT_SCHEDULE["ai-fail-stuck-recognition-jobs"] = {
     "task": "ai_assistant.tasks.fail_stuck_recognition_jobs",
     "schedule": timedelta(minutes=1),

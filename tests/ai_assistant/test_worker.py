@@ -116,3 +116,26 @@ def test_job_of_a_worker_killed_mid_run_is_run_again_by_another(auth_client, gem
     assert job.error is None
     assert len(gemini.requests) == 4
     assert FoodLog.objects.get().pk == job.food_log_id
+
+
+def test_job_running_past_the_task_time_limit_fails_with_job_timeout(
+    auth_client, gemini, workers, settings
+):
+    settings.AI_RECOGNITION = {
+        **settings.AI_RECOGNITION,
+        "SOFT_TIME_LIMIT_SECONDS": 1,
+        "TIME_LIMIT_SECONDS": 10,
+    }
+    for _ in range(2):
+        gemini.hang(15)  # answers later than the task may run
+    worker = workers()
+
+    response = auth_client.post(
+        URL, {"image": upload(jpeg_bytes())}, format="multipart", headers={"Prefer": "wait=20"}
+    )
+
+    assert response.status_code == 200, worker.log()
+    body = response.json()
+    assert body["status"] == "failed"
+    assert body["error"]["code"] == "job_timeout"
+    assert body["result"] is None
