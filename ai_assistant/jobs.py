@@ -186,7 +186,9 @@ def run_job(*, job_id: uuid.UUID | str, retries: int) -> float | None:
             jpeg = recognition.model_jpeg(job.image)
         except FileNotFoundError:
             raise PhotoMissing() from None
-        image_sha256 = hashlib.sha256(jpeg).hexdigest()
+        RecognitionJob.objects.filter(pk=job.pk).update(
+            image_sha256=hashlib.sha256(jpeg).hexdigest()
+        )
         response = recognition.analyze_photo(client=client, user=job.owner, jpeg=jpeg)
     except AIError as exc:
         if _transient(exc) and retries < policy["MAX_RETRIES"]:
@@ -200,13 +202,7 @@ def run_job(*, job_id: uuid.UUID | str, retries: int) -> float | None:
     except ApiError as exc:
         fail_job(job_id=job.pk, error=exc)
         return None
-    _finish(
-        job.pk,
-        Q(status=Status.RUNNING),
-        status=Status.SUCCEEDED,
-        result=response,
-        image_sha256=image_sha256,
-    )
+    _finish(job.pk, Q(status=Status.RUNNING), status=Status.SUCCEEDED, result=response)
     return None
 
 
@@ -282,7 +278,6 @@ def _finish(
     status: str,
     result: FoodAnalysisResponse | None = None,
     error: ApiError | None = None,
-    image_sha256: str | None = None,
 ) -> bool:
     job = RecognitionJob.objects.select_for_update().filter(only_if, pk=job_id).first()
     if job is None:
@@ -297,8 +292,6 @@ def _finish(
             )
     if error is not None:
         job.error = {"code": error.code, "message": error.message, "details": error.details}
-    if image_sha256 is not None:
-        job.image_sha256 = image_sha256
     job.save()
     transaction.on_commit(lambda: _announce(job), robust=True)
     return True
