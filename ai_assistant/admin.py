@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from ai_assistant.models import AIConversation, AIUsage, ChatMessage
+from ai_assistant.models import AIConversation, AIUsage, ChatMessage, RecognitionJob
 
 
 @admin.register(AIUsage)
@@ -60,6 +60,25 @@ class AIConversationAdmin(admin.ModelAdmin):
     fields = ("session_id", "owner", "metadata", "created_at", "updated_at")
     readonly_fields = fields
     inlines = [ChatMessageInline]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RecognitionJob)
+class RecognitionJobAdmin(admin.ModelAdmin):
+    """Read-only: jobs change only through their task, so support can look, not edit."""
+
+    list_display = ("created_at", "owner", "status", "attempts", "log_food", "finished_at")
+    list_filter = ("status", "log_food", "created_at")
+    search_fields = ("id", "owner__email", "image_sha256")
+    list_select_related = ("owner",)
+    raw_id_fields = ("owner", "image", "food_log")
+    date_hierarchy = "created_at"
     show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:

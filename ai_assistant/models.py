@@ -112,3 +112,76 @@ class ChatMessage(models.Model):
     def __str__(self) -> str:
         # Not the content: this shows up in the admin and in logs.
         return f"{self.role} message at {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class RecognitionJob(models.Model):
+    """One photo recognition, run by a Celery task (`ai_assistant.tasks.recognize_food`).
+
+    The photo lives in storage (a StoredFile, already cleaned); the task message carries
+    only the job id. `pending` → `running` → `succeeded` | `failed`; the two finished
+    states are final, so a late or repeated run can never overwrite a stored outcome.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    image = models.ForeignKey(
+        "storage.StoredFile",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The photo; a job whose photo is deleted before it runs fails.",
+    )
+    # SHA-256 of the JPEG the model is shown (also its cache key); set when the task runs.
+    image_sha256 = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # AIResponse<FoodAnalysis> once succeeded; the error envelope's body once failed.
+    result = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    # Runs of the task: retries after transient provider errors and redeliveries after a
+    # lost worker each count one.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # log=true: the result becomes a FoodLog with the photo attached.
+    log_food = models.BooleanField(default=False)
+    food_log = models.ForeignKey(
+        "food.FoodLog", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="recjob_owner_created"),
+            # The stuck-job sweep reads only unfinished jobs.
+            models.Index(
+                fields=["status", "updated_at"],
+                name="recjob_unfinished",
+                condition=models.Q(status__in=["pending", "running"]),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "running", "succeeded", "failed"]),
+                name="recjob_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"recognition {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED

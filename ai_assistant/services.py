@@ -24,12 +24,12 @@ def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisRespo
     model = client.config.model_for("text")
     key = _food_text_cache_key(text, model)
 
-    cached = _cached_analysis(key)
+    cached = cached_analysis(key)
     if cached is not None:
         return FoodAnalysisResponse(
             data=cached,
             confidence=cached.confidence,
-            processing_time=_since(started),
+            processing_time=seconds_since(started),
             source=AIResultSource.CACHE,
         )
 
@@ -45,7 +45,7 @@ def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisRespo
     return FoodAnalysisResponse(
         data=result.data,
         confidence=result.data.confidence,
-        processing_time=_since(started),
+        processing_time=seconds_since(started),
         source=AIResultSource.GEMINI,
     )
 
@@ -60,7 +60,7 @@ def _food_text_cache_key(text: str, model: str) -> str:
     return f"ai:food-text:v{prompts.PROMPT_VERSION}:{model}:{digest}"
 
 
-def _cached_analysis(key: str) -> FoodAnalysis | None:
+def cached_analysis(key: str) -> FoodAnalysis | None:
     payload = cache.get(key)
     if payload is None:
         return None
@@ -72,5 +72,5 @@ def _cached_analysis(key: str) -> FoodAnalysis | None:
         return None
 
 
-def _since(started: float) -> float:
+def seconds_since(started: float) -> float:
     return round(time.monotonic() - started, 3)

@@ -398,3 +398,36 @@ AI_COACH = {
     "HISTORY_CHARS": env.int("AI_CHAT_HISTORY_CHARS", default=16_000),
     "HISTORY_MESSAGES": env.int("AI_CHAT_HISTORY_MESSAGES", default=40),
 }
+
+# --- ai_assistant: photo recognition jobs ---
+AI_RECOGNITION = {
+    # Task-level retries after a transient provider failure outlasted the client's own
+    # quick retries (AI_SERVICE["RETRY"]); waits RETRY_BACKOFF_SECONDS, then twice that...
+    "MAX_RETRIES": 2,
+    "RETRY_BACKOFF_SECONDS": 5,
+    # Runs of one job at most, retries and redeliveries after a lost worker included: a
+    # photo that kills every worker it reaches fails instead of circulating for ever.
+    "MAX_ATTEMPTS": 5,
+    # The task's own limits; a soft limit fails the job, the hard one ends the process.
+    "SOFT_TIME_LIMIT_SECONDS": 120,
+    "TIME_LIMIT_SECONDS": 150,
+    # The periodic sweep fails jobs untouched this long: running (longer than the hard
+    # limit plus the broker's visibility timeout below, so neither a live run nor the
+    # redelivery of a lost one is swept) or pending (never picked up: a lost message).
+    "STUCK_RUNNING_SECONDS": 600,
+    "STUCK_PENDING_SECONDS": 900,
+    # The longest `Prefer: wait=N` honoured.
+    "MAX_WAIT_SECONDS": 30,
+}
+# When a whole worker machine is lost, nothing is left to hand its unacknowledged
+# messages back; Redis does so itself after this long. Celery's default (an hour) would
+# leave a recognition to the sweep above; this must stay longer than the task's hard limit
+# and its retry delays, or a message still being worked on would be handed out again.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+CELERY_BEAT_SCHEDULE["ai-fail-stuck-recognition-jobs"] = {
+    "task": "ai_assistant.tasks.fail_stuck_recognition_jobs",
+    "schedule": timedelta(minutes=1),
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RecognitionJobStatusEnum"] = (
+    "ai_assistant.models.RecognitionJob.Status"
+)

@@ -3,11 +3,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api.urls import auth_urlpatterns, users_urlpatterns
+from ai_assistant.api.urls import root_urlpatterns as ai_root_urlpatterns
 from fitness.api import health
 
 api_v1 = [
     path("auth/", include(auth_urlpatterns)),
     path("users/", include(users_urlpatterns)),
+    path("", include(ai_root_urlpatterns)),  # /food/analyze, /workouts/form-check
     path("food/", include("food.api.urls")),
     path("", include("workouts.api.urls")),
     path("ai/", include("ai_assistant.api.urls")),

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import PurePosixPath
 
 from django.conf import settings
@@ -61,7 +60,29 @@ def upload_file(
     if upload.size is not None and upload.size > max_bytes:
         raise FileTooLarge(max_bytes)
     decoded = images.decode_image(upload, max_pixels=settings.STORAGE_MAX_PIXELS)
-    encoded = images.encode_image(decoded)
+    return store_image(
+        owner=owner,
+        encoded=images.encode_image(decoded),
+        original_filename=sanitize_filename(upload.name or ""),
+        tags=tags,
+        purpose=purpose,
+        access_level=access_level,
+        expiry=expiry,
+    )
+
+
+def store_image(
+    *,
+    owner: User,
+    encoded: images.EncodedImage,
+    original_filename: str = "",
+    tags: Sequence[str] = (),
+    purpose: str = Purpose.OTHER,
+    access_level: str = AccessLevel.PRIVATE,
+    expiry: datetime | None = None,
+) -> StoredFile:
+    """Stores an image that `storage.images` has already checked and encoded (an upload,
+    or e.g. the downscaled copy of a photo that AI recognition made), within the quota."""
     _check_quota(owner, encoded.size)
     key = default_storage.save(
         f"{_KEY_PREFIX}/{secrets.token_hex(16)}.{encoded.extension}", ContentFile(encoded.data)
@@ -71,7 +92,7 @@ def upload_file(
             owner=owner,
             key=key,
             encoded=encoded,
-            original_filename=sanitize_filename(upload.name or ""),
+            original_filename=original_filename,
             tags=list(tags),
             purpose=purpose,
             access_level=access_level,
@@ -144,8 +165,11 @@ def _record_upload(
     from storage.tasks import make_variants  # tasks call this module: import when used
 
     # Robust: the upload has succeeded whatever becomes of its variants (with eager Celery
-    # they are made right here, and their failure must not turn this into an error).
-    transaction.on_commit(partial(make_variants.delay, str(stored.id)), robust=True)
+    # they are made right here, and their failure must not turn this into an error). A
+    # lambda, not functools.partial: Django logs a failing robust callback by its
+    # __qualname__, which a partial lacks, so the logging itself would raise.
+    file_id = str(stored.id)
+    transaction.on_commit(lambda: make_variants.delay(file_id), robust=True)
     return stored
 
 

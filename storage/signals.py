@@ -1,8 +1,6 @@
 """Blobs follow their row, whichever way the row goes: the API, the admin, the expiry
 sweep, or a user account being deleted (a cascade that calls no service)."""
 
-from functools import partial
-
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
@@ -16,4 +14,6 @@ def remove_blobs_after_commit(sender, instance: StoredFile, using: str, **kwargs
 
     # After commit, so a rolled-back delete keeps its blobs; robust, so a storage outage
     # logs rather than failing a delete that has already happened.
-    transaction.on_commit(partial(remove_blobs.delay, instance.blob_keys), using=using, robust=True)
+    # (A lambda: Django names a failing robust callback by __qualname__, which partials lack.)
+    keys = instance.blob_keys
+    transaction.on_commit(lambda: remove_blobs.delay(keys), using=using, robust=True)

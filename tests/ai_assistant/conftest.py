@@ -38,3 +38,17 @@ def gemini(settings):
     yield standin
     standin.stop()
     assert standin.unscripted == 0, "the code under test made a request no test scripted"
+
+
+@pytest.fixture
+def private_media(settings, tmp_path):
+    """Photos the tests store go to a folder of their own."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def recognition_policy(settings):
+    """No task-level retries unless a test asks for them."""
+    settings.AI_RECOGNITION = {**settings.AI_RECOGNITION, "MAX_RETRIES": 0}
+    return settings.AI_RECOGNITION

@@ -52,3 +52,27 @@ def analysis_payload(items: list[dict[str, Any]] | None = None, **overrides: Any
 
 def analysis(items: list[dict[str, Any]] | None = None, **overrides: Any) -> FoodAnalysis:
     return FoodAnalysis.model_validate(analysis_payload(items, **overrides))
+
+
+def form_check_payload(**overrides: Any) -> dict[str, Any]:
+    """A FormCheckAnswer as the model gives it (with its confidence)."""
+    payload = {
+        "exercise": "Back squat",
+        "score": 6.5,
+        "issues": [
+            {
+                "severity": "high",
+                "description": "Knees cave inward at the bottom.",
+                "cue": "Push your knees out over your toes.",
+            },
+            {
+                "severity": "low",
+                "description": "Gaze drifts upward.",
+                "cue": "Keep a neutral neck.",
+            },
+        ],
+        "summary": "Good depth; work on knee tracking first.",
+        "confidence": 0.7,
+    }
+    payload.update(overrides)
+    return payload

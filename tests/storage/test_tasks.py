@@ -78,3 +78,20 @@ def test_delete_expired_files_task_is_scheduled(settings):
     schedule = settings.CELERY_BEAT_SCHEDULE["storage-delete-expired-files"]
 
     assert schedule["task"] == tasks.delete_expired_files.name
+
+
+def test_upload_succeeds_when_queueing_its_variants_fails(
+    auth_client, local_backend, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broker_down(*args, **kwargs):
+        raise OSError("broker unreachable")
+
+    monkeypatch.setattr(tasks.make_variants, "delay", broker_down)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = auth_client.post(
+            "/api/v1/storage/upload", {"file": f.upload(f.jpeg_bytes())}, format="multipart"
+        )
+
+    assert response.status_code == 201
+    assert StoredFile.objects.get().variants == {}

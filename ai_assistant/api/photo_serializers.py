@@ -1,0 +1,126 @@
+"""Requests and responses of the photo endpoints: food recognition jobs, food analysis
+(text or photo) and form check."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from ai_assistant.formcheck import MAX_PHOTOS
+from ai_assistant.models import RecognitionJob
+from ai_assistant.schemas import FoodAnalysisResponse
+from fitness.api.schema import ErrorDetailSerializer
+
+_IMAGE_HELP = "JPEG, PNG, WebP or HEIC/HEIF photo; the type is read from its bytes."
+_FILE_ID_HELP = "Instead of `image`: the id of a photo you uploaded to /storage/upload."
+
+
+def _exactly_one(attrs: dict, names: tuple[str, ...]) -> None:
+    given = [name for name in names if attrs.get(name) not in (None, "")]
+    if len(given) != 1:
+        listed = ", ".join(f"`{name}`" for name in names)
+        raise serializers.ValidationError({"non_field_errors": [f"Send exactly one of {listed}."]})
+
+
+class RecognizeFoodSerializer(serializers.Serializer):
+    image = serializers.FileField(required=False, help_text=_IMAGE_HELP)
+    file_id = serializers.UUIDField(required=False, help_text=_FILE_ID_HELP)
+    log = serializers.BooleanField(
+        default=False,
+        help_text="Also log the meal: on success the result becomes a food log with the "
+        "photo attached (`food_log_id`).",
+    )
+    id = serializers.UUIDField(
+        required=False,
+        help_text="A job id of your choosing: resending it returns the same job instead of "
+        "starting another (e.g. after a dropped connection).",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        _exactly_one(attrs, ("image", "file_id"))
+        return attrs
+
+
+class AnalyzeFoodSerializer(serializers.Serializer):
+    text = serializers.CharField(
+        max_length=2000,
+        required=False,
+        help_text="What was eaten, in the user's words (e.g. '2 eggs and toast').",
+    )
+    image = serializers.FileField(required=False, help_text=_IMAGE_HELP)
+    file_id = serializers.UUIDField(required=False, help_text=_FILE_ID_HELP)
+
+    def validate(self, attrs: dict) -> dict:
+        _exactly_one(attrs, ("text", "image", "file_id"))
+        return attrs
+
+
+class CheckFormSerializer(serializers.Serializer):
+    exercise = serializers.CharField(max_length=100, help_text="e.g. 'back squat'.")
+    image = serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        default=list,
+        max_length=MAX_PHOTOS,
+        help_text=f"1 to {MAX_PHOTOS} photos (moments of one repetition, in order); "
+        "repeat the field. " + _IMAGE_HELP,
+    )
+    file_id = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        default=list,
+        max_length=MAX_PHOTOS,
+        help_text="Ids of photos you uploaded to /storage/upload, instead of or beside `image`.",
+    )
+    workout_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="One of your workouts: the check is also kept as its `ai_form_check`.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if not 1 <= len(attrs["image"]) + len(attrs["file_id"]) <= MAX_PHOTOS:
+            raise serializers.ValidationError(
+                {"image": [f"Send 1 to {MAX_PHOTOS} photos (`image` and `file_id` together)."]}
+            )
+        return attrs
+
+
+@extend_schema_field(FoodAnalysisResponse)
+class _FoodAnalysisResponseField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(ErrorDetailSerializer)
+class _ErrorField(serializers.JSONField):
+    pass
+
+
+class RecognitionJobSerializer(serializers.ModelSerializer):
+    image_id = serializers.UUIDField(
+        allow_null=True, help_text="The photo's file id (see /storage); null once deleted."
+    )
+    log = serializers.BooleanField(source="log_food", help_text="Whether log=true was asked.")
+    food_log_id = serializers.UUIDField(
+        allow_null=True, help_text="The food log made from the result (log=true)."
+    )
+    result = _FoodAnalysisResponseField(
+        allow_null=True, help_text="AIResponse<FoodAnalysis> once `succeeded`."
+    )
+    error = _ErrorField(allow_null=True, help_text="Why, once `failed`.")
+
+    class Meta:
+        model = RecognitionJob
+        fields = (
+            "id",
+            "status",
+            "image_id",
+            "log",
+            "food_log_id",
+            "result",
+            "error",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+        read_only_fields = fields

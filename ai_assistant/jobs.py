@@ -1,0 +1,322 @@
+"""Photo recognition jobs: requested over HTTP, run by `ai_assistant.tasks.recognize_food`,
+failed by the periodic sweep when stuck.
+
+Reliability comes from the job row, not from the broker alone:
+- the request stores the photo and the row, and queues the job id after commit;
+- a run claims the job (`pending`/`running` → `running`, one more attempt), so a message
+  redelivered after a lost worker runs it again;
+- a run finishes the job under a row lock, and only if it is still `running`: the first
+  run to finish stores the one result (and the one FoodLog), any other run stores nothing;
+- transient provider failures hand the job back to `pending` for a later retry.
+"""
+
+import hashlib
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import User
+from ai_assistant import recognition
+from ai_assistant.client import get_ai_client
+from ai_assistant.config import AIServiceConfig
+from ai_assistant.errors import AIError, AIRateLimited, AIUnavailable
+from ai_assistant.limits import enforce_rate_limit
+from ai_assistant.models import RecognitionJob
+from ai_assistant.schemas import FoodAnalysis, FoodAnalysisResponse
+from fitness.api.errors import ApiError, Conflict, NotFound
+from fitness.ws import send_user_event
+from food import services as food_services
+from food.models import MAX_CALORIES, MAX_GRAMS
+from storage import selectors as storage_selectors
+from storage import services as storage_services
+from storage.models import Purpose, StoredFile
+
+logger = logging.getLogger(__name__)
+
+Status = RecognitionJob.Status
+_UNFINISHED = (Status.PENDING, Status.RUNNING)
+# Longest wait before a task-level retry (well inside the broker's visibility timeout); a
+# provider quota that frees up later than this is waited for in steps.
+_MAX_RETRY_DELAY = 60
+# Namespace of the ids of food logs made from jobs (uuid5 of the job id).
+_FOOD_LOG_IDS = uuid.UUID("6f1c7d0e-5a4b-4c1e-9d2f-3b8a7e6c5d40")
+
+
+class JobTimedOut(ApiError):
+    status_code = 504
+    code = "job_timeout"
+    message = "The recognition did not finish in time. Try again."
+
+
+class PhotoMissing(ApiError):
+    status_code = 410
+    code = "image_missing"
+    message = "The photo was deleted before it could be analysed."
+
+
+class TooManyAttempts(ApiError):
+    status_code = 500
+    code = "too_many_attempts"
+    message = "The recognition was started too many times without finishing."
+
+
+class InternalError(ApiError):
+    status_code = 500
+    code = "internal_error"
+    message = "Something went wrong on our side."
+
+
+def request_recognition(
+    *,
+    owner: User,
+    upload: UploadedFile | None = None,
+    file_id: uuid.UUID | None = None,
+    log: bool = False,
+    job_id: uuid.UUID | None = None,
+) -> RecognitionJob:
+    """Stores the photo (an upload) or finds it (the caller's `file_id`) and queues a job.
+
+    A client-chosen `job_id` makes the request safe to resend: the same id returns the
+    caller's existing job without storing, counting or running anything again.
+    """
+    config = AIServiceConfig.from_settings()
+    if not config.available:
+        raise AIUnavailable()
+    if job_id is not None and (existing := _replay(owner, job_id)) is not None:
+        return existing
+    enforce_rate_limit(user=owner, scope="food_recognition", config=config)
+    if upload is not None:
+        image = storage_services.store_image(
+            owner=owner,
+            encoded=recognition.preprocess_upload(upload),
+            original_filename=storage_services.sanitize_filename(upload.name or ""),
+            purpose=Purpose.FOOD_PHOTO,
+        )
+    else:
+        image = storage_selectors.owned_files(owner, [file_id], field="file_id")[0]
+    return _create_job(owner=owner, image=image, log=log, job_id=job_id or uuid.uuid4())
+
+
+@transaction.atomic
+def _create_job(*, owner: User, image: StoredFile, log: bool, job_id: uuid.UUID) -> RecognitionJob:
+    try:
+        with transaction.atomic():
+            job = RecognitionJob.objects.create(id=job_id, owner=owner, image=image, log_food=log)
+    except IntegrityError:
+        # The same id sent twice at once: the other request created it first.
+        existing = _replay(owner, job_id)
+        if existing is None:
+            raise
+        return existing
+    from ai_assistant.tasks import queue_recognition  # the task module imports this one
+
+    queued = str(job.id)
+    # Robust: the job is accepted even if queueing fails (the sweep fails it later), and
+    # with eager Celery a failing run must not turn the accepted request into an error.
+    # A lambda, not functools.partial: Django logs a failing robust callback by its
+    # __qualname__, which a partial lacks (the logging itself would then raise).
+    transaction.on_commit(lambda: queue_recognition(queued), robust=True)
+    return job
+
+
+def _replay(owner: User, job_id: uuid.UUID) -> RecognitionJob | None:
+    existing = RecognitionJob.objects.filter(pk=job_id).first()
+    if existing is not None and existing.owner_id != owner.pk:
+        raise Conflict(
+            "This id is already in use; start the recognition with another id.",
+            code="id_conflict",
+        )
+    return existing
+
+
+def get_job(*, user: User, job_id: uuid.UUID) -> RecognitionJob:
+    """The caller's job; 404 for anyone else's."""
+    job = RecognitionJob.objects.filter(owner=user, pk=job_id).first()
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def wait_for_job(job: RecognitionJob, *, seconds: float) -> RecognitionJob:
+    """The job once finished, or as it is after `seconds` (`Prefer: wait`).
+
+    Polls the row, quickly at first and then every half second: a simple bounded loop
+    that works the same with eager Celery and with workers on other machines.
+    """
+    deadline = time.monotonic() + seconds
+    pause = 0.05
+    while not job.is_finished:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.5)
+        job.refresh_from_db()
+    return job
+
+
+def run_job(*, job_id: uuid.UUID | str, retries: int) -> float | None:
+    """One run of the job (`retries` = task-level retries so far).
+
+    Returns the seconds to wait before retrying after a transient provider failure, or
+    None when there is nothing more to do: the job finished (either way), or another run
+    had already finished it.
+    """
+    job = _claim(job_id)
+    if job is None:
+        return None
+    policy = settings.AI_RECOGNITION
+    if job.attempts > policy["MAX_ATTEMPTS"]:
+        fail_job(job_id=job.pk, error=TooManyAttempts())
+        return None
+    try:
+        client = get_ai_client()
+        if job.image is None:
+            raise PhotoMissing()
+        try:
+            jpeg = recognition.model_jpeg(job.image)
+        except FileNotFoundError:
+            raise PhotoMissing() from None
+        RecognitionJob.objects.filter(pk=job.pk).update(
+            image_sha256=hashlib.sha256(jpeg).hexdigest()
+        )
+        response = recognition.analyze_photo(client=client, user=job.owner, jpeg=jpeg)
+    except AIError as exc:
+        if _transient(exc) and retries < policy["MAX_RETRIES"]:
+            delay = _retry_delay(exc, retries)
+            if _hand_back(job):
+                logger.info("Recognition %s: %s, retrying in %ss", job.pk, exc.code, delay)
+                return delay
+            return None
+        fail_job(job_id=job.pk, error=exc)
+        return None
+    except ApiError as exc:
+        fail_job(job_id=job.pk, error=exc)
+        return None
+    _finish(job.pk, Q(status=Status.RUNNING), status=Status.SUCCEEDED, result=response)
+    return None
+
+
+def fail_job(*, job_id: uuid.UUID | str, error: ApiError) -> bool:
+    """Fails a running job with `error`; False if it is not running (any more)."""
+    return _finish(job_id, Q(status=Status.RUNNING), status=Status.FAILED, error=error)
+
+
+def fail_stuck_jobs(*, now: datetime | None = None) -> int:
+    """Fails jobs left unfinished too long: running past every time limit (its worker is
+    gone and nothing redelivered it) or pending and never picked up (a lost message)."""
+    now = now or timezone.now()
+    policy = settings.AI_RECOGNITION
+    stuck = Q(
+        status=Status.RUNNING,
+        updated_at__lt=now - timedelta(seconds=policy["STUCK_RUNNING_SECONDS"]),
+    ) | Q(
+        status=Status.PENDING,
+        updated_at__lt=now - timedelta(seconds=policy["STUCK_PENDING_SECONDS"]),
+    )
+    ids = list(RecognitionJob.objects.filter(stuck).values_list("pk", flat=True)[:500])
+    return sum(_finish(job_id, stuck, status=Status.FAILED, error=JobTimedOut()) for job_id in ids)
+
+
+def job_event(job: RecognitionJob) -> dict[str, Any]:
+    """The `job.finished` WebSocket event's payload."""
+    return {
+        "job_id": str(job.pk),
+        "kind": "food_recognition",
+        "status": job.status,
+        "result": job.result,
+        "error": job.error,
+        "food_log_id": str(job.food_log_id) if job.food_log_id else None,
+    }
+
+
+def _claim(job_id: uuid.UUID | str) -> RecognitionJob | None:
+    # `running` too: a job whose worker died mid-run comes back running.
+    now = timezone.now()
+    claimed = RecognitionJob.objects.filter(pk=job_id, status__in=_UNFINISHED).update(
+        status=Status.RUNNING, attempts=F("attempts") + 1, started_at=now, updated_at=now
+    )
+    if not claimed:
+        return None
+    return RecognitionJob.objects.select_related("owner", "image").get(pk=job_id)
+
+
+def _hand_back(job: RecognitionJob) -> bool:
+    """Back to pending until the retry runs; False if the job was finished meanwhile."""
+    return bool(
+        RecognitionJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
+            status=Status.PENDING, updated_at=timezone.now()
+        )
+    )
+
+
+def _transient(exc: AIError) -> bool:
+    return exc.retryable or isinstance(exc, AIRateLimited)
+
+
+def _retry_delay(exc: AIError, retries: int) -> float:
+    delay = settings.AI_RECOGNITION["RETRY_BACKOFF_SECONDS"] * 2**retries
+    if isinstance(exc, AIRateLimited):
+        delay = max(delay, exc.details.get("retry_after", 0))
+    return min(delay, _MAX_RETRY_DELAY)
+
+
+@transaction.atomic
+def _finish(
+    job_id: uuid.UUID | str,
+    only_if: Q,
+    *,
+    status: str,
+    result: FoodAnalysisResponse | None = None,
+    error: ApiError | None = None,
+) -> bool:
+    job = RecognitionJob.objects.select_for_update().filter(only_if, pk=job_id).first()
+    if job is None:
+        return False  # another run (or the sweep) finished it first: theirs stands
+    job.status = status
+    job.finished_at = timezone.now()
+    if result is not None:
+        job.result = result.model_dump(mode="json")
+        if job.log_food:
+            job.food_log, _ = food_services.log_food(
+                owner=job.owner, data=_food_log_data(job, result.data)
+            )
+    if error is not None:
+        job.error = {"code": error.code, "message": error.message, "details": error.details}
+    job.save()
+    transaction.on_commit(lambda: _announce(job), robust=True)
+    return True
+
+
+def _food_log_data(job: RecognitionJob, analysis: FoodAnalysis) -> dict[str, Any]:
+    totals = analysis.item_breakdown.totals
+    return {
+        # Derived from the job: however often this runs, it names the one log.
+        "id": uuid.uuid5(_FOOD_LOG_IDS, str(job.pk)),
+        "name": analysis.food_name[:255],
+        "calories": min(round(totals.calories), MAX_CALORIES),
+        "protein": _grams(totals.protein),
+        "carbs": _grams(totals.carbs),
+        "fat": _grams(totals.fat),
+        "timestamp": job.created_at,
+        "image_id": job.image_id,
+        "ai_analysis": analysis.model_dump(mode="json"),
+        "metadata": {"source": "ai_recognition", "recognition_job_id": str(job.pk)},
+    }
+
+
+def _grams(value: float) -> Decimal:
+    return min(Decimal(str(round(value, 2))), MAX_GRAMS)
+
+
+def _announce(job: RecognitionJob) -> None:
+    send_user_event(job.owner_id, "job.finished", job_event(job))

@@ -1,0 +1,148 @@
+"""The plan's food recognition pipeline, shared by the Celery job and `POST /food/analyze`:
+
+photo → preprocess (upright, metadata stripped, ≤ 1024 px, JPEG)
+      → cache key from the processed bytes → a cached answer, or
+      → two analyses in parallel (asyncio) → consolidated into one → cached.
+"""
+
+import asyncio
+import hashlib
+import io
+import logging
+import time
+import uuid
+from typing import BinaryIO
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.core.cache import cache
+from django.core.files.uploadedfile import UploadedFile
+
+from accounts.models import User
+from ai_assistant import prompts
+from ai_assistant.client import AIClient, get_ai_client
+from ai_assistant.consolidation import consolidate_analyses
+from ai_assistant.errors import AIError
+from ai_assistant.limits import enforce_rate_limit
+from ai_assistant.providers import Blob
+from ai_assistant.schemas import AIResultSource, FoodAnalysis, FoodAnalysisResponse
+from ai_assistant.services import cached_analysis, seconds_since
+from storage import images
+from storage.models import StoredFile
+from storage.selectors import owned_files, read_bytes
+from storage.uploads import FileTooLarge
+
+logger = logging.getLogger(__name__)
+
+# Long side sent to the model: enough to tell foods apart, a fraction of the tokens and
+# upload time of a full-size phone photo.
+MODEL_IMAGE_SIDE = 1024
+ANALYSES = 2
+# Part of the cache key with prompts.PROMPT_VERSION: bump it when PHOTO_PROMPT changes.
+PHOTO_PROMPT_VERSION = 1
+PHOTO_PROMPT = "Analyse the food and drink in this photo."
+
+
+def preprocess_photo(source: BinaryIO) -> images.EncodedImage:
+    """What the model is shown: checked from its bytes like every upload (type, pixel
+    cap, bombs), upright, stripped of all metadata, at most 1024 px, JPEG."""
+    return images.normalise_image(
+        source,
+        max_pixels=settings.STORAGE_MAX_PIXELS,
+        max_side=MODEL_IMAGE_SIDE,
+        output_format="JPEG",
+    )
+
+
+def preprocess_upload(upload: UploadedFile) -> images.EncodedImage:
+    max_bytes = settings.STORAGE_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > max_bytes:
+        raise FileTooLarge(max_bytes)
+    return preprocess_photo(upload)
+
+
+def model_jpeg(stored: StoredFile) -> bytes:
+    """The stored photo as the model is shown it. Storage keeps only cleaned images, so one
+    that is already a small enough JPEG (as recognition's own uploads are) is sent as is:
+    encoding it again would only lose quality and change its cache key."""
+    data = read_bytes(stored)
+    small = max(stored.width or 0, stored.height or 0) <= MODEL_IMAGE_SIDE
+    if stored.content_type == "image/jpeg" and stored.width and small:
+        return data
+    return preprocess_photo(io.BytesIO(data)).data
+
+
+def analyze_food_photo(
+    *, user: User, upload: UploadedFile | None = None, file_id: uuid.UUID | None = None
+) -> FoodAnalysisResponse:
+    """The pipeline run in the caller's request, on an upload or one of the caller's files;
+    nothing is stored. Counts against the food_recognition allowance."""
+    client = get_ai_client()
+    stored = owned_files(user, [file_id], field="file_id")[0] if file_id else None
+    enforce_rate_limit(user=user, scope="food_recognition", config=client.config)
+    jpeg = model_jpeg(stored) if stored is not None else preprocess_upload(upload).data
+    return analyze_photo(client=client, user=user, jpeg=jpeg)
+
+
+def analyze_photo(*, client: AIClient, user: User, jpeg: bytes) -> FoodAnalysisResponse:
+    """The consolidated analysis of one preprocessed photo, from the cache when the same
+    bytes were analysed within the cache TTL (by anyone: the answer depends only on them)."""
+    started = time.monotonic()
+    key = photo_cache_key(jpeg, client.config.model_for("vision"))
+    cached = cached_analysis(key)
+    if cached is not None:
+        return FoodAnalysisResponse(
+            data=cached,
+            confidence=cached.confidence,
+            processing_time=seconds_since(started),
+            source=AIResultSource.CACHE,
+        )
+    analysis = consolidate_analyses(async_to_sync(_analyses)(client, user, jpeg))
+    cache.set(key, analysis.model_dump(mode="json"), timeout=client.config.cache_ttl_seconds)
+    return FoodAnalysisResponse(
+        data=analysis,
+        confidence=analysis.confidence,
+        processing_time=seconds_since(started),
+        source=AIResultSource.GEMINI,
+    )
+
+
+def photo_cache_key(jpeg: bytes, model: str) -> str:
+    digest = hashlib.sha256(jpeg).hexdigest()
+    version = f"v{prompts.PROMPT_VERSION}.{PHOTO_PROMPT_VERSION}"
+    return f"ai:food-photo:{version}:{model}:{digest}"
+
+
+async def _analyses(client: AIClient, user: User, jpeg: bytes) -> list[FoodAnalysis]:
+    """Independent analyses of the photo, side by side. One that fails (after the client's
+    own retries) leaves the others to answer; only when all fail is the first error raised."""
+    parts = [PHOTO_PROMPT, Blob(data=jpeg, mime_type="image/jpeg")]
+    outcomes = await asyncio.gather(
+        *(
+            client.agenerate_json(
+                parts,
+                FoodAnalysis,
+                user=user,
+                endpoint="food.recognize",
+                model_kind="vision",
+                system_instruction=prompts.FOOD_ANALYST,
+            )
+            for _ in range(ANALYSES)
+        ),
+        return_exceptions=True,
+    )
+    answers = [outcome.data for outcome in outcomes if not isinstance(outcome, BaseException)]
+    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    for failure in failures:
+        if not isinstance(failure, AIError):
+            raise failure  # a bug, not the provider: never hide it behind the other answer
+    if not answers:
+        raise failures[0]
+    if failures:
+        logger.info(
+            "Food recognition used %d of %d analyses (%s)",
+            len(answers),
+            len(outcomes),
+            ", ".join(failure.code for failure in failures),
+        )
+    return answers
