@@ -72,8 +72,10 @@ def login(*, request: HttpRequest | None, email: str, password: str) -> User:
     email = normalize_email(email)
     key = _lockout_key(email)
     limit, window = settings.LOGIN_MAX_FAILURES, settings.LOGIN_LOCKOUT_SECONDS
-    state = ratelimit.peek(key, limit=limit, window=window)
-    if state.count >= limit:
+    # Every attempt is counted before the password is checked, so parallel guesses cannot
+    # slip past the limit between a check and an increment.
+    state = ratelimit.hit(key, limit=limit, window=window)
+    if state.exceeded:
         raise RateLimited(
             state.retry_after,
             "Too many failed logins for this account. Try again later.",
@@ -83,7 +85,6 @@ def login(*, request: HttpRequest | None, email: str, password: str) -> User:
     # long and answer the same body.
     user = authenticate(request, username=email, password=password)
     if user is None:
-        ratelimit.hit(key, limit=limit, window=window)
         raise InvalidCredentials()
     ratelimit.reset(key)
     return user

@@ -42,13 +42,6 @@ def hit(key: str, *, limit: int, window: int) -> WindowState:
     return WindowState(count=count, limit=limit, retry_after=_retry_after(start_key, window, now))
 
 
-def peek(key: str, *, limit: int, window: int) -> WindowState:
-    count_key, start_key = _keys(key)
-    now = time.time()
-    count = cache.get(count_key) or 0
-    return WindowState(count=count, limit=limit, retry_after=_retry_after(start_key, window, now))
-
-
 def reset(key: str) -> None:
     cache.delete_many(list(_keys(key)))
 
