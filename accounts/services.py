@@ -1,5 +1,6 @@
 """Every write to accounts: registration, sessions, password reset, profile and settings."""
 
+import json
 import logging
 from typing import Any
 
@@ -23,6 +24,8 @@ from fitness.api import ratelimit
 from fitness.api.errors import ApiError, RateLimited
 
 logger = logging.getLogger(__name__)
+
+MAX_PREFERENCES_BYTES = 16_384
 
 
 class InvalidCredentials(ApiError):
@@ -195,7 +198,11 @@ def merge_patch(target: Any, patch: Any) -> Any:
 def merge_preferences(*, user: User, patch: dict[str, Any]) -> dict[str, Any]:
     # Lock the row: two devices merging different keys at once must both be kept.
     locked = User.objects.select_for_update().only("id", "preferences").get(pk=user.pk)
-    locked.preferences = merge_patch(locked.preferences, patch)
+    merged = merge_patch(locked.preferences, patch)
+    # Bounded as a whole, not per call: preferences travel with every profile response.
+    if len(json.dumps(merged)) > MAX_PREFERENCES_BYTES:
+        raise ValidationError({"non_field_errors": ["Preferences would grow too large."]})
+    locked.preferences = merged
     locked.save(update_fields=["preferences", "updated_at"])
     user.preferences = locked.preferences
     return locked.preferences

@@ -12,6 +12,8 @@ import re
 from collections.abc import Sequence
 from statistics import fmean
 
+from pydantic import ValidationError
+
 from ai_assistant.schemas import (
     MAX_ALLERGENS,
     MAX_ITEMS,
@@ -32,13 +34,21 @@ def consolidate_analyses(analyses: Sequence[FoodAnalysis]) -> FoodAnalysis:
     if len(analyses) == 1:
         return analyses[0].model_copy(deep=True)
 
+    # The most confident analysis supplies the words; ties go to the earlier one.
+    lead = max(analyses, key=lambda analysis: analysis.confidence)
+    try:
+        return _merge(analyses, lead)
+    except ValidationError:
+        # Readings that share nothing can add up to more than one meal may hold (say "bag of
+        # rice" and "rice sack"): then the most confident one stands alone, trusted less.
+        return lead.model_copy(update={"confidence": round(lead.confidence / 2, 3)}, deep=True)
+
+
+def _merge(analyses: Sequence[FoodAnalysis], lead: FoodAnalysis) -> FoodAnalysis:
     per_analysis = [_items_by_key(analysis) for analysis in analyses]
     keys = list(dict.fromkeys(key for items in per_analysis for key in items))
     merged = [_mean_item([items[key] for items in per_analysis if key in items]) for key in keys]
     shared = [key for key in keys if all(key in items for items in per_analysis)]
-    # The most confident analysis supplies the words; ties go to the earlier one.
-    lead = max(analyses, key=lambda analysis: analysis.confidence)
-
     return FoodAnalysis(
         food_name=lead.food_name,
         description=lead.description,

@@ -55,8 +55,8 @@ def check_form(
     if workout_id is not None:
         workout_selectors.get_workout(user=user, workout_id=workout_id)
     stored = owned_files(user, file_ids, field="file_id")
-    enforce_rate_limit(user=user, scope="form_check", config=client.config)
     photos = [recognition.preprocess_upload(upload).data for upload in uploads]
+    enforce_rate_limit(user=user, scope="form_check", config=client.config)
     photos += [recognition.model_jpeg(file) for file in stored]
     answer = client.generate_json(
         [

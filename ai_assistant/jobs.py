@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -93,16 +93,19 @@ def request_recognition(
         raise AIUnavailable()
     if job_id is not None and (existing := _replay(owner, job_id)) is not None:
         return existing
+    # A refused photo is refused before the allowance is counted, and stored only after.
+    if upload is not None:
+        encoded = recognition.preprocess_upload(upload)
+    else:
+        image = storage_selectors.owned_files(owner, [file_id], field="file_id")[0]
     enforce_rate_limit(user=owner, scope="food_recognition", config=config)
     if upload is not None:
         image = storage_services.store_image(
             owner=owner,
-            encoded=recognition.preprocess_upload(upload),
+            encoded=encoded,
             original_filename=storage_services.sanitize_filename(upload.name or ""),
             purpose=Purpose.FOOD_PHOTO,
         )
-    else:
-        image = storage_selectors.owned_files(owner, [file_id], field="file_id")[0]
     return _create_job(owner=owner, image=image, log=log, job_id=job_id or uuid.uuid4())
 
 
@@ -158,6 +161,11 @@ def wait_for_job(job: RecognitionJob, *, seconds: float) -> RecognitionJob:
         left = deadline - time.monotonic()
         if left <= 0:
             break
+        # Hand the pooled connection back while sleeping: a few waiting clients must not
+        # hold every connection of the process for up to 30 s. (Inside a transaction, as
+        # in a test, the connection has to stay.)
+        if not connection.in_atomic_block:
+            connection.close()
         time.sleep(min(pause, left))
         pause = min(pause * 2, 0.5)
         job.refresh_from_db()
@@ -308,10 +316,15 @@ def _food_log_data(job: RecognitionJob, analysis: FoodAnalysis) -> dict[str, Any
         "carbs": _grams(totals.carbs),
         "fat": _grams(totals.fat),
         "timestamp": job.created_at,
-        "image_id": job.image_id,
+        # The photo may have expired while the job ran; the meal is still worth logging.
+        "image_id": job.image_id if _still_live(job.image_id) else None,
         "ai_analysis": analysis.model_dump(mode="json"),
         "metadata": {"source": "ai_recognition", "recognition_job_id": str(job.pk)},
     }
+
+
+def _still_live(file_id: uuid.UUID | None) -> bool:
+    return file_id is not None and StoredFile.objects.live().filter(pk=file_id).exists()
 
 
 def _grams(value: float) -> Decimal:

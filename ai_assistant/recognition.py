@@ -78,9 +78,12 @@ def analyze_food_photo(
     """The pipeline run in the caller's request, on an upload or one of the caller's files;
     nothing is stored. Counts against the food_recognition allowance."""
     client = get_ai_client()
-    stored = owned_files(user, [file_id], field="file_id")[0] if file_id else None
+    # A refused photo is refused before the allowance is counted.
+    if file_id:
+        jpeg = model_jpeg(owned_files(user, [file_id], field="file_id")[0])
+    else:
+        jpeg = preprocess_upload(upload).data
     enforce_rate_limit(user=user, scope="food_recognition", config=client.config)
-    jpeg = model_jpeg(stored) if stored is not None else preprocess_upload(upload).data
     return analyze_photo(client=client, user=user, jpeg=jpeg)
 
 

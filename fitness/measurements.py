@@ -60,7 +60,7 @@ class MeasurementField(serializers.Field):
             self.fail("invalid")
         unit = data.get("unit")
         factors, metric_unit, _ = _KINDS[self.kind]
-        if unit not in factors:
+        if not isinstance(unit, str) or unit not in factors:
             self.fail("unit", unit=unit, choices=", ".join(factors))
         value = data["value"]
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
@@ -71,10 +71,12 @@ class MeasurementField(serializers.Field):
             self.fail("invalid")
         if not number.is_finite():
             self.fail("invalid")
-        metric = to_metric(number, unit, self.kind)
+        # Checked after rounding to the stored precision: 1 g must not become a 0.00 kg
+        # weight that the database's positive-value constraint then refuses.
+        metric = to_metric(number, unit, self.kind).quantize(Decimal("0.01"))
         if metric <= 0 or metric > self.max_metric:
             self.fail("range", maximum=self.max_metric, unit=metric_unit)
-        return metric.quantize(Decimal("0.01"))
+        return metric
 
     def to_representation(self, value):
         system = self.context.get("measurement_system", "metric")

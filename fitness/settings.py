@@ -195,13 +195,16 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["fitness.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "fitness.api.pagination.PagePagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "fitness.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "fitness.api.schema.EnvelopeAutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
+        # Loose enough for many users behind one carrier NAT; the per-e-mail lockout is the
+        # tight limit, this one stops one client guessing across many accounts.
+        "login": env.str("THROTTLE_LOGIN", default="30/minute"),
         "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),

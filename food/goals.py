@@ -102,7 +102,8 @@ def _preferred(user: User) -> dict[str, float]:
     for name in NUTRIENTS:
         value = raw.get(name)
         limit = _MAX_GOAL.get(name, _MAX_GOAL["default"])
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= limit:
+        # At least 1 (kcal or g): smaller values round to a goal of zero.
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 1 <= value <= limit:
             chosen[name] = float(value)
     return chosen
 

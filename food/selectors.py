@@ -91,8 +91,12 @@ def _add(target: dict[str, Any], row: dict[str, Any]) -> None:
     target["logs"] += row["logs"]
 
 
-def _progress(values: dict[str, Any], goals: dict[str, float]) -> dict[str, float]:
-    return {name: round(values[name] / goals[name] * 100, 1) for name in NUTRIENTS}
+def _progress(values: dict[str, Any], goals: dict[str, float]) -> dict[str, float | None]:
+    # A goal of zero (e.g. no calories left for carbs) has no meaningful percentage.
+    return {
+        name: round(values[name] / goals[name] * 100, 1) if goals[name] else None
+        for name in NUTRIENTS
+    }
 
 
 def _rounded(values: dict[str, Any]) -> dict[str, Any]:

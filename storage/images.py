@@ -109,7 +109,8 @@ def decode_image(source: BinaryIO, *, max_pixels: int) -> DecodedImage:
     """
     source.seek(0)
     with warnings.catch_warnings():
-        # A race between threads here can only leave this filter installed, never lose it.
+        # catch_warnings is process-wide and not thread-safe; the explicit `max_pixels`
+        # check below (40 MP, under Pillow's bomb threshold) is the guard that always holds.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = Image.open(source, formats=list(ACCEPTED_FORMATS))

@@ -27,9 +27,12 @@ def files_for(user: User) -> QuerySet[StoredFile]:
     return StoredFile.objects.for_owner(user)
 
 
-def get_file(user: User, file_id: uuid.UUID) -> StoredFile:
+def get_file(user: User, file_id: uuid.UUID, *, for_update: bool = False) -> StoredFile:
     """The caller's own live file; 404 for anyone else's, as if it did not exist."""
-    found = files_for(user).filter(pk=file_id).first()
+    files = files_for(user)
+    if for_update:
+        files = files.select_for_update(of=("self",))
+    found = files.filter(pk=file_id).first()
     if found is None:
         raise NotFound("No such file.")
     return found

@@ -217,14 +217,19 @@ def make_variants(*, file_id: uuid.UUID | str) -> None:
 
 @transaction.atomic
 def delete_file(*, owner: User, file_id: uuid.UUID) -> None:
-    stored = selectors.get_file(owner, file_id)
+    # Locked, so the variants read here are the ones `make_variants` committed; a later
+    # variants update waits, finds the row gone and removes its own blobs.
+    stored = selectors.get_file(owner, file_id, for_update=True)
     stored.delete()
 
 
 @transaction.atomic
 def delete_files(*, owner: User, ids: Iterable[uuid.UUID]) -> int:
     """Deletes those of `ids` that are the caller's live files; others are skipped."""
-    doomed = list(selectors.files_for(owner).filter(pk__in=list(ids)))
+    # Locked for the same reason as in delete_file.
+    doomed = list(
+        selectors.files_for(owner).select_for_update(of=("self",)).filter(pk__in=list(ids))
+    )
     for stored in doomed:
         stored.delete()
     return len(doomed)

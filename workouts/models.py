@@ -24,6 +24,11 @@ def _kg_field(**kwargs) -> models.DecimalField:
     return models.DecimalField(max_digits=10, decimal_places=4, **kwargs)
 
 
+def _volume_field() -> models.DecimalField:
+    # Room for the largest valid workout: 100 exercises x 50 sets x 1,000 reps x 1,000 kg.
+    return models.DecimalField(max_digits=16, decimal_places=4, default=0, editable=False)
+
+
 class Workout(OwnedSyncedModel):
     name = models.CharField(max_length=255)
     type = models.CharField(max_length=16, choices=WorkoutType.choices)
@@ -38,7 +43,7 @@ class Workout(OwnedSyncedModel):
     group_id = models.UUIDField(null=True, blank=True, db_index=True)
     ai_form_check = models.JSONField(null=True, blank=True)
     # Sum of the exercises' volume_kg, kept by the services so stats aggregate one column.
-    volume_kg = _kg_field(default=0, editable=False)
+    volume_kg = _volume_field()
 
     class Meta:
         indexes = [
@@ -122,7 +127,7 @@ class Exercise(models.Model):
     completed = models.BooleanField(default=False)
     notes = models.TextField(blank=True)
     # Derived from the fields above and the set logs (workouts.metrics), for stats.
-    volume_kg = _kg_field(default=0, editable=False)
+    volume_kg = _volume_field()
     top_weight_kg = _kg_field(null=True, blank=True, editable=False)
     best_one_rep_max_kg = _kg_field(null=True, blank=True, editable=False)
 

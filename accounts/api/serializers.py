@@ -172,8 +172,6 @@ class PreferencesSerializer(serializers.Serializer):
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
-        if len(str(data)) > 16_384:
-            raise serializers.ValidationError({"non_field_errors": ["Preferences are too large."]})
         return data
 
     def to_representation(self, instance):

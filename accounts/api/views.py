@@ -63,6 +63,8 @@ class RegisterView(APIView):
 class LoginView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
+    throttle_classes = [ScopedIPThrottle]
+    throttle_scope = "login"
 
     @extend_schema(
         tags=["auth"],
@@ -151,7 +153,10 @@ class PasswordResetConfirmView(APIView):
     @extend_schema(
         tags=["auth"],
         request=s.PasswordResetConfirmSerializer,
-        responses={204: OpenApiResponse(description="Password changed; sessions revoked.")},
+        responses={
+            204: OpenApiResponse(description="Password changed; sessions revoked."),
+            **error_responses(400, 429),
+        },
         auth=[],
     )
     def post(self, request):

@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +19,7 @@ from ai_assistant.api.views import AI_ERRORS
 from ai_assistant.models import RecognitionJob
 from ai_assistant.schemas import FoodAnalysisResponse
 from ai_assistant.schemas_form_check import FormCheckResponse
+from fitness.api.parsers import JSONParser
 from fitness.api.schema import ErrorEnvelopeSerializer, error_responses
 from storage.uploads import limit_multipart_upload
 

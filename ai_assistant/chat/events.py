@@ -5,6 +5,7 @@ Each socket of a conversation joins `chat_group(session_id)`; `ai_assistant.cons
 delivers a published frame to its client, except to the socket named in `skip`.
 """
 
+import logging
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +13,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from ai_assistant.chat.schemas import ChatMessage, ChatReplyResponse
+
+logger = logging.getLogger(__name__)
 
 
 def chat_group(session_id: UUID | str) -> str:
@@ -31,9 +34,15 @@ def ended() -> dict[str, Any]:
 
 
 async def apublish(session_id: UUID | str, event: dict[str, Any], *, skip: str = "") -> None:
+    """Best effort: the message and reply are already stored, so a channel-layer outage
+    costs other devices a live update (they read history), never the caller's turn."""
     layer = get_channel_layer()
-    if layer is not None:
+    if layer is None:
+        return
+    try:
         await layer.group_send(chat_group(session_id), {**event, "skip": skip})
+    except Exception:
+        logger.warning("Could not publish a chat frame to other sockets", exc_info=True)
 
 
 publish = async_to_sync(apublish)

@@ -7,6 +7,14 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+# Dates far outside a human life only overflow date arithmetic (and SQLite's functions);
+# no client needs them, so they are refused as invalid input.
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def within_supported_years(day: date) -> bool:
+    return MIN_YEAR <= day.year <= MAX_YEAR
+
 
 @extend_schema_field({"type": "string", "example": "2026-11-25 or 2026-11-25T08:00:00+01:00"})
 class TimeBoundField(serializers.Field):
@@ -17,7 +25,10 @@ class TimeBoundField(serializers.Field):
     filter with `__gte` for `from` and `__lt` for `to`.
     """
 
-    default_error_messages = {"invalid": "Use YYYY-MM-DD or an ISO 8601 date-time."}
+    default_error_messages = {
+        "invalid": "Use YYYY-MM-DD or an ISO 8601 date-time.",
+        "year": f"Use a date between the years {MIN_YEAR} and {MAX_YEAR}.",
+    }
 
     def __init__(self, *, upper: bool = False, **kwargs):
         self.upper = upper
@@ -31,6 +42,8 @@ class TimeBoundField(serializers.Field):
             day = None if moment else parse_date(text)
         except ValueError:
             self.fail("invalid")
+        if (moment or day) is not None and not within_supported_years(moment or day):
+            self.fail("year")
         if moment is not None:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=zone)

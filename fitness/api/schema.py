@@ -50,7 +50,11 @@ class EnvelopeAutoSchema(AutoSchema):
         if direction != "response":
             return responses
         codes = ["500"]
-        if self.method in ("POST", "PUT", "PATCH") or self._get_filter_parameters():
+        if (
+            self.method in ("POST", "PUT", "PATCH")
+            or self._get_filter_parameters()
+            or self._get_paginator()
+        ):
             codes.append("400")
         if self.get_auth():
             codes.append("401")

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.serializers import StrictSerializer
-from fitness.api.fields import TimeBoundField
+from fitness.api.fields import MAX_YEAR, MIN_YEAR, TimeBoundField, within_supported_years
 from food.models import MAX_CALORIES, MAX_GRAMS, MAX_TAG_LENGTH, FoodLog, MealType
 from food.selectors import UNSPECIFIED_MEAL
 from storage import selectors as storage
@@ -330,6 +330,11 @@ class StatsQuerySerializer(serializers.Serializer):
     def validate(self, attrs):
         zone = attrs.get("tz") or self.context["zone"]
         end = attrs.get("to") or timezone.now().astimezone(zone).date()
+        for name in ("from", "to"):
+            if name in attrs and not within_supported_years(attrs[name]):
+                raise serializers.ValidationError(
+                    {name: [f"Use a date between the years {MIN_YEAR} and {MAX_YEAR}."]}
+                )
         start = attrs.get("from") or end - timedelta(days=6)
         if start > end:
             raise serializers.ValidationError({"to": ["Must not be before `from`."]})
@@ -359,12 +364,14 @@ class NutritionAveragesSerializer(NutritionTotalsSerializer):
 
 
 class ProgressSerializer(serializers.Serializer):
-    calories = serializers.FloatField()
-    protein = serializers.FloatField()
-    carbs = serializers.FloatField()
-    fat = serializers.FloatField()
-    fiber = serializers.FloatField()
-    sugar = serializers.FloatField(help_text="Sugar's goal is an upper limit.")
+    """Percent of each goal; null where the goal is zero."""
+
+    calories = serializers.FloatField(allow_null=True)
+    protein = serializers.FloatField(allow_null=True)
+    carbs = serializers.FloatField(allow_null=True)
+    fat = serializers.FloatField(allow_null=True)
+    fiber = serializers.FloatField(allow_null=True)
+    sugar = serializers.FloatField(allow_null=True, help_text="Sugar's goal is an upper limit.")
 
 
 class GoalsSerializer(NutrientsSerializer):

@@ -490,3 +490,28 @@ def _section(instruction: str, tag: str) -> dict:
     start = instruction.index(f"<{tag}>\n") + len(tag) + 3
     end = instruction.index(f"\n</{tag}>")
     return json.loads(instruction[start:end])
+
+
+@pytest.fixture
+def unreachable_channel_layer(settings):
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
+        }
+    }
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+def test_end_chat_succeeds_when_live_updates_cannot_be_sent(
+    auth_client, user, unreachable_channel_layer, django_capture_on_commit_callbacks
+):
+    conversation = AIConversation.objects.create(owner=user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = auth_client.delete(f"/api/v1/ai/chat/{conversation.session_id}")
+    assert response.status_code == 204
+    assert not AIConversation.objects.filter(pk=conversation.pk).exists()

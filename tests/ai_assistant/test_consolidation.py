@@ -171,3 +171,16 @@ def test_item_key_matches_variants_of_one_name(left, right):
 
 def test_item_key_keeps_different_foods_apart():
     assert item_key("rice") != item_key("rice cake")
+
+
+def test_consolidate_falls_back_to_most_confident_when_union_exceeds_one_meal():
+    bag = food_item("bag of rice", grams=10_000, calories=36_000, carbs=8_000, protein=700, fat=60)
+    sack = food_item("rice sack", grams=10_000, calories=36_000, carbs=8_000, protein=700, fat=60)
+    first = analysis([bag], confidence=0.8)
+    second = analysis([sack], confidence=0.6)
+
+    result = consolidate_analyses([first, second])
+
+    assert names(result) == ["bag of rice"]
+    assert result.item_breakdown.totals.calories == 36_000
+    assert result.confidence == 0.4

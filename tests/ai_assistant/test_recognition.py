@@ -4,8 +4,10 @@ Celery after commit, through the real SDK against the Gemini stand-in."""
 import base64
 import hashlib
 import io
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from PIL import Image
 
 from ai_assistant.models import AIUsage, RecognitionJob
@@ -348,6 +350,24 @@ def test_recognize_with_log_true_logs_the_meal_with_its_photo(
     assert log["ai_analysis"] == analysis
     assert log["metadata"] == {"source": "ai_recognition", "recognition_job_id": body["id"]}
     assert log["user_id"] == str(user.id)
+
+
+def test_recognize_with_log_true_still_logs_when_the_photo_expired_meanwhile(
+    auth_client, user, gemini
+):
+    reply_twice(gemini)
+    body = recognize(auth_client, {"image": upload(jpeg_bytes()), "log": "true"}).json()
+    StoredFile.objects.filter(pk=body["image_id"]).update(
+        expiry=timezone.now() - timedelta(minutes=1)
+    )
+
+    recognize_food.delay(body["id"])
+
+    job = auth_client.get(job_url(body["id"])).json()
+    assert job["status"] == "succeeded"
+    log = auth_client.get(f"/api/v1/food/logs/{job['food_log_id']}").json()
+    assert log["image_id"] is None
+    assert log["ai_analysis"] == job["result"]["data"]
 
 
 def test_recognize_with_log_true_logs_nothing_when_the_job_fails(

@@ -54,7 +54,7 @@ class MassField(serializers.Field):
         if not isinstance(data, dict) or set(data) - {"value", "unit"} or "value" not in data:
             self.fail("invalid")
         unit = data.get("unit")
-        if unit not in MASS_TO_KG:
+        if not isinstance(unit, str) or unit not in MASS_TO_KG:
             self.fail("unit", unit=unit, choices=", ".join(MASS_TO_KG))
         value = data["value"]
         if isinstance(value, bool) or not isinstance(value, (int, float)):
