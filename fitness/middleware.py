@@ -23,25 +23,27 @@ class RequestIDMiddleware:
         if iscoroutinefunction(get_response):
             markcoroutinefunction(self)
 
-    def _begin(self, request: HttpRequest):
+    def _begin(self, request: HttpRequest) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         request.id = incoming if _CLIENT_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        return request_id_var.set(request.id)
+        # Not reset on the way out: Django logs the response (django.request) after the
+        # middleware chain has returned, and that line must carry the id too. The next
+        # request on this context sets its own.
+        request_id_var.set(request.id)
 
-    def _end(self, request: HttpRequest, response: HttpResponse, token) -> HttpResponse:
+    def _end(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         response["X-Request-ID"] = request.id
-        request_id_var.reset(token)
         return response
 
     def __call__(self, request: HttpRequest):
         if iscoroutinefunction(self):
             return self.__acall__(request)
-        token = self._begin(request)
-        return self._end(request, self.get_response(request), token)
+        self._begin(request)
+        return self._end(request, self.get_response(request))
 
     async def __acall__(self, request: HttpRequest):
-        token = self._begin(request)
-        return self._end(request, await self.get_response(request), token)
+        self._begin(request)
+        return self._end(request, await self.get_response(request))
 
 
 class BodySizeLimitMiddleware:

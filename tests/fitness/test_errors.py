@@ -84,3 +84,11 @@ def test_request_id_is_echoed_or_generated(api_client):
     assert given["X-Request-ID"] == "abc-DEF_1.2"
     generated = api_client.get("/healthz", HTTP_X_REQUEST_ID="bad id\nwith newline")
     assert len(generated["X-Request-ID"]) == 32
+
+
+def test_django_request_log_line_carries_the_request_id(auth_client, caplog):
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        auth_client.get("/api/v1/food/logs/not-a-uuid", HTTP_X_REQUEST_ID="trace-me")
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert records
+    assert all(r.request_id == "trace-me" for r in records)
