@@ -10,8 +10,11 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from fitness.routing import websocket_urlpatterns  # noqa: E402
+from fitness.startup import require_real_secret_key  # noqa: E402
 from fitness.ws import AllowedHostsOrNoOriginValidator, JWTAuthMiddleware  # noqa: E402
 from storage.asgi import RequestBodyLimit  # noqa: E402
+
+require_real_secret_key()
 
 application = ProtocolTypeRouter(
     {

@@ -1,9 +1,23 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init, worker_init
+from django.core.exceptions import ImproperlyConfigured
+
+from fitness.startup import require_real_secret_key
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fitness.settings")
 
 app = Celery("fitness")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+@beat_init.connect
+def _refuse_weak_secret(**_: object) -> None:
+    # Celery logs and swallows exceptions from signal handlers; exiting is what stops it.
+    try:
+        require_real_secret_key()
+    except ImproperlyConfigured as exc:
+        raise SystemExit(f"Refusing to start: {exc}") from exc

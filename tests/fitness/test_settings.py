@@ -3,14 +3,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _start(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+def _run(code: str, env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
     env.update(DJANGO_SETTINGS_MODULE="fitness.settings", **env_overrides)
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -19,22 +21,49 @@ def _start(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-def test_production_refuses_to_start_without_secret_key():
-    result = _start({})
+def _start(env_overrides: dict[str, str], entry_point: str) -> subprocess.CompletedProcess:
+    return _run(f"import {entry_point}", env_overrides)
+
+
+SERVING_ENTRY_POINTS = ["fitness.asgi", "fitness.wsgi"]
+
+
+@pytest.mark.parametrize("entry_point", SERVING_ENTRY_POINTS)
+def test_production_refuses_to_start_without_secret_key(entry_point):
+    result = _start({}, entry_point)
     assert result.returncode != 0
     assert "SECRET_KEY is missing or too weak" in result.stderr
 
 
-def test_production_refuses_the_development_secret_key():
-    result = _start({"SECRET_KEY": "django-insecure-local-development-only"})
+@pytest.mark.parametrize("entry_point", SERVING_ENTRY_POINTS)
+def test_production_refuses_the_development_secret_key(entry_point):
+    result = _start({"SECRET_KEY": "django-insecure-local-development-only"}, entry_point)
     assert result.returncode != 0
+    assert "SECRET_KEY is missing or too weak" in result.stderr
 
 
-def test_production_starts_with_a_real_secret_key():
-    result = _start({"SECRET_KEY": "k" * 64})
+@pytest.mark.parametrize("entry_point", SERVING_ENTRY_POINTS)
+def test_production_starts_with_a_real_secret_key(entry_point):
+    result = _start({"SECRET_KEY": "k" * 64}, entry_point)
     assert result.returncode == 0, result.stderr
 
 
 def test_debug_starts_with_no_configuration():
-    result = _start({"DEBUG": "true"})
+    result = _start({"DEBUG": "true"}, "fitness.asgi")
+    assert result.returncode == 0, result.stderr
+
+
+def test_celery_worker_refuses_to_start_without_secret_key():
+    code = "from fitness.celery import _refuse_weak_secret; _refuse_weak_secret()"
+    result = _run(f"import django; django.setup(); {code}", {})
+    assert result.returncode != 0
+    assert "Refusing to start: SECRET_KEY is missing" in result.stderr
+
+
+def test_offline_management_commands_need_no_secret_key():
+    code = (
+        "from django.core.management import call_command; import django; django.setup(); "
+        "call_command('makemigrations', '--check', '--dry-run')"
+    )
+    result = _run(code, {})
     assert result.returncode == 0, result.stderr
