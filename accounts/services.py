@@ -22,6 +22,7 @@ from accounts.models import User, normalize_email
 from accounts.tasks import send_password_reset_email
 from fitness.api import ratelimit
 from fitness.api.errors import ApiError, RateLimited
+from fitness.error_codes import ErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +30,12 @@ MAX_PREFERENCES_BYTES = 16_384
 
 
 class InvalidCredentials(ApiError):
-    status_code = 401
-    code = "invalid_credentials"
+    code = ErrorCode.INVALID_CREDENTIALS
     message = "E-mail or password is incorrect."
 
 
 class InvalidResetToken(ApiError):
-    code = "invalid_reset_token"
+    code = ErrorCode.INVALID_RESET_TOKEN
     message = "This reset link is invalid or has expired."
 
 
@@ -82,7 +82,7 @@ def login(*, request: HttpRequest | None, email: str, password: str) -> User:
         raise RateLimited(
             state.retry_after,
             "Too many failed logins for this account. Try again later.",
-            code="too_many_attempts",
+            code=ErrorCode.TOO_MANY_ATTEMPTS,
         )
     # authenticate() hashes a dummy password for unknown e-mails, so both failures take as
     # long and answer the same body.

@@ -12,11 +12,11 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 
 from accounts.models import User
 from fitness.api.errors import ApiError
+from fitness.error_codes import ErrorCode
 
 
 class TokenInvalid(ApiError):
-    status_code = 401
-    code = "token_not_valid"
+    code = ErrorCode.TOKEN_NOT_VALID
     message = "The refresh token is invalid, expired or already used."
 
 

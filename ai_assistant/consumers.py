@@ -13,6 +13,7 @@ from ai_assistant.chat import events, selectors, services
 from ai_assistant.chat.schemas import ChatMessage, ChatReplyResponse
 from ai_assistant.errors import AIError
 from fitness.api.errors import ApiError, error_body
+from fitness.error_codes import ErrorCode
 from fitness.ws import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         try:
             content = json.loads(text_data or "")
         except ValueError:
-            await self._error(ApiError("Frames are JSON objects.", code="malformed_request"))
+            await self._error(
+                ApiError("Frames are JSON objects.", code=ErrorCode.MALFORMED_REQUEST)
+            )
             return
         await self.receive_json(content)
 
@@ -76,7 +79,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not frame.is_valid():
             invalid = ApiError(
                 'Send {"type": "message", "content": "..."}.',
-                code="validation_error",
+                code=ErrorCode.VALIDATION_ERROR,
                 details={"fields": frame.errors},
             )
             await self._error(invalid)

@@ -6,6 +6,7 @@ provider's failure. `retryable` marks the transient ones the client retries with
 """
 
 from fitness.api.errors import ApiError, RateLimited
+from fitness.error_codes import ErrorCode
 
 
 class AIError(ApiError):
@@ -13,20 +14,17 @@ class AIError(ApiError):
 
 
 class AIUnavailable(AIError):
-    status_code = 503
-    code = "ai_unavailable"
+    code = ErrorCode.AI_UNAVAILABLE
     message = "The AI service is not configured on this server."
 
 
 class InvalidKey(AIError):
-    status_code = 502
-    code = "invalid_key"
+    code = ErrorCode.INVALID_KEY
     message = "The AI provider rejected this server's API key."
 
 
 class ApiDisabled(AIError):
-    status_code = 502
-    code = "api_disabled"
+    code = ErrorCode.API_DISABLED
     message = "The AI provider's API is not enabled for this server."
 
 
@@ -35,25 +33,21 @@ class AIRateLimited(AIError, RateLimited):
 
 
 class NetworkError(AIError):
-    status_code = 503
-    code = "network_error"
+    code = ErrorCode.NETWORK_ERROR
     message = "The AI provider could not be reached. Try again shortly."
     retryable = True
 
 
 class Timeout(AIError):
-    status_code = 504
-    code = "timeout"
+    code = ErrorCode.TIMEOUT
     message = "The AI provider did not answer in time."
 
 
 class GenerationError(AIError):
-    status_code = 502
-    code = "generation_error"
+    code = ErrorCode.GENERATION_ERROR
     message = "The AI provider returned an answer we could not use."
 
 
 class ContentBlocked(AIError):
-    status_code = 422
-    code = "content_blocked"
+    code = ErrorCode.CONTENT_BLOCKED
     message = "The AI provider declined this content for safety reasons."

@@ -32,7 +32,8 @@ from ai_assistant.errors import AIError, AIRateLimited, AIUnavailable
 from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.models import RecognitionJob
 from ai_assistant.schemas import FoodAnalysis, FoodAnalysisResponse
-from fitness.api.errors import ApiError, Conflict, NotFound
+from fitness.api.errors import ApiError, IdConflict, NotFound
+from fitness.error_codes import ErrorCode
 from fitness.ws import send_user_event
 from food import services as food_services
 from food.models import MAX_CALORIES, MAX_GRAMS
@@ -52,27 +53,18 @@ _FOOD_LOG_IDS = uuid.UUID("6f1c7d0e-5a4b-4c1e-9d2f-3b8a7e6c5d40")
 
 
 class JobTimedOut(ApiError):
-    status_code = 504
-    code = "job_timeout"
+    code = ErrorCode.JOB_TIMEOUT
     message = "The recognition did not finish in time. Try again."
 
 
 class PhotoMissing(ApiError):
-    status_code = 410
-    code = "image_missing"
+    code = ErrorCode.IMAGE_MISSING
     message = "The photo was deleted before it could be analysed."
 
 
-class TooManyAttempts(ApiError):
-    status_code = 500
-    code = "too_many_attempts"
+class AttemptsExhausted(ApiError):
+    code = ErrorCode.JOB_ATTEMPTS_EXHAUSTED
     message = "The recognition was started too many times without finishing."
-
-
-class InternalError(ApiError):
-    status_code = 500
-    code = "internal_error"
-    message = "Something went wrong on our side."
 
 
 def request_recognition(
@@ -134,10 +126,7 @@ def _create_job(*, owner: User, image: StoredFile, log: bool, job_id: uuid.UUID)
 def _replay(owner: User, job_id: uuid.UUID) -> RecognitionJob | None:
     existing = RecognitionJob.objects.filter(pk=job_id).first()
     if existing is not None and existing.owner_id != owner.pk:
-        raise Conflict(
-            "This id is already in use; start the recognition with another id.",
-            code="id_conflict",
-        )
+        raise IdConflict("This id is already in use; start the recognition with another id.")
     return existing
 
 
@@ -184,7 +173,7 @@ def run_job(*, job_id: uuid.UUID | str, retries: int) -> float | None:
         return None
     policy = settings.AI_RECOGNITION
     if job.attempts > policy["MAX_ATTEMPTS"]:
-        fail_job(job_id=job.pk, error=TooManyAttempts())
+        fail_job(job_id=job.pk, error=AttemptsExhausted())
         return None
     try:
         client = get_ai_client()

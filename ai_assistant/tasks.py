@@ -5,6 +5,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from ai_assistant import jobs
+from fitness.api.errors import InternalError
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def recognize_food(self, job_id: str) -> None:
         return
     except Exception:
         # A bug, not the provider: the job fails now, and Celery logs the traceback.
-        jobs.fail_job(job_id=job_id, error=jobs.InternalError())
+        jobs.fail_job(job_id=job_id, error=InternalError())
         raise
     if retry_in is not None:
         # Queued anew rather than `raise self.retry()`, which with eager Celery (the

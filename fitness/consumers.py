@@ -1,5 +1,7 @@
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from fitness.api.errors import error_body
+from fitness.error_codes import ErrorCode
 from fitness.ws import CLOSE_UNAUTHENTICATED, user_group
 
 
@@ -27,7 +29,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(
             {
                 "type": "error",
-                "error": {"code": "unknown_message", "message": "Only ping is accepted here."},
+                **error_body(ErrorCode.UNKNOWN_MESSAGE, "Only ping is accepted here."),
             }
         )
 

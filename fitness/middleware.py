@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from fitness.api.errors import error_response
+from fitness.error_codes import ErrorCode
 from fitness.logging import request_id_var
 
 # Accept a caller's id only when it is short and plain, so it cannot inject into log lines.
@@ -66,8 +67,7 @@ class BodySizeLimitMiddleware:
                 length = 0
             if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
                 return error_response(
-                    413,
-                    "payload_too_large",
+                    ErrorCode.PAYLOAD_TOO_LARGE,
                     "The request body is too large.",
                     {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
                 )

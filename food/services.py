@@ -12,7 +12,8 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
-from fitness.api.errors import ApiError, NotFound
+from fitness.api.errors import ApiError, IdConflict, NotFound
+from fitness.error_codes import ErrorCode
 from food import selectors
 from food.models import FoodLog, FoodLogShare, FoodLogTag
 from storage import selectors as storage
@@ -21,15 +22,12 @@ from storage.models import StoredFile
 Precondition = Callable[[FoodLog], None]
 
 
-class IdConflict(ApiError):
-    status_code = 409
-    code = "id_conflict"
+class LogIdConflict(IdConflict):
     message = "This id is already in use; create the log with another id."
 
 
 class FoodLogDeleted(ApiError):
-    status_code = 410
-    code = "food_log_deleted"
+    code = ErrorCode.FOOD_LOG_DELETED
     message = "A log with this id was deleted; it is not recreated. Use a new id."
 
 
@@ -130,7 +128,7 @@ def _store(
     }
     foreign = [i for i, log_id in enumerate(ids) if _owned_by_other(claimed, log_id, owner)]
     if foreign:
-        raise _Refused(IdConflict, foreign, {})
+        raise _Refused(LogIdConflict, foreign, {})
     gone = [i for i, log_id in enumerate(ids) if log_id in claimed and claimed[log_id].is_deleted]
     if gone:
         raise _Refused(FoodLogDeleted, gone, {})

@@ -12,6 +12,7 @@ import json
 from django.conf import settings
 
 from fitness.api.errors import error_body
+from fitness.error_codes import ErrorCode
 from storage.uploads import MULTIPART_OVERHEAD_BYTES
 
 
@@ -60,7 +61,9 @@ def _declared_length(scope) -> int:
 
 async def _refuse(send, limit: int) -> None:
     body = json.dumps(
-        error_body("payload_too_large", "The request body is too large.", {"max_bytes": limit})
+        error_body(
+            ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large.", {"max_bytes": limit}
+        )
     ).encode()
     await send(
         {

@@ -16,6 +16,7 @@ import pillow_heif
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from fitness.api.errors import ApiError
+from fitness.error_codes import ErrorCode
 
 pillow_heif.register_heif_opener()
 
@@ -50,20 +51,17 @@ _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 class InvalidImage(ApiError):
-    status_code = 400
-    code = "invalid_image"
+    code = ErrorCode.INVALID_IMAGE
     message = "The file is not a readable image."
 
 
 class UnsupportedImageType(InvalidImage):
-    status_code = 415
-    code = "unsupported_media_type"
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
     message = "Only JPEG, PNG, WebP and HEIC/HEIF images are accepted."
 
 
 class ImageTooLarge(InvalidImage):
-    status_code = 400
-    code = "image_too_large"
+    code = ErrorCode.IMAGE_TOO_LARGE
     message = "The image has too many pixels."
 
 

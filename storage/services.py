@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from fitness.api.errors import ApiError
+from fitness.error_codes import ErrorCode
 from storage import images, selectors
 from storage.models import AccessLevel, Purpose, StoredFile, Variant
 from storage.uploads import FileTooLarge
@@ -35,8 +36,7 @@ _KEY_PREFIX = "uploads"
 
 
 class QuotaExceeded(ApiError):
-    status_code = 413
-    code = "quota_exceeded"
+    code = ErrorCode.QUOTA_EXCEEDED
     message = "Your storage is full; delete some files first."
 
 

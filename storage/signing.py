@@ -18,19 +18,18 @@ from django.utils import timezone
 from storages.backends.gcloud import GoogleCloudStorage
 
 from fitness.api.errors import ApiError
+from fitness.error_codes import ErrorCode
 
 _SALT = "storage.signed-url"
 
 
 class InvalidSignature(ApiError):
-    status_code = 403
-    code = "invalid_signature"
+    code = ErrorCode.INVALID_SIGNATURE
     message = "This file link is not valid."
 
 
 class UrlExpired(ApiError):
-    status_code = 403
-    code = "url_expired"
+    code = ErrorCode.URL_EXPIRED
     message = "This file link has expired; ask for a new one."
 
 

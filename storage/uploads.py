@@ -12,14 +12,14 @@ from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
 
 from fitness.api.errors import ApiError
+from fitness.error_codes import ErrorCode
 
 # Room for multipart boundaries, part headers and the small text fields beside the files.
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 class FileTooLarge(ApiError):
-    status_code = 413
-    code = "file_too_large"
+    code = ErrorCode.FILE_TOO_LARGE
     message = "The file is too large."
 
     def __init__(self, max_bytes: int) -> None:
@@ -30,8 +30,7 @@ class FileTooLarge(ApiError):
 
 
 class BodyTooLarge(ApiError):
-    status_code = 413
-    code = "payload_too_large"
+    code = ErrorCode.PAYLOAD_TOO_LARGE
     message = "The request body is too large."
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
-from fitness.api.errors import Conflict, NotFound
+from fitness.api.errors import IdConflict, NotFound
 from storage import selectors as storage
 from storage.models import StoredFile
 from workouts import selectors
@@ -104,7 +104,7 @@ def _replay(owner: User, workout_id: uuid.UUID) -> Workout | None:
     if stored is None:
         return None
     if stored["owner_id"] != owner.id or stored["deleted_at"] is not None:
-        raise Conflict("This id is already in use; use a new one.", code="id_conflict")
+        raise IdConflict("This id is already in use; use a new one.")
     return selectors.get_workout(user=owner, workout_id=workout_id)
 
 

@@ -9,6 +9,7 @@ from accounts.api import serializers as s
 from accounts.models import User
 from fitness.api.schema import error_responses
 from fitness.api.throttling import ScopedIPThrottle
+from fitness.error_codes import ErrorCode
 
 
 def _auth_response(user: User, pair: dict, request) -> dict:
@@ -49,7 +50,7 @@ class RegisterView(APIView):
     @extend_schema(
         tags=["auth"],
         request=s.RegisterSerializer,
-        responses={201: s.AuthResponseSerializer, **error_responses(400, 429)},
+        responses={201: s.AuthResponseSerializer},
         auth=[],
     )
     def post(self, request):
@@ -69,7 +70,10 @@ class LoginView(APIView):
     @extend_schema(
         tags=["auth"],
         request=s.LoginSerializer,
-        responses={200: s.AuthResponseSerializer, **error_responses(400, 401, 429)},
+        responses={
+            200: s.AuthResponseSerializer,
+            **error_responses(ErrorCode.INVALID_CREDENTIALS, ErrorCode.TOO_MANY_ATTEMPTS),
+        },
         auth=[],
     )
     def post(self, request):
@@ -87,7 +91,7 @@ class RefreshView(APIView):
     @extend_schema(
         tags=["auth"],
         request=s.RefreshTokenSerializer,
-        responses={200: s.AuthResponseSerializer, **error_responses(400, 401)},
+        responses={200: s.AuthResponseSerializer, **error_responses(ErrorCode.TOKEN_NOT_VALID)},
         auth=[],
     )
     def post(self, request):
@@ -130,7 +134,6 @@ class PasswordResetView(APIView):
                 s.PasswordResetAcceptedSerializer,
                 description="Same answer whether or not the account exists.",
             ),
-            **error_responses(400, 429),
         },
         auth=[],
     )
@@ -155,7 +158,7 @@ class PasswordResetConfirmView(APIView):
         request=s.PasswordResetConfirmSerializer,
         responses={
             204: OpenApiResponse(description="Password changed; sessions revoked."),
-            **error_responses(400, 429),
+            **error_responses(ErrorCode.INVALID_RESET_TOKEN),
         },
         auth=[],
     )

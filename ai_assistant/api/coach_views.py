@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ai_assistant.api import coach_serializers as s
-from ai_assistant.api.views import AI_ERRORS
+from ai_assistant.api.views import AI_ERROR_CODES
 from ai_assistant.chat import selectors, services
 from ai_assistant.chat.schemas import (
     AIConversation,
@@ -53,7 +53,7 @@ class ChatMessageView(APIView):
         tags=["ai"],
         summary="Send a message to the coach and wait for the whole reply",
         request=s.ChatMessageInSerializer,
-        responses={200: ChatReplyResponse, **error_responses(404), **AI_ERRORS},
+        responses={200: ChatReplyResponse, **error_responses(*AI_ERROR_CODES)},
         description="The message is stored before the model is asked, so it stays in the "
         "history even when the model fails; a reply that breaks off after it began is "
         "stored with `interrupted: true`. The coach knows the caller's profile, goals, "
@@ -78,7 +78,7 @@ class ChatHistoryView(APIView):
         tags=["ai"],
         summary="A conversation's messages, oldest first",
         parameters=_PAGE_PARAMETERS,
-        responses={200: ChatHistoryPage, **error_responses(400, 404)},
+        responses={200: ChatHistoryPage},
     )
     def get(self, request, session):
         conversation = selectors.get_conversation(user=request.user, session_id=session)
@@ -94,7 +94,7 @@ class ChatView(APIView):
     @extend_schema(
         tags=["ai"],
         summary="End a conversation: it and its messages are deleted",
-        responses={204: None, **error_responses(404)},
+        responses={204: None},
         description="Open sockets on the conversation are closed with code 4404.",
     )
     def delete(self, request, session):

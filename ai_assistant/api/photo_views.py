@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import TooManyFilesSent
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -15,12 +15,13 @@ from rest_framework.views import APIView
 
 from ai_assistant import formcheck, jobs, recognition, services
 from ai_assistant.api import photo_serializers as s
-from ai_assistant.api.views import AI_ERRORS
+from ai_assistant.api.views import AI_ERROR_CODES
 from ai_assistant.models import RecognitionJob
 from ai_assistant.schemas import FoodAnalysisResponse
 from ai_assistant.schemas_form_check import FormCheckResponse
 from fitness.api.parsers import JSONParser
-from fitness.api.schema import ErrorEnvelopeSerializer, error_responses
+from fitness.api.schema import error_responses
+from fitness.error_codes import ErrorCode
 from storage.uploads import limit_multipart_upload
 
 _PREFER_WAIT = re.compile(r"(?:^|[\s,;])wait\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
@@ -38,17 +39,13 @@ _LOCATION = OpenApiParameter(
     response=[200, 202],
     description="Where to follow the job: GET /api/v1/ai/jobs/{id}.",
 )
-_PHOTO_ERRORS = {
-    413: OpenApiResponse(
-        ErrorEnvelopeSerializer,
-        description="file_too_large / payload_too_large past the per-file limit "
-        "(STORAGE_MAX_UPLOAD_MB); quota_exceeded when the user's storage is full",
-    ),
-    415: OpenApiResponse(
-        ErrorEnvelopeSerializer,
-        description="unsupported_media_type: not a JPEG, PNG, WebP or HEIC/HEIF image",
-    ),
-}
+# What a photo sent with the request can answer before any model is asked.
+_PHOTO_ERROR_CODES = (
+    ErrorCode.INVALID_IMAGE,
+    ErrorCode.IMAGE_TOO_LARGE,
+    ErrorCode.FILE_TOO_LARGE,
+    ErrorCode.QUOTA_EXCEEDED,
+)
 _MULTIPART_OR_JSON = [MultiPartParser, JSONParser]
 
 
@@ -100,14 +97,12 @@ class RecognizeFoodView(APIView):
         responses={
             200: s.RecognitionJobSerializer,
             202: s.RecognitionJobSerializer,
-            **error_responses(400),
-            409: OpenApiResponse(
-                ErrorEnvelopeSerializer,
-                description="id_conflict: the id is another user's job",
+            **error_responses(
+                ErrorCode.ID_CONFLICT,
+                *_PHOTO_ERROR_CODES,
+                ErrorCode.RATE_LIMITED,
+                ErrorCode.AI_UNAVAILABLE,
             ),
-            **_PHOTO_ERRORS,
-            429: AI_ERRORS[429],
-            503: AI_ERRORS[503],
         },
     )
     def post(self, request):
@@ -153,7 +148,10 @@ class AnalyzeFoodView(APIView):
             "multipart/form-data": s.AnalyzeFoodSerializer,
             "application/json": s.AnalyzeFoodSerializer,
         },
-        responses={200: FoodAnalysisResponse, **_PHOTO_ERRORS, **AI_ERRORS},
+        responses={
+            200: FoodAnalysisResponse,
+            **error_responses(*_PHOTO_ERROR_CODES, *AI_ERROR_CODES),
+        },
     )
     def post(self, request):
         data = s.AnalyzeFoodSerializer(data=_read_body(request, max_files=1))
@@ -181,7 +179,10 @@ class FormCheckView(APIView):
             "multipart/form-data": s.CheckFormSerializer,
             "application/json": s.CheckFormSerializer,
         },
-        responses={200: FormCheckResponse, **error_responses(404), **_PHOTO_ERRORS, **AI_ERRORS},
+        responses={
+            200: FormCheckResponse,
+            **error_responses(ErrorCode.NOT_FOUND, *_PHOTO_ERROR_CODES, *AI_ERROR_CODES),
+        },
     )
     def post(self, request):
         body = _read_body(request, max_files=formcheck.MAX_PHOTOS)

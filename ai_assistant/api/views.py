@@ -1,31 +1,26 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ai_assistant import services
 from ai_assistant.api import serializers as s
 from ai_assistant.schemas import FoodAnalysisResponse
-from fitness.api.schema import ErrorEnvelopeSerializer
+from fitness.api.schema import error_responses
+from fitness.error_codes import ErrorCode
 
-
-def _error(description: str) -> OpenApiResponse:
-    return OpenApiResponse(ErrorEnvelopeSerializer, description=description)
-
-
-# The failures every endpoint that calls the model can answer.
-AI_ERRORS = {
-    422: _error("content_blocked: the provider's safety filters refused the content"),
-    429: _error(
-        "rate_limited (see Retry-After): this user's AI allowance "
-        "(details.reason=user_limit) or the provider's quota (provider_quota) is used up"
-    ),
-    502: _error(
-        "generation_error (unusable answer), invalid_key or api_disabled "
-        "(the server's provider configuration)"
-    ),
-    503: _error("ai_unavailable (no AI configured) or network_error (provider unreachable)"),
-    504: _error("timeout: the provider did not answer in time"),
-}
+# The failures every endpoint that calls the model can answer. `rate_limited` says in
+# `details.reason` whether this user's allowance (user_limit) or the provider's quota
+# (provider_quota) is used up.
+AI_ERROR_CODES = (
+    ErrorCode.CONTENT_BLOCKED,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.GENERATION_ERROR,
+    ErrorCode.INVALID_KEY,
+    ErrorCode.API_DISABLED,
+    ErrorCode.AI_UNAVAILABLE,
+    ErrorCode.NETWORK_ERROR,
+    ErrorCode.TIMEOUT,
+)
 
 
 class AnalyzeFoodTextView(APIView):
@@ -33,7 +28,7 @@ class AnalyzeFoodTextView(APIView):
         tags=["ai"],
         summary="Nutrition of a meal described in words",
         request=s.AnalyzeFoodTextSerializer,
-        responses={200: FoodAnalysisResponse, **AI_ERRORS},
+        responses={200: FoodAnalysisResponse, **error_responses(*AI_ERROR_CODES)},
     )
     def post(self, request):
         data = s.AnalyzeFoodTextSerializer(data=request.data)

@@ -15,54 +15,73 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
+from fitness.error_codes import ErrorCode
+
 logger = logging.getLogger("fitness.api")
 
 
 class ApiError(Exception):
-    """A failure a client can act on, raised by services and views alike."""
+    """A failure a client can act on, raised by services and views alike.
 
-    status_code = 400
-    code = "bad_request"
+    Its code comes from the registry (`fitness.error_codes`), and so does its status: a
+    code answers with one status wherever it is raised.
+    """
+
+    code: ErrorCode = ErrorCode.BAD_REQUEST
     message = "The request could not be processed."
 
     def __init__(
         self,
         message: str | None = None,
         *,
-        code: str | None = None,
-        status_code: int | None = None,
+        code: ErrorCode | None = None,
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        if code is not None and not isinstance(code, ErrorCode):
+            raise TypeError(f"Error codes come from fitness.error_codes.ErrorCode, not {code!r}")
         self.message = message or self.message
         self.code = code or self.code
-        self.status_code = status_code or self.status_code
         self.details = details or {}
         self.headers = headers or {}
         super().__init__(self.message)
 
+    @property
+    def status_code(self) -> int:
+        return self.code.status
+
 
 class NotFound(ApiError):
-    status_code = 404
-    code = "not_found"
+    code = ErrorCode.NOT_FOUND
     message = "Not found."
 
 
 class Conflict(ApiError):
-    status_code = 409
-    code = "conflict"
+    code = ErrorCode.CONFLICT
     message = "The request conflicts with the current state."
 
 
+class InternalError(ApiError):
+    """For failures recorded where no exception can travel, such as a job's outcome."""
+
+    code = ErrorCode.INTERNAL_ERROR
+    message = "Something went wrong on our side."
+
+
+class IdConflict(Conflict):
+    """A client-chosen id (offline-first create) that another object already holds."""
+
+    code = ErrorCode.ID_CONFLICT
+    message = "This id is already in use; create the object with another id."
+
+
 class PreconditionFailed(ApiError):
-    status_code = 412
-    code = "precondition_failed"
+    code = ErrorCode.PRECONDITION_FAILED
     message = "The object changed since you read it; fetch it again and retry."
 
 
 class RateLimited(ApiError):
-    status_code = 429
-    code = "rate_limited"
+    code = ErrorCode.RATE_LIMITED
     message = "Too many requests. Try again later."
 
     def __init__(self, retry_after: int, message: str | None = None, **kwargs: Any) -> None:
@@ -71,18 +90,17 @@ class RateLimited(ApiError):
         super().__init__(message, **kwargs)
 
 
-def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+def error_body(code: ErrorCode, message: str, details: dict[str, Any] | None = None) -> dict:
+    return {"error": {"code": str(code), "message": message, "details": details or {}}}
 
 
 def error_response(
-    status: int,
-    code: str,
+    code: ErrorCode,
     message: str,
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JsonResponse:
-    response = JsonResponse(error_body(code, message, details), status=status)
+    response = JsonResponse(error_body(code, message, details), status=code.status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
@@ -97,16 +115,25 @@ def _flatten_validation(detail: Any) -> Any:
     return str(detail)
 
 
-_DRF_CODES: dict[type, tuple[str, str]] = {
-    drf.ParseError: ("malformed_request", "The request body could not be parsed."),
-    drf.AuthenticationFailed: ("authentication_failed", "Authentication failed."),
-    drf.NotAuthenticated: ("not_authenticated", "Authentication credentials were not provided."),
-    drf.PermissionDenied: ("permission_denied", "You do not have permission to do this."),
-    drf.NotFound: ("not_found", "Not found."),
-    drf.MethodNotAllowed: ("method_not_allowed", "This method is not allowed here."),
-    drf.NotAcceptable: ("not_acceptable", "The requested response format is not available."),
-    drf.UnsupportedMediaType: ("unsupported_media_type", "This content type is not supported."),
-    drf.Throttled: ("rate_limited", "Too many requests. Try again later."),
+_DRF_CODES: dict[type, tuple[ErrorCode, str]] = {
+    drf.ParseError: (ErrorCode.MALFORMED_REQUEST, "The request body could not be parsed."),
+    drf.AuthenticationFailed: (ErrorCode.AUTHENTICATION_FAILED, "Authentication failed."),
+    drf.NotAuthenticated: (
+        ErrorCode.NOT_AUTHENTICATED,
+        "Authentication credentials were not provided.",
+    ),
+    drf.PermissionDenied: (ErrorCode.PERMISSION_DENIED, "You do not have permission to do this."),
+    drf.NotFound: (ErrorCode.NOT_FOUND, "Not found."),
+    drf.MethodNotAllowed: (ErrorCode.METHOD_NOT_ALLOWED, "This method is not allowed here."),
+    drf.NotAcceptable: (
+        ErrorCode.NOT_ACCEPTABLE,
+        "The requested response format is not available.",
+    ),
+    drf.UnsupportedMediaType: (
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        "This content type is not supported.",
+    ),
+    drf.Throttled: (ErrorCode.RATE_LIMITED, "Too many requests. Try again later."),
 }
 
 
@@ -118,18 +145,18 @@ def _from_drf(exc: drf.APIException) -> Response:
         if not isinstance(fields, dict):
             fields = {"non_field_errors": fields}
         return Response(
-            error_body("validation_error", "Some fields are invalid.", {"fields": fields}),
+            error_body(ErrorCode.VALIDATION_ERROR, "Some fields are invalid.", {"fields": fields}),
             status=400,
         )
     if isinstance(exc, (InvalidToken, TokenError)):
         return Response(
-            error_body("token_not_valid", "The token is invalid or expired."),
+            error_body(ErrorCode.TOKEN_NOT_VALID, "The token is invalid or expired."),
             status=401,
             headers={"WWW-Authenticate": 'Bearer realm="api"'},
         )
     code, message = next(
         (pair for cls, pair in _DRF_CODES.items() if isinstance(exc, cls)),
-        (exc.default_code, str(exc.default_detail)),
+        (ErrorCode.for_status(exc.status_code), str(exc.default_detail)),
     )
     if isinstance(exc, drf.ParseError):
         message = str(exc.detail) if exc.detail else message
@@ -156,10 +183,10 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         exc = drf.PermissionDenied()
     if isinstance(exc, RequestDataTooBig):
         return Response(
-            error_body("payload_too_large", "The request body is too large."), status=413
+            error_body(ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large."), status=413
         )
     if isinstance(exc, SuspiciousOperation):
-        return Response(error_body("bad_request", "The request was rejected."), status=400)
+        return Response(error_body(ErrorCode.BAD_REQUEST, "The request was rejected."), status=400)
     if isinstance(exc, drf.APIException):
         return _from_drf(exc)
     request = context.get("request")
@@ -168,7 +195,9 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         getattr(request, "method", "?"),
         getattr(request, "path", "?"),
     )
-    return Response(error_body("internal_error", "Something went wrong on our side."), status=500)
+    return Response(
+        error_body(ErrorCode.INTERNAL_ERROR, "Something went wrong on our side."), status=500
+    )
 
 
 def _wants_envelope(request: HttpRequest) -> bool:
@@ -177,11 +206,11 @@ def _wants_envelope(request: HttpRequest) -> bool:
 
 def handler404(request: HttpRequest, exception: Exception | None = None):
     if _wants_envelope(request):
-        return error_response(404, "not_found", "No such endpoint.")
+        return error_response(ErrorCode.NOT_FOUND, "No such endpoint.")
     return page_not_found(request, exception)
 
 
 def handler500(request: HttpRequest):
     if _wants_envelope(request):
-        return error_response(500, "internal_error", "Something went wrong on our side.")
+        return error_response(ErrorCode.INTERNAL_ERROR, "Something went wrong on our side.")
     return server_error(request)

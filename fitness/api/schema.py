@@ -1,8 +1,13 @@
-"""OpenAPI pieces: the error envelope, documented once and referenced by every operation."""
+"""OpenAPI pieces: the error envelope, documented once, and each operation's error codes."""
+
+from collections import defaultdict
+from collections.abc import Iterable
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+
+from fitness.error_codes import ErrorCode
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -20,51 +25,79 @@ class ErrorEnvelopeSerializer(serializers.Serializer):
         ref_name = "ErrorEnvelope"
 
 
-_ERROR_DESCRIPTIONS = {
-    "400": "validation_error (field messages in details.fields) or malformed_request",
-    "401": "not_authenticated, authentication_failed or token_not_valid",
-    "403": "permission_denied",
-    "404": "not_found",
-    "409": "conflict",
-    "412": "precondition_failed",
-    "413": "payload_too_large",
-    "415": "unsupported_media_type",
-    "429": "rate_limited (see Retry-After)",
-    "500": "internal_error",
-}
+class ErrorResponse(OpenApiResponse):
+    """The envelope under one status, remembering which registry codes it stands for."""
+
+    def __init__(self, codes: Iterable[ErrorCode]) -> None:
+        self.codes = frozenset(codes)
+        super().__init__(ErrorEnvelopeSerializer, description=_describe(self.codes))
 
 
-def error_responses(*codes: int) -> dict[int, object]:
-    """For `@extend_schema(responses=...)`: the envelope under each given status."""
-    return {
-        code: OpenApiResponse(ErrorEnvelopeSerializer, description=_ERROR_DESCRIPTIONS[str(code)])
-        for code in codes
-    }
+def _describe(codes: Iterable[ErrorCode]) -> str:
+    return "\n".join(f"- `{code}`: {code.meaning}" for code in sorted(codes))
+
+
+def error_responses(*codes: ErrorCode) -> dict[int, ErrorResponse]:
+    """For `@extend_schema(responses=...)`: the codes an operation answers beyond the
+    generic ones, grouped under their statuses from the registry."""
+    by_status: dict[int, set[ErrorCode]] = defaultdict(set)
+    for code in codes:
+        by_status[code.status].add(code)
+    return {status: ErrorResponse(group) for status, group in sorted(by_status.items())}
 
 
 class EnvelopeAutoSchema(AutoSchema):
-    """Adds the error envelope to each operation for the statuses it can produce."""
+    """Documents, for each operation, every error code it can answer: those its view
+    declares with `error_responses` plus the ones that follow from what the operation is
+    (a body, a path id, authentication, throttles), each under its registry status."""
+
+    def _generic_error_codes(self) -> set[ErrorCode]:
+        codes = {ErrorCode.INTERNAL_ERROR}
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes |= {
+                ErrorCode.VALIDATION_ERROR,
+                ErrorCode.MALFORMED_REQUEST,
+                ErrorCode.PAYLOAD_TOO_LARGE,
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            }
+        elif self._get_filter_parameters() or self._get_paginator():
+            codes.add(ErrorCode.VALIDATION_ERROR)
+        if self.get_auth():
+            codes |= {
+                ErrorCode.NOT_AUTHENTICATED,
+                ErrorCode.AUTHENTICATION_FAILED,
+                ErrorCode.TOKEN_NOT_VALID,
+            }
+        if "{" in self.path:
+            codes.add(ErrorCode.NOT_FOUND)
+        if self.view.get_throttles():
+            codes.add(ErrorCode.RATE_LIMITED)
+        return codes
+
+    def _declared_error_codes(self) -> set[ErrorCode]:
+        declared = self.get_response_serializers()
+        if not isinstance(declared, dict):
+            return set()
+        return {
+            code
+            for response in declared.values()
+            if isinstance(response, ErrorResponse)
+            for code in response.codes
+        }
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
-        codes = ["500"]
-        if (
-            self.method in ("POST", "PUT", "PATCH")
-            or self._get_filter_parameters()
-            or self._get_paginator()
-        ):
-            codes.append("400")
-        if self.get_auth():
-            codes.append("401")
-        if "{" in self.path:
-            codes.append("404")
-        for code in codes:
-            if code not in responses:
-                response = self._get_response_for_code(ErrorEnvelopeSerializer, code)
-                response["description"] = _ERROR_DESCRIPTIONS[code]
-                responses[code] = response
+        by_status: dict[int, set[ErrorCode]] = defaultdict(set)
+        for code in self._generic_error_codes() | self._declared_error_codes():
+            by_status[code.status].add(code)
+        for status, codes in sorted(by_status.items()):
+            response = self._get_response_for_code(ErrorResponse(codes), str(status))
+            # Tools (the generated TypeScript client, the access matrix) read the codes
+            # without parsing the prose.
+            response["x-error-codes"] = [str(code) for code in sorted(codes)]
+            responses[str(status)] = response
         return responses
 
 

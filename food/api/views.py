@@ -10,7 +10,8 @@ from rest_framework.views import APIView
 from accounts.selectors import user_zone
 from fitness.api.concurrency import check_if_match, etag_for
 from fitness.api.pagination import PagePagination
-from fitness.api.schema import DeleteWithBodySchema, ErrorEnvelopeSerializer, error_responses
+from fitness.api.schema import DeleteWithBodySchema, error_responses
+from fitness.error_codes import ErrorCode
 from food import selectors, services
 from food.api import serializers as s
 from food.models import FoodLog
@@ -33,14 +34,6 @@ _PAGE = [
     OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
     OpenApiParameter("page_size", OpenApiTypes.INT, description="Items per page (at most 100)."),
 ]
-_ID_CONFLICT = OpenApiResponse(
-    ErrorEnvelopeSerializer,
-    description="id_conflict: the id belongs to another user's log (nothing else is said).",
-)
-_DELETED = OpenApiResponse(
-    ErrorEnvelopeSerializer,
-    description="food_log_deleted: you deleted the log with this id; it is not resurrected.",
-)
 
 
 def _context(request) -> dict:
@@ -57,7 +50,7 @@ class FoodLogsView(APIView):
         tags=_TAGS,
         operation_id="food_logs_list",
         parameters=[s.FoodLogFilterSerializer, *_PAGE],
-        responses={200: s.FoodLogResponseSerializer, **error_responses(400)},
+        responses={200: s.FoodLogResponseSerializer},
         description="Your logs, newest first (with `include_shared`, also those shared with you).",
     )
     def get(self, request):
@@ -86,8 +79,7 @@ class FoodLogsView(APIView):
                 description="You already created a log with this id: it is returned as "
                 "stored, unchanged.",
             ),
-            409: _ID_CONFLICT,
-            410: _DELETED,
+            **error_responses(ErrorCode.ID_CONFLICT, ErrorCode.FOOD_LOG_DELETED),
         },
         parameters=[_ETAG],
         description="`image_id` links one of your uploaded files (400 for anyone else's); "
@@ -106,7 +98,10 @@ class FoodLogBatchView(APIView):
     @extend_schema(
         tags=_TAGS,
         request=s.FoodLogBatchSerializer,
-        responses={201: s.FoodLogBatchResultSerializer, 409: _ID_CONFLICT, 410: _DELETED},
+        responses={
+            201: s.FoodLogBatchResultSerializer,
+            **error_responses(ErrorCode.ID_CONFLICT, ErrorCode.FOOD_LOG_DELETED),
+        },
         description="Up to 500 logs, all or nothing: any invalid item (errors under "
         "`details.fields.items.<index>`, e.g. an `image_id` that is not one of your "
         "files) or refused id (`details.indexes`) stores none. "
@@ -127,7 +122,7 @@ class FoodLogBatchView(APIView):
     @extend_schema(
         tags=_TAGS,
         request=s.FoodLogBatchDeleteSerializer,
-        responses={200: s.FoodLogBatchDeleteResultSerializer, **error_responses(400)},
+        responses={200: s.FoodLogBatchDeleteResultSerializer},
         description="Deletes up to 500 of your logs; ids that are not yours, unknown or "
         "already deleted are skipped silently.",
     )
@@ -163,7 +158,7 @@ class FoodLogDetailView(APIView):
     @extend_schema(
         tags=_TAGS,
         request=s.FoodLogWriteSerializer,
-        responses={200: s.FoodLogSerializer, **error_responses(412)},
+        responses={200: s.FoodLogSerializer, **error_responses(ErrorCode.PRECONDITION_FAILED)},
         parameters=[_IF_MATCH, _ETAG],
         description="Replaces your log: fields left out take their defaults, except "
         "`timestamp` and `image_id`, which are kept. Logs shared with you are read-only "
@@ -175,7 +170,7 @@ class FoodLogDetailView(APIView):
     @extend_schema(
         tags=_TAGS,
         request=s.FoodLogWriteSerializer,
-        responses={200: s.FoodLogSerializer, **error_responses(412)},
+        responses={200: s.FoodLogSerializer, **error_responses(ErrorCode.PRECONDITION_FAILED)},
         parameters=[_IF_MATCH, _ETAG],
         description="Changes the given fields of your log (`tags` and `shared_with` are "
         "replaced as a whole when given; `image_id: null` unlinks the photo).",
@@ -190,7 +185,7 @@ class FoodLogDetailView(APIView):
                 description="Deleted (a tombstone remains for sync). Repeating the request "
                 "answers 204 again."
             ),
-            **error_responses(412),
+            **error_responses(ErrorCode.PRECONDITION_FAILED),
         },
         parameters=[_IF_MATCH],
     )
@@ -205,7 +200,7 @@ class NutritionStatsView(APIView):
     @extend_schema(
         tags=_TAGS,
         parameters=[s.StatsQuerySerializer],
-        responses={200: s.NutritionStatsSerializer, **error_responses(400)},
+        responses={200: s.NutritionStatsSerializer},
         description="Per-day totals, averages, totals by meal type and progress against "
         "your daily goals, with days cut in your time zone.",
     )

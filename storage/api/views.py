@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from fitness.api.errors import ApiError, NotFound
 from fitness.api.schema import DeleteWithBodySchema, error_responses
+from fitness.error_codes import ErrorCode
 from storage import selectors, services, signing
 from storage.api import serializers as s
 from storage.models import StoredFile
@@ -57,7 +58,15 @@ class UploadView(APIView):
     @extend_schema(
         tags=[TAG],
         request={"multipart/form-data": s.UploadSerializer},
-        responses={201: s.StorageResponseSerializer, **error_responses(400, 413, 415)},
+        responses={
+            201: s.StorageResponseSerializer,
+            **error_responses(
+                ErrorCode.INVALID_IMAGE,
+                ErrorCode.IMAGE_TOO_LARGE,
+                ErrorCode.FILE_TOO_LARGE,
+                ErrorCode.QUOTA_EXCEEDED,
+            ),
+        },
         description="413 `file_too_large` / `payload_too_large` past the per-file limit, "
         "413 `quota_exceeded` when the user's storage is full, 415 for anything but a "
         "JPEG, PNG, WebP or HEIC/HEIF image, 400 `invalid_image` / `image_too_large`.",
@@ -80,7 +89,10 @@ class BatchUploadView(APIView):
     @extend_schema(
         tags=[TAG],
         request={"multipart/form-data": s.BatchUploadSerializer},
-        responses={201: s.BatchUploadResponseSerializer, **error_responses(400, 413)},
+        responses={
+            201: s.BatchUploadResponseSerializer,
+            **error_responses(ErrorCode.FILE_TOO_LARGE, ErrorCode.QUOTA_EXCEEDED),
+        },
         description="Each file is checked and stored on its own: `items` are the stored "
         "ones, `errors` name the index and the error of each refused one (a file over the "
         "per-file limit is dropped while it streams in and reported as `file_too_large`).",
@@ -112,7 +124,7 @@ class BatchDeleteView(APIView):
     @extend_schema(
         tags=[TAG],
         request=s.BatchDeleteSerializer,
-        responses={200: s.BatchDeleteResponseSerializer, **error_responses(400)},
+        responses={200: s.BatchDeleteResponseSerializer},
         description="Ids that are not the caller's files are skipped.",
     )
     def delete(self, request):
@@ -128,7 +140,7 @@ class FileListView(GenericAPIView):
     @extend_schema(
         tags=[TAG],
         parameters=[s.FileListQuerySerializer],
-        responses={200: s.StorageItemSerializer(many=True), **error_responses(400)},
+        responses={200: s.StorageItemSerializer(many=True)},
         description="The caller's files, newest first, each with a signed URL.",
     )
     def get(self, request):
@@ -166,7 +178,7 @@ class FileUrlView(APIView):
     @extend_schema(
         tags=[TAG],
         parameters=[s.VariantQuerySerializer],
-        responses={200: s.SignedUrlSerializer, **error_responses(400)},
+        responses={200: s.SignedUrlSerializer},
         description=f"A signed URL living {settings.STORAGE_URL_TTL_SECONDS // 60} minutes "
         "(STORAGE_URL_TTL_SECONDS).",
     )
@@ -201,7 +213,9 @@ class SignedFileView(APIView):
             (200, "application/octet-stream"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="The image, with its own Content-Type."
             ),
-            **error_responses(403, 404),
+            **error_responses(
+                ErrorCode.INVALID_SIGNATURE, ErrorCode.URL_EXPIRED, ErrorCode.NOT_FOUND
+            ),
         },
         description="403 `invalid_signature` or `url_expired`; 404 once the file is deleted.",
     )

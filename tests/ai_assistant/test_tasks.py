@@ -79,7 +79,7 @@ def test_task_fails_job_started_too_many_times_without_calling_gemini(user, gemi
 
     job.refresh_from_db()
     assert job.status == Status.FAILED
-    assert job.error["code"] == "too_many_attempts"
+    assert job.error["code"] == "job_attempts_exhausted"
     assert gemini.requests == []
 
 

@@ -8,6 +8,7 @@ from accounts.selectors import user_zone
 from fitness.api.concurrency import check_if_match, etag_for
 from fitness.api.pagination import PagePagination
 from fitness.api.schema import error_responses
+from fitness.error_codes import ErrorCode
 from workouts import selectors, services
 from workouts.api import serializers as s
 from workouts.models import Workout
@@ -50,7 +51,7 @@ class WorkoutListView(APIView):
     @extend_schema(
         tags=["workouts"],
         parameters=[s.WorkoutListQuerySerializer],
-        responses={200: s.WorkoutSerializer(many=True), **error_responses(400)},
+        responses={200: s.WorkoutSerializer(many=True)},
         description="The caller's workouts, newest first.",
     )
     def get(self, request):
@@ -78,7 +79,7 @@ class WorkoutListView(APIView):
             200: OpenApiResponse(
                 s.WorkoutSerializer, description="The id was sent before: the stored workout."
             ),
-            **error_responses(400, 409),
+            **error_responses(ErrorCode.ID_CONFLICT),
         },
         description="Creates a workout with its exercises. A client-chosen `id` makes the "
         "call idempotent; an id in use by anyone else answers 409 `id_conflict`. "
@@ -113,7 +114,7 @@ class WorkoutDetailView(APIView):
         tags=["workouts"],
         request=s.WorkoutWriteSerializer,
         parameters=[_IF_MATCH],
-        responses={200: s.WorkoutSerializer, **error_responses(412)},
+        responses={200: s.WorkoutSerializer, **error_responses(ErrorCode.PRECONDITION_FAILED)},
         description="Replaces the workout: fields left out take their defaults and the "
         "exercises are replaced as a whole.",
     )
@@ -124,7 +125,7 @@ class WorkoutDetailView(APIView):
         tags=["workouts"],
         request=s.WorkoutWriteSerializer(partial=True),
         parameters=[_IF_MATCH],
-        responses={200: s.WorkoutSerializer, **error_responses(412)},
+        responses={200: s.WorkoutSerializer, **error_responses(ErrorCode.PRECONDITION_FAILED)},
         description="Changes the fields sent; `exercises`, when sent, replace the old ones.",
     )
     def patch(self, request, workout_id):
@@ -144,7 +145,10 @@ class WorkoutDetailView(APIView):
     @extend_schema(
         tags=["workouts"],
         parameters=[_IF_MATCH],
-        responses={204: OpenApiResponse(description="Deleted."), **error_responses(412)},
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            **error_responses(ErrorCode.PRECONDITION_FAILED),
+        },
     )
     def delete(self, request, workout_id):
         services.delete_workout(
@@ -187,7 +191,7 @@ class WorkoutStatsView(APIView):
     @extend_schema(
         tags=["workouts"],
         parameters=[s.StatsQuerySerializer],
-        responses={200: s.WorkoutStatsSerializer, **error_responses(400)},
+        responses={200: s.WorkoutStatsSerializer},
         description="`WorkoutStats`. Totals, by_type and weekly cover from/to (the weekly "
         "series at most the last ten years of it); streak_days and personal_records are "
         "the current ones. Masses are in the user's measurement system.",
