@@ -31,3 +31,6 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = f"/tmp/fitness-test-media-{RUN_ID}"
+# The admin tests log in with force_login; the two-factor flow has its own tests
+# (tests/accounts/test_admin_security.py), which turn this on.
+ADMIN_REQUIRE_2FA = False
