@@ -4,16 +4,18 @@ ADMIN_REQUIRE_2FA is on) and the glue that points django-axes at the admin login
 import ipaddress
 from datetime import timedelta
 
+from axes.handlers.database import AxesDatabaseHandler
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.throttling import BaseThrottle
 
 from accounts.models import normalize_email
-from axes.handlers.database import AxesDatabaseHandler
 
 
 class TOTPAdminAuthenticationForm(OTPAdminAuthenticationForm):
@@ -79,6 +81,22 @@ def failure_limit(request: HttpRequest, credentials: dict | None) -> int:
 
 def cool_off(request: HttpRequest | None) -> timedelta:
     return timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials=None
+) -> HttpResponse:
+    """The admin's own page for a locked login, 429 with Retry-After (the longest wait: the
+    lock lasts until a whole window passes without an attempt)."""
+    seconds = settings.LOGIN_LOCKOUT_SECONDS
+    context = {
+        "failure_limit": settings.LOGIN_MAX_FAILURES,
+        "minutes": max(1, -(-seconds // 60)),
+        **admin.site.each_context(request),
+    }
+    response = render(request, "admin/lockout.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 def login_username(request: HttpRequest, credentials: dict | None) -> str | None:

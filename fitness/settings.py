@@ -223,8 +223,7 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_USERNAME_CALLABLE = "fitness.admin_security.login_username"
 # The same client IP as the API's throttles (REST_FRAMEWORK["NUM_PROXIES"]).
 AXES_CLIENT_IP_CALLABLE = "fitness.admin_security.client_ip"
-AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
-AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "fitness.admin_security.lockout_response"
 
 # --- REST framework -----------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -4,6 +4,7 @@
 import importlib
 from base64 import b32decode
 from contextlib import contextmanager
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -13,6 +14,7 @@ from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.test import Client, override_settings
 from django.urls import clear_url_caches, reverse
+from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
@@ -70,6 +72,7 @@ def test_35_wrong_passwords_lock_the_account_and_the_right_one_is_refused(client
     assert response.status_code == 429
     assert response["Content-Type"].startswith("text/html")
     assert b"Too many failed logins" in response.content
+    assert response["Retry-After"] == str(settings.LOGIN_LOCKOUT_SECONDS)
     assert not _reaches_index(client)
 
 
@@ -290,3 +293,27 @@ def test_admin_url_moves_the_admin_and_its_lockout(client, staff):
             _admin_login(client, staff.email, WRONG)
         assert _admin_login(client, staff.email, DEFAULT_PASSWORD).status_code == 429
     assert client.get("/admin/login/").status_code == 200
+
+
+def test_the_lock_ends_once_the_window_passes_without_attempts(client, staff, settings):
+    for _ in range(settings.LOGIN_MAX_FAILURES):
+        _admin_login(client, staff.email, WRONG)
+    assert _admin_login(client, staff.email, DEFAULT_PASSWORD).status_code == 429
+    window = timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS + 1)
+    AccessAttempt.objects.update(attempt_time=timezone.now() - window)
+    assert _admin_login(client, staff.email, DEFAULT_PASSWORD).status_code == 302
+
+
+def test_the_enrol_command_draws_the_uri_as_a_qr_code(staff):
+    out = StringIO()
+    call_command("add_totp_device", staff.email, "--qr", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("otpauth://totp/")
+    assert len(lines) > 10 and "█" in lines[5]
+
+
+def test_a_superuser_sees_a_devices_qr_code_in_the_admin(client, staff, device):
+    client.force_login(staff)
+    response = client.get(reverse("admin:otp_totp_totpdevice_qrcode", args=[device.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("image/svg+xml")
