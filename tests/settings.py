@@ -34,3 +34,5 @@ MEDIA_ROOT = f"/tmp/fitness-test-media-{RUN_ID}"
 # The admin tests log in with force_login; the two-factor flow has its own tests
 # (tests/accounts/test_admin_security.py), which turn this on.
 ADMIN_REQUIRE_2FA = False
+# The admin tests name its paths; an ADMIN_URL in the caller's environment must not move them.
+ADMIN_URL = "admin/"

@@ -2,6 +2,9 @@
 (django-otp) when ADMIN_REQUIRE_2FA is on, and its path from ADMIN_URL."""
 
 import importlib
+import os
+import subprocess
+import sys
 from base64 import b32decode
 from contextlib import contextmanager
 from datetime import timedelta
@@ -279,8 +282,31 @@ def _admin_at(path: str):
         _reload_urls()
 
 
-def test_the_admin_is_at_admin_by_default(client):
-    assert settings.ADMIN_URL == "admin/"
+def _settings_from_env(**env: str) -> list[str]:
+    """ADMIN_URL and ADMIN_REQUIRE_2FA as fitness.settings reads them from this environment."""
+    environ = {
+        k: v for k, v in os.environ.items() if k not in {"ADMIN_URL", "ADMIN_REQUIRE_2FA", "DEBUG"}
+    }
+    code = "from fitness import settings as s; print(s.ADMIN_URL, s.ADMIN_REQUIRE_2FA)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**environ, **env},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.split()
+
+
+def test_the_defaults_are_admin_at_admin_with_2fa_unless_debug():
+    assert _settings_from_env() == ["admin/", "True"]
+    assert _settings_from_env(DEBUG="true") == ["admin/", "False"]
+    assert _settings_from_env(DEBUG="true", ADMIN_REQUIRE_2FA="true") == ["admin/", "True"]
+    assert _settings_from_env(ADMIN_URL="/staff-door/") == ["staff-door/", "True"]
+
+
+def test_the_admin_is_at_admin_in_the_tests(client):
     assert client.get("/admin/login/").status_code == 200
 
 
