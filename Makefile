@@ -31,7 +31,7 @@ run: migrate ## Serve HTTP + WebSocket on 127.0.0.1:8000 (and a worker when REDI
 	@echo "  Future Fitness API    http://$(HOST):$(PORT)/api/v1/"
 	@echo "  API docs (Swagger)    http://$(HOST):$(PORT)/api/docs/"
 	@echo "  OpenAPI schema        http://$(HOST):$(PORT)/api/schema/"
-	@echo "  Admin                 http://$(HOST):$(PORT)/admin/"
+	@echo "  Admin                 http://$(HOST):$(PORT)/$${ADMIN_URL:-admin/}"
 	@echo "  WebSocket (events)    ws://$(HOST):$(PORT)/ws/events/"
 	@echo "  WebSocket (AI coach)  ws://$(HOST):$(PORT)/ws/ai/chat/<session_id>/"
 	@echo "  Create a staff user:  $(BIN)/python manage.py createsuperuser"

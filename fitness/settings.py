@@ -28,7 +28,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "fitness.apps.FitnessAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -45,6 +45,9 @@ INSTALLED_APPS = [
     "workouts",
     "ai_assistant",
     "storage",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -56,8 +59,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged on the request into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fitness.urls"
@@ -187,6 +193,38 @@ if SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] > timedelta(minutes=15):
 LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
 
+# --- Admin --------------------------------------------------------------------------------
+# The admin's path: one of its own keeps it out of the way of scanners that try /admin/.
+ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
+if ADMIN_URL == "/":
+    raise ImproperlyConfigured("ADMIN_URL may not be empty: the admin needs its own path.")
+# Staff sign in with a password and a TOTP code (django-otp); off by default only on a
+# developer's machine, so `make run` needs no authenticator app.
+ADMIN_REQUIRE_2FA = env.bool("ADMIN_REQUIRE_2FA", default=not DEBUG)
+OTP_TOTP_ISSUER = "Future Fitness"
+
+# The admin login's brute-force protection (django-axes), with the API login's numbers: a
+# username is locked after LOGIN_MAX_FAILURES failures inside LOGIN_LOCKOUT_SECONDS, and so
+# is a client IP after as many failures across any usernames. Attempts live in the
+# database, so a cache flush or Redis restart does not forgive them. The API login keeps
+# its own lockout (accounts.services.login); fitness.admin_security leaves it alone.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "fitness.admin_security.AdminLoginAxesHandler"
+AXES_ONLY_ADMIN_SITE = True
+AXES_FAILURE_LIMIT = "fitness.admin_security.failure_limit"
+AXES_COOLOFF_TIME = "fitness.admin_security.cool_off"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# The admin's login form posts `username` (the e-mail), normalised as the API does.
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "fitness.admin_security.login_username"
+# The same client IP as the API's throttles (REST_FRAMEWORK["NUM_PROXIES"]).
+AXES_CLIENT_IP_CALLABLE = "fitness.admin_security.client_ip"
+AXES_LOCKOUT_CALLABLE = "fitness.admin_security.lockout_response"
+
 # --- REST framework -----------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
@@ -294,6 +332,8 @@ LOGGING = {
     "loggers": {
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "INFO"},
+        # axes says hello at INFO in every process; its failures and lockouts are WARNING.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -31,3 +31,8 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = f"/tmp/fitness-test-media-{RUN_ID}"
+# The admin tests log in with force_login; the two-factor flow has its own tests
+# (tests/accounts/test_admin_security.py), which turn this on.
+ADMIN_REQUIRE_2FA = False
+# The admin tests name its paths; an ADMIN_URL in the caller's environment must not move them.
+ADMIN_URL = "admin/"
