@@ -118,9 +118,17 @@ def issue_pair(user: User, *, family: TokenFamily | None = None) -> dict:
     }
 
 
+class _PresentedRefreshToken(RefreshToken):
+    """Signature, expiry and type are checked when parsed; whether it was already spent is
+    decided in _spend, under the row lock, where a second use is recognised as reuse."""
+
+    def check_blacklist(self) -> None:
+        return None
+
+
 def parse_refresh(raw: str) -> RefreshToken:
     try:
-        return RefreshToken(raw)
+        return _PresentedRefreshToken(raw)
     except TokenError as exc:
         raise TokenInvalid() from exc
 
