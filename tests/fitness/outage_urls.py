@@ -4,7 +4,8 @@ from django.core.cache import cache
 from django.http import JsonResponse
 from django.urls import path
 
-from fitness.urls import handler404, handler500, urlpatterns as project_urlpatterns
+from fitness.urls import handler404, handler500
+from fitness.urls import urlpatterns as project_urlpatterns
 
 __all__ = ["handler404", "handler500", "urlpatterns"]
 
