@@ -27,7 +27,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken, Token
 
 from accounts.models import TokenFamily, User
-from fitness.api.errors import ApiError
+from fitness.api.errors import BACKEND_OUTAGES, ApiError, log_outage
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,20 @@ def auth_state(user_id: Any) -> AuthState:
         # add(), not set(): never overwrite what a writer has just invalidated and another
         # reader has already refilled from the newer state.
         cache.add(key, payload, timeout=settings.AUTH_STATE_CACHE_SECONDS)
+    return _state(payload)
+
+
+def _warm_auth_state(user_id: Any) -> None:
+    """Fills the record when tokens are issued, so the request that follows a login or a
+    refresh finds it cached. Best effort: issuing tokens needs only the database."""
+    try:
+        if cache.get(_state_key(user_id)) is None:
+            cache.add(_state_key(user_id), _load_state(user_id), settings.AUTH_STATE_CACHE_SECONDS)
+    except BACKEND_OUTAGES as exc:
+        log_outage(exc, "warming the auth record")
+
+
+def _state(payload: dict[str, Any]) -> AuthState:
     return AuthState(
         active=payload["active"],
         token_version=payload["ver"],
@@ -109,6 +123,7 @@ def issue_pair(user: User, *, family: TokenFamily | None = None) -> dict:
     refresh = RefreshToken.for_user(user)
     refresh[FAMILY_CLAIM] = str(family.pk)
     refresh[VERSION_CLAIM] = user.token_version
+    _warm_auth_state(user.pk)
     # The access token copies the refresh token's claims, family and version included.
     return {
         "access_token": str(refresh.access_token),

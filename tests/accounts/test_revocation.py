@@ -2,15 +2,18 @@
 takes effect at once for access tokens."""
 
 import logging
+from datetime import timedelta
 
 import jwt
 import pytest
 from django.contrib.auth.tokens import default_token_generator
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 
 from accounts.models import LoginAttemptWindow, TokenFamily
+from accounts.tasks import flush_expired_tokens
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.redis_server import RedisServer, needs_redis_server, point_at
 
@@ -224,3 +227,22 @@ def test_password_hash_upgrade_at_login_keeps_sessions(user, settings):
     user.refresh_from_db()
     assert user.password.startswith("pbkdf2_sha256$")
     assert _me(pair["access_token"]) == 200
+
+
+def test_nightly_flush_drops_dead_sessions_and_ended_attempt_windows(user, settings):
+    live = TokenFamily.objects.create(user=user)
+    dead = TokenFamily.objects.create(
+        user=user,
+        last_rotated_at=timezone.now() - settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"],
+    )
+    LoginAttemptWindow.objects.create(email="now@example.com", window_started_at=timezone.now())
+    LoginAttemptWindow.objects.create(
+        email="old@example.com",
+        window_started_at=timezone.now() - timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS + 1),
+    )
+
+    flush_expired_tokens()
+
+    assert list(TokenFamily.objects.all()) == [live]
+    assert not TokenFamily.objects.filter(pk=dead.pk).exists()
+    assert list(LoginAttemptWindow.objects.values_list("email", flat=True)) == ["now@example.com"]
