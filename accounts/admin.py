@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from accounts.models import User
+from accounts.models import TokenFamily, User
 
 
 class UserChangeAdminForm(UserChangeForm):
@@ -25,7 +25,14 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("email", "name", "display_name", "is_active", "is_staff", "created_at")
     list_filter = ("is_active", "is_staff", "measurement_system", "fitness_goal", "created_at")
     search_fields = ("email", "name", "display_name", "firebase_uid")
-    readonly_fields = ("id", "created_at", "updated_at", "last_login", "date_joined")
+    readonly_fields = (
+        "id",
+        "created_at",
+        "updated_at",
+        "last_login",
+        "date_joined",
+        "token_version",
+    )
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
         (
@@ -60,10 +67,48 @@ class UserAdmin(BaseUserAdmin):
         ("Migration", {"fields": ("firebase_uid",)}),
         (
             "Permissions",
-            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+            {
+                "fields": (
+                    "is_active",
+                    "token_version",
+                    "is_staff",
+                    "is_superuser",
+                    "groups",
+                    "user_permissions",
+                )
+            },
         ),
         ("Dates", {"fields": ("last_login", "date_joined", "created_at", "updated_at")}),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),
     )
+
+
+@admin.register(TokenFamily)
+class TokenFamilyAdmin(admin.ModelAdmin):
+    """Read-only: sessions and their revocations (a reused refresh token is recorded here)."""
+
+    list_display = ("user", "created_at", "last_rotated_at", "revoked_at", "revoked_reason")
+    list_filter = ("revoked_reason", "revoked_at")
+    search_fields = ("user__email", "id", "reused_jti")
+    list_select_related = ("user",)
+    fields = (
+        "id",
+        "user",
+        "created_at",
+        "last_rotated_at",
+        "revoked_at",
+        "revoked_reason",
+        "reused_jti",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

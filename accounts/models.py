@@ -83,6 +83,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     firebase_uid = models.CharField(max_length=128, null=True, blank=True, unique=True)
 
     is_active = models.BooleanField(default=True)
+    # Every access and refresh token carries the version it was issued under; bumping it
+    # (a new password, "log out everywhere") ends every session of the user at once.
+    token_version = models.PositiveIntegerField(default=0, editable=False)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=dj_timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -131,4 +134,57 @@ class User(AbstractBaseUser, PermissionsMixin):
         self.email = normalize_email(self.email)
         if not self.display_name:
             self.display_name = self.name
+        # set_password() leaves the raw password in _password until save(): a new password,
+        # whoever sets it (reset, admin, changepassword), ends the old sessions. A hash
+        # upgrade at login clears _password first, so it logs nobody out.
+        if self._password is not None and not self._state.adding:
+            self.token_version += 1
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None and "password" in update_fields:
+                kwargs["update_fields"] = {*update_fields, "token_version"}
         super().save(*args, **kwargs)
+
+
+class TokenFamily(models.Model):
+    """Every refresh token descended from one login, and the access tokens issued with them.
+
+    Tokens carry the family's id (`fam` claim). Presenting a refresh token that was already
+    rotated is taken as theft (RFC 9700, 4.14.2): the whole family is revoked, so neither
+    the thief nor the victim keeps a working token, and the row keeps the record.
+    """
+
+    class Reason(models.TextChoices):
+        LOGOUT = "logout"
+        REUSE = "reuse", "rotated refresh token reused"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_families")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_rotated_at = models.DateTimeField(default=dj_timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=16, choices=Reason.choices, blank=True)
+    # The jti of the rotated refresh token that was presented again.
+    reused_jti = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        verbose_name_plural = "token families"
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "revoked_at"], name="token_family_user_revoked"),
+            models.Index(fields=["last_rotated_at"], name="token_family_last_rotated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} / {self.pk}"
+
+
+class LoginAttemptWindow(models.Model):
+    """Login attempts for one e-mail in the current lockout window, counted in the database
+    so that a lockout survives a cache restart."""
+
+    email = models.CharField(max_length=254, unique=True)
+    window_started_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.email}: {self.attempts}"

@@ -2,6 +2,8 @@
 
 import json
 import logging
+import math
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +13,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 from rest_framework.exceptions import ValidationError
@@ -18,7 +21,7 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
 
 from accounts import tokens
-from accounts.models import User, normalize_email
+from accounts.models import LoginAttemptWindow, TokenFamily, User, normalize_email
 from accounts.tasks import send_password_reset_email
 from fitness.api import ratelimit
 from fitness.api.errors import ApiError, RateLimited
@@ -62,22 +65,37 @@ def register_user(*, email: str, password: str, name: str, display_name: str = "
     return candidate
 
 
-def _lockout_key(email: str) -> str:
-    return f"login-fail:{email}"
+@transaction.atomic
+def _count_login_attempt(email: str) -> ratelimit.WindowState:
+    """One more attempt in the e-mail's window, counted under a row lock in the database,
+    so parallel guesses are all counted and a cache restart forgets none of them."""
+    now = timezone.now()
+    window = timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+    counter, _ = LoginAttemptWindow.objects.select_for_update().get_or_create(
+        email=email, defaults={"window_started_at": now}
+    )
+    if counter.window_started_at <= now - window:
+        counter.window_started_at, counter.attempts = now, 0
+    counter.attempts += 1
+    counter.save(update_fields=["window_started_at", "attempts"])
+    ends_in = (counter.window_started_at + window - now).total_seconds()
+    return ratelimit.WindowState(
+        count=counter.attempts,
+        limit=settings.LOGIN_MAX_FAILURES,
+        retry_after=max(1, math.ceil(ends_in)),
+    )
 
 
 def login(*, request: HttpRequest | None, email: str, password: str) -> User:
-    """Checks credentials, with a per-e-mail lockout shared by every process via the cache.
+    """Checks credentials, with a per-e-mail lockout kept in the database.
 
     Once the limit is reached the account answers 429 until the window ends, even for the
     right password, so a guesser learns nothing from the lockout period.
     """
     email = normalize_email(email)
-    key = _lockout_key(email)
-    limit, window = settings.LOGIN_MAX_FAILURES, settings.LOGIN_LOCKOUT_SECONDS
     # Every attempt is counted before the password is checked, so parallel guesses cannot
     # slip past the limit between a check and an increment.
-    state = ratelimit.hit(key, limit=limit, window=window)
+    state = _count_login_attempt(email)
     if state.exceeded:
         raise RateLimited(
             state.retry_after,
@@ -89,22 +107,25 @@ def login(*, request: HttpRequest | None, email: str, password: str) -> User:
     user = authenticate(request, username=email, password=password)
     if user is None:
         raise InvalidCredentials()
-    ratelimit.reset(key)
+    LoginAttemptWindow.objects.filter(email=email).delete()
     return user
 
 
 def refresh_session(*, raw_refresh_token: str) -> tuple[User, dict]:
     refresh = tokens.parse_refresh(raw_refresh_token)
-    user = tokens.consume_refresh(refresh)
-    return user, tokens.issue_pair(user)
+    user, family = tokens.consume_refresh(refresh)
+    return user, tokens.issue_pair(user, family=family)
 
 
 def logout(*, user: User, raw_refresh_token: str, access_token: Token) -> None:
+    """Ends the session: the refresh token, and every token of its login (its family)."""
     refresh = tokens.parse_refresh(raw_refresh_token)
     if str(refresh.get(jwt_settings.USER_ID_CLAIM)) != str(user.pk):
         raise tokens.TokenInvalid()
     tokens.consume_refresh(refresh)
-    tokens.revoke_access_token(access_token)
+    families = {refresh.get(tokens.FAMILY_CLAIM), access_token.get(tokens.FAMILY_CLAIM)}
+    for family_id in families - {None}:
+        tokens.revoke_family(family_id, reason=TokenFamily.Reason.LOGOUT)
 
 
 def request_password_reset(*, email: str) -> None:
@@ -127,6 +148,8 @@ def confirm_password_reset(*, uid: str, token: str, new_password: str) -> User:
     if not default_token_generator.check_token(user, token):
         raise InvalidResetToken()
     _password_errors(new_password, user)
+    # A new password bumps the user's token version (User.save): every access and refresh
+    # token issued before it is refused from the commit on.
     user.set_password(new_password)
     user.save(update_fields=["password", "updated_at"])
     tokens.revoke_all_refresh_tokens(user)

@@ -1,4 +1,5 @@
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -6,10 +7,11 @@ from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import send_mail
 from django.core.management import call_command
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from accounts.models import User
+from accounts.models import LoginAttemptWindow, TokenFamily, User
 
 logger = logging.getLogger(__name__)
 
@@ -35,5 +37,13 @@ def send_password_reset_email(user_id: str) -> None:
 
 @shared_task
 def flush_expired_tokens() -> None:
-    """Nightly: drops outstanding and blacklisted refresh tokens that have expired anyway."""
+    """Nightly: drops refresh tokens that have expired anyway, the families none of whose
+    tokens can still be valid, and login-attempt windows that have ended."""
     call_command("flushexpiredtokens")
+    now = timezone.now()
+    TokenFamily.objects.filter(
+        last_rotated_at__lt=now - settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"]
+    ).delete()
+    LoginAttemptWindow.objects.filter(
+        window_started_at__lt=now - timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+    ).delete()

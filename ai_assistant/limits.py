@@ -1,4 +1,8 @@
-"""Per-user allowances on the AI endpoints, counted atomically in the shared cache (Redis)."""
+"""Per-user allowances on the AI endpoints, counted atomically in the shared cache (Redis).
+
+They fail closed: with Redis unreachable the count raises, and the request answers 503
+`service_unavailable` rather than reach Gemini unmetered (the allowance protects the bill).
+"""
 
 from django.contrib.auth.base_user import AbstractBaseUser
 

@@ -15,7 +15,6 @@ from typing import BinaryIO
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
 
 from accounts.models import User
@@ -26,7 +25,7 @@ from ai_assistant.errors import AIError
 from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.providers import Blob
 from ai_assistant.schemas import AIResultSource, FoodAnalysis, FoodAnalysisResponse
-from ai_assistant.services import cached_analysis, seconds_since
+from ai_assistant.services import cached_analysis, remember_analysis, seconds_since
 from storage import images
 from storage.models import StoredFile
 from storage.selectors import owned_files, read_bytes
@@ -101,7 +100,7 @@ def analyze_photo(*, client: AIClient, user: User, jpeg: bytes) -> FoodAnalysisR
             source=AIResultSource.CACHE,
         )
     analysis = consolidate_analyses(async_to_sync(_analyses)(client, user, jpeg))
-    cache.set(key, analysis.model_dump(mode="json"), timeout=client.config.cache_ttl_seconds)
+    remember_analysis(key, analysis, timeout=client.config.cache_ttl_seconds)
     return FoodAnalysisResponse(
         data=analysis,
         confidence=analysis.confidence,

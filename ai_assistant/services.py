@@ -11,6 +11,7 @@ from ai_assistant import prompts
 from ai_assistant.client import get_ai_client
 from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.schemas import AIResultSource, FoodAnalysis, FoodAnalysisResponse
+from fitness.api.errors import BACKEND_OUTAGES, log_outage
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisRespo
         model_kind="text",
         system_instruction=prompts.FOOD_ANALYST,
     )
-    cache.set(key, result.data.model_dump(mode="json"), timeout=client.config.cache_ttl_seconds)
+    remember_analysis(key, result.data, timeout=client.config.cache_ttl_seconds)
     return FoodAnalysisResponse(
         data=result.data,
         confidence=result.data.confidence,
@@ -61,7 +62,13 @@ def _food_text_cache_key(text: str, model: str) -> str:
 
 
 def cached_analysis(key: str) -> FoodAnalysis | None:
-    payload = cache.get(key)
+    """The cached answer, if any. An unreachable cache is a miss: whoever gets here was
+    already admitted by the rate limit (which fails closed), so the work goes on."""
+    try:
+        payload = cache.get(key)
+    except BACKEND_OUTAGES as exc:
+        log_outage(exc, "AI result cache read")
+        return None
     if payload is None:
         return None
     try:
@@ -70,6 +77,13 @@ def cached_analysis(key: str) -> FoodAnalysis | None:
         # Written by an older schema: ask again rather than serve it.
         logger.info("Discarding a cached food analysis that no longer validates")
         return None
+
+
+def remember_analysis(key: str, analysis: FoodAnalysis, *, timeout: int) -> None:
+    try:
+        cache.set(key, analysis.model_dump(mode="json"), timeout=timeout)
+    except BACKEND_OUTAGES as exc:
+        log_outage(exc, "AI result cache write")
 
 
 def seconds_since(started: float) -> float:

@@ -100,6 +100,11 @@ class ErrorCode(StrEnum):
 
     # --- Server ------------------------------------------------------------------------------
     INTERNAL_ERROR = "internal_error", 500, "Something went wrong on our side."
+    SERVICE_UNAVAILABLE = (
+        "service_unavailable",
+        503,
+        "A backing service (Redis) is unreachable; retry after `Retry-After` seconds.",
+    )
 
     @classmethod
     def for_status(cls, status: int) -> "ErrorCode":

@@ -117,7 +117,13 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="ff"),
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # A Redis that hangs (not only one that is down) must answer 503 quickly
+                # instead of holding every request; cache calls never block on purpose.
+                "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=2.0),
+                "SOCKET_TIMEOUT": env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=2.0),
+            },
         }
     }
     CHANNEL_LAYERS = {
@@ -189,7 +195,15 @@ if SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"] > timedelta(minutes=15):
         "JWT_ACCESS_MINUTES may not exceed 15: access tokens are short-lived."
     )
 
-# Brute-force protection for login: failures per e-mail inside one window.
+# How long the per-user record that access tokens are checked against ("active, token
+# version, sessions revoked lately") is cached; the database holds it, so a flush loses
+# nothing. Every change drops the cached copy at once.
+AUTH_STATE_CACHE_SECONDS = env.int("AUTH_STATE_CACHE_SECONDS", default=300)
+# Retry-After of the 503 `service_unavailable` answered while Redis cannot be reached.
+OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=5)
+
+# Brute-force protection for login: attempts per e-mail inside one window, counted in the
+# database (accounts.LoginAttemptWindow).
 LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
 

@@ -13,10 +13,13 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from accounts.authentication import JWTAuthentication
+from fitness.api.errors import BACKEND_OUTAGES, log_outage
 
 # Close codes: 4000 + the HTTP status a REST client would have seen.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+# RFC 6455 "Try Again Later": the revocation record could not be read (Redis is down).
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 def user_group(user_id: Any) -> str:
@@ -56,8 +59,23 @@ class JWTAuthMiddleware:
 
     async def __call__(self, scope, receive, send):
         raw = _raw_token(scope)
-        user = await _authenticate(raw) if raw else AnonymousUser()
+        try:
+            user = await _authenticate(raw) if raw else AnonymousUser()
+        except BACKEND_OUTAGES as exc:
+            # Fails closed, and cleanly: a token that cannot be checked is not let in, and
+            # the client gets a close code it can retry on instead of an HTTP 500.
+            log_outage(exc, f"WebSocket {scope.get('path', '?')}")
+            await _accept_and_close(receive, send, CLOSE_TRY_AGAIN_LATER)
+            return
         return await self.app({**scope, "user": user}, receive, send)
+
+
+async def _accept_and_close(receive, send, code: int) -> None:
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": code})
 
 
 class AllowedHostsOrNoOriginValidator(OriginValidator):

@@ -6,11 +6,15 @@ view), so clients parse one shape for every status.
 """
 
 import logging
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.defaults import page_not_found, server_error
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
@@ -88,6 +92,29 @@ class RateLimited(ApiError):
         kwargs.setdefault("headers", {})["Retry-After"] = str(retry_after)
         kwargs.setdefault("details", {})["retry_after"] = retry_after
         super().__init__(message, **kwargs)
+
+
+class ServiceUnavailable(ApiError):
+    """A backing service (Redis: cache, rate limits, revocation record) cannot be reached."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
+    message = "A service this request needs is unavailable. Try again shortly."
+
+    def __init__(self, retry_after: int | None = None, **kwargs: Any) -> None:
+        retry_after = retry_after or settings.OUTAGE_RETRY_AFTER_SECONDS
+        kwargs.setdefault("headers", {})["Retry-After"] = str(retry_after)
+        kwargs.setdefault("details", {})["retry_after"] = retry_after
+        super().__init__(**kwargs)
+
+
+# What redis-py (and so django-redis and channels-redis) raises when Redis is down, refuses
+# connections, is still loading its data or does not answer within the socket timeout.
+BACKEND_OUTAGES: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+
+
+def log_outage(exc: Exception, where: str) -> None:
+    """One line, no traceback: an outage is an operational state, not a bug."""
+    logger.warning("Backing service unavailable in %s: %s: %s", where, type(exc).__name__, exc)
 
 
 def error_body(code: ErrorCode, message: str, details: dict[str, Any] | None = None) -> dict:
@@ -171,6 +198,16 @@ def _from_drf(exc: drf.APIException) -> Response:
 
 def exception_handler(exc: Exception, context: dict) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception a view raises becomes the envelope."""
+    request = context.get("request")
+    if isinstance(exc, BACKEND_OUTAGES):
+        log_outage(exc, f"{getattr(request, 'method', '?')} {getattr(request, 'path', '?')}")
+        exc = ServiceUnavailable()
+        response = Response(
+            error_body(exc.code, exc.message, exc.details), status=503, headers=exc.headers
+        )
+        # Already logged above, in one line; Django would log the 503 again as an error.
+        response._has_been_logged = True
+        return response
     if isinstance(exc, ApiError):
         return Response(
             error_body(exc.code, exc.message, exc.details),
@@ -189,7 +226,6 @@ def exception_handler(exc: Exception, context: dict) -> Response:
         return Response(error_body(ErrorCode.BAD_REQUEST, "The request was rejected."), status=400)
     if isinstance(exc, drf.APIException):
         return _from_drf(exc)
-    request = context.get("request")
     logger.exception(
         "Unhandled error in %s %s",
         getattr(request, "method", "?"),
@@ -211,6 +247,15 @@ def handler404(request: HttpRequest, exception: Exception | None = None):
 
 
 def handler500(request: HttpRequest):
+    # Django calls this while handling the exception, so it is still at hand: an outage
+    # met outside DRF (a middleware, a plain Django view) answers 503 like any API view.
+    exc = sys.exc_info()[1]
+    if isinstance(exc, BACKEND_OUTAGES):
+        log_outage(exc, f"{request.method} {request.path}")
+        outage = ServiceUnavailable()
+        response = error_response(outage.code, outage.message, outage.details, outage.headers)
+        response._has_been_logged = True
+        return response
     if _wants_envelope(request):
         return error_response(ErrorCode.INTERNAL_ERROR, "Something went wrong on our side.")
     return server_error(request)

@@ -72,6 +72,10 @@ class EnvelopeAutoSchema(AutoSchema):
             codes.add(ErrorCode.NOT_FOUND)
         if self.view.get_throttles():
             codes.add(ErrorCode.RATE_LIMITED)
+        if self.get_auth() or self.view.get_throttles():
+            # Revocation records and rate-limit counters live in Redis; without it these
+            # fail closed.
+            codes.add(ErrorCode.SERVICE_UNAVAILABLE)
         return codes
 
     def _declared_error_codes(self) -> set[ErrorCode]:
