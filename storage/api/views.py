@@ -13,13 +13,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fitness.api.errors import ApiError, NotFound
-from fitness.api.schema import DeleteWithBodySchema, error_responses
+from fitness.api.schema import DeleteWithBodySchema, ErrorEnvelopeSerializer, error_responses
 from storage import selectors, services, signing
 from storage.api import serializers as s
 from storage.models import StoredFile
 from storage.uploads import FileTooLarge, limit_multipart_upload
 
 TAG = "storage"
+_BUSY = {
+    503: OpenApiResponse(
+        ErrorEnvelopeSerializer, description="service_unavailable (busy; see Retry-After)"
+    )
+}
 
 
 def _render(
@@ -57,10 +62,12 @@ class UploadView(APIView):
     @extend_schema(
         tags=[TAG],
         request={"multipart/form-data": s.UploadSerializer},
-        responses={201: s.StorageResponseSerializer, **error_responses(400, 413, 415)},
+        responses={201: s.StorageResponseSerializer, **error_responses(400, 413, 415), **_BUSY},
         description="413 `file_too_large` / `payload_too_large` past the per-file limit, "
         "413 `quota_exceeded` when the user's storage is full, 415 for anything but a "
-        "JPEG, PNG, WebP or HEIC/HEIF image, 400 `invalid_image` / `image_too_large`.",
+        "JPEG, PNG, WebP or HEIC/HEIF image, 400 `invalid_image` / `image_too_large` "
+        "(past STORAGE_MAX_PIXELS), 503 `service_unavailable` with Retry-After when the "
+        "server is busy decoding other images.",
     )
     def post(self, request):
         body, _ = _read_multipart(request, max_files=1)
@@ -80,10 +87,14 @@ class BatchUploadView(APIView):
     @extend_schema(
         tags=[TAG],
         request={"multipart/form-data": s.BatchUploadSerializer},
-        responses={201: s.BatchUploadResponseSerializer, **error_responses(400, 413)},
+        responses={201: s.BatchUploadResponseSerializer, **error_responses(400, 413), **_BUSY},
         description="Each file is checked and stored on its own: `items` are the stored "
         "ones, `errors` name the index and the error of each refused one (a file over the "
-        "per-file limit is dropped while it streams in and reported as `file_too_large`).",
+        "per-file limit is dropped while it streams in and reported as `file_too_large`). "
+        "The whole batch is refused, nothing stored, with 413 `batch_too_large` when its "
+        "images have more than STORAGE_MAX_BATCH_PIXELS pixels in all (read from their "
+        "headers), and with 503 `service_unavailable` (Retry-After) when the server is busy "
+        "decoding other images.",
     )
     def post(self, request):
         max_files = settings.STORAGE_BATCH_MAX_FILES
