@@ -41,6 +41,7 @@ from food import services as food_services
 from food.models import MAX_CALORIES, MAX_GRAMS
 from storage import selectors as storage_selectors
 from storage import services as storage_services
+from storage.images import DecoderBusy
 from storage.models import Purpose, StoredFile
 
 logger = logging.getLogger(__name__)
@@ -216,6 +217,12 @@ def run_job(*, job_id: uuid.UUID | str, retries: int) -> float | None:
                 return delay
             return None
         fail_job(job_id=job.pk, error=exc)
+        return None
+    except DecoderBusy as exc:
+        # Every decode slot of this worker process taken (thread pools): a later run will
+        # find one. MAX_ATTEMPTS bounds how often.
+        if _hand_back(job):
+            return exc.details["retry_after"]
         return None
     except ApiError as exc:
         fail_job(job_id=job.pk, error=exc)

@@ -12,12 +12,13 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts import tokens
-from ai_assistant import recognition
+from ai_assistant import jobs, recognition
 from ai_assistant.client import get_ai_client
 from ai_assistant.models import RecognitionJob
 from ai_assistant.tasks import fail_stuck_recognition_jobs, recognize_food
 from fitness.asgi import application
 from food.models import FoodLog
+from storage import images
 from tests.ai_assistant.events import UserEvents
 from tests.ai_assistant.factories import analysis_payload
 from tests.storage.factories import jpeg_bytes, stored_file
@@ -276,4 +277,34 @@ def test_task_arriving_after_the_sweep_changes_nothing(user, gemini, settings):
     assert job.status == Status.FAILED
     assert job.error["code"] == "job_timeout"
     assert job.attempts == 1
+    assert gemini.requests == []
+
+
+def test_task_hands_job_back_when_every_decode_slot_is_taken(user, gemini, settings):
+    job = make_job(user)
+    # A photo the model is not shown as stored (larger than 1024 px) has to be decoded.
+    RecognitionJob.objects.filter(pk=job.pk).update(
+        image=stored_file(user, jpeg_bytes((2048, 1536)), purpose="food_photo")
+    )
+    settings.STORAGE_MAX_CONCURRENT_DECODES = 1
+    settings.STORAGE_DECODE_WAIT_SECONDS = 0.05
+    taken, done = threading.Event(), threading.Event()
+
+    def hold():
+        with images.decode_slot():
+            taken.set()
+            done.wait(timeout=30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(timeout=5)
+    try:
+        retry_in = jobs.run_job(job_id=job.pk, retries=0)
+    finally:
+        done.set()
+        holder.join(timeout=5)
+
+    job.refresh_from_db()
+    assert retry_in == 1
+    assert (job.status, job.error) == (Status.PENDING, None)
     assert gemini.requests == []
