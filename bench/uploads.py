@@ -7,7 +7,8 @@ each through what the service does with it:
 - upload:      decode + re-encode of the original, as `storage.services.upload_file` does;
 - variants:    decode + the 256 px and 1280 px copies, as `storage.services.make_variants`;
 - recognition: `ai_assistant.recognition.preprocess_photo` (1024 px JPEG for the model);
-- parallel:    four uploads of the PNG at once in threads, as four requests would run.
+- parallel:    four uploads of the PNG at once in threads, as four requests would run
+               (with room to wait for a decode slot).
 
 Each measurement runs in a fresh process: the growth of its RSS (sampled every millisecond
 from /proc/self/statm, peak minus the RSS before the call) is the pipeline's own; Pillow
@@ -107,6 +108,9 @@ def _run_stage(stage: str, data: bytes) -> None:
         if stage == "upload":
             upload()
             return
+        # Long enough for all four to get their turn however loaded the machine is: what
+        # is measured is the memory of four requests under the decode bound.
+        settings.STORAGE_DECODE_WAIT_SECONDS = 600
         threads = [threading.Thread(target=upload) for _ in range(4)]
         for thread in threads:
             thread.start()
