@@ -7,7 +7,9 @@ Reliability comes from the job row, not from the broker alone:
   redelivered after a lost worker runs it again;
 - a run finishes the job under a row lock, and only if it is still `running`: the first
   run to finish stores the one result (and the one FoodLog), any other run stores nothing;
-- transient provider failures hand the job back to `pending` for a later retry.
+- transient provider failures hand the job back to `pending` for a later retry;
+- each model answer is stored on the row as it arrives, and a later run of the job (a
+  retry, or a redelivery after a lost worker) asks the model only for what is missing.
 """
 
 import hashlib
@@ -23,6 +25,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from pydantic import ValidationError
 
 from accounts.models import User
 from ai_assistant import recognition
@@ -39,6 +42,7 @@ from food import services as food_services
 from food.models import MAX_CALORIES, MAX_GRAMS
 from storage import selectors as storage_selectors
 from storage import services as storage_services
+from storage.images import DecoderBusy
 from storage.models import Purpose, StoredFile
 
 logger = logging.getLogger(__name__)
@@ -186,7 +190,14 @@ def run_job(*, job_id: uuid.UUID | str, retries: int) -> float | None:
         RecognitionJob.objects.filter(pk=job.pk).update(
             image_sha256=hashlib.sha256(jpeg).hexdigest()
         )
-        response = recognition.analyze_photo(client=client, user=job.owner, jpeg=jpeg)
+        key = recognition.photo_cache_key(jpeg, client.config.model_for("vision"))
+        response = recognition.analyze_photo(
+            client=client,
+            user=job.owner,
+            jpeg=jpeg,
+            kept=_kept_answers(job, key),
+            on_answer=lambda analysis: _keep_answer(job.pk, key, analysis),
+        )
     except AIError as exc:
         if _transient(exc) and retries < policy["MAX_RETRIES"]:
             delay = _retry_delay(exc, retries)
@@ -195,6 +206,12 @@ def run_job(*, job_id: uuid.UUID | str, retries: int) -> float | None:
                 return delay
             return None
         fail_job(job_id=job.pk, error=exc)
+        return None
+    except DecoderBusy as exc:
+        # Every decode slot of this worker process taken (thread pools): a later run will
+        # find one. MAX_ATTEMPTS bounds how often.
+        if _hand_back(job):
+            return exc.details["retry_after"]
         return None
     except ApiError as exc:
         fail_job(job_id=job.pk, error=exc)
@@ -245,6 +262,39 @@ def _claim(job_id: uuid.UUID | str) -> RecognitionJob | None:
     if not claimed:
         return None
     return RecognitionJob.objects.select_related("owner", "image").get(pk=job_id)
+
+
+def _kept_answers(job: RecognitionJob, key: str) -> list[FoodAnalysis]:
+    """The model answers an earlier run of the job stored for the same photo, model and
+    prompts (a redelivery after a lost worker, a retry after one failed analysis)."""
+    kept = []
+    for stored in job.model_answers:
+        if stored.get("key") != key:
+            continue
+        try:
+            kept.append(FoodAnalysis.model_validate(stored["analysis"]))
+        except (KeyError, ValidationError):
+            continue  # stored by an older schema: asked for again
+    return kept
+
+
+@transaction.atomic
+def _keep_answer(job_id: uuid.UUID, key: str, analysis: FoodAnalysis) -> None:
+    """Stores one model answer on the job the moment it arrives, in its own short
+    transaction: if this worker dies before the job finishes, the next run reuses it."""
+    job = (
+        RecognitionJob.objects.select_for_update()
+        .only("pk", "model_answers")
+        .filter(pk=job_id, status=Status.RUNNING)
+        .first()
+    )
+    if job is None:
+        return  # finished by another run meanwhile
+    job.model_answers = [
+        *job.model_answers,
+        {"key": key, "analysis": analysis.model_dump(mode="json")},
+    ]
+    job.save(update_fields=["model_answers", "updated_at"])
 
 
 def _hand_back(job: RecognitionJob) -> bool:

@@ -148,6 +148,9 @@ class RecognitionJob(models.Model):
     # AIResponse<FoodAnalysis> once succeeded; the error envelope's body once failed.
     result = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
+    # Each model answer ({"key": its cache key, "analysis": FoodAnalysis}) as soon as it
+    # arrives, so a run after a lost worker reuses what the lost run already paid for.
+    model_answers = models.JSONField(default=list, blank=True)
     # Runs of the task: retries after transient provider errors and redeliveries after a
     # lost worker each count one.
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -11,9 +11,10 @@ import io
 import logging
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
@@ -86,9 +87,21 @@ def analyze_food_photo(
     return analyze_photo(client=client, user=user, jpeg=jpeg)
 
 
-def analyze_photo(*, client: AIClient, user: User, jpeg: bytes) -> FoodAnalysisResponse:
+def analyze_photo(
+    *,
+    client: AIClient,
+    user: User,
+    jpeg: bytes,
+    kept: Sequence[FoodAnalysis] = (),
+    on_answer: Callable[[FoodAnalysis], None] | None = None,
+) -> FoodAnalysisResponse:
     """The consolidated analysis of one preprocessed photo, from the cache when the same
-    bytes were analysed within the cache TTL (by anyone: the answer depends only on them)."""
+    bytes were analysed within the cache TTL (by anyone: the answer depends only on them).
+
+    `kept` are answers an earlier run already had from the model for these bytes: only the
+    analyses still missing are asked for. `on_answer` is called (in the caller's thread,
+    where its database connection is) with each new answer as soon as it arrives.
+    """
     started = time.monotonic()
     key = photo_cache_key(jpeg, client.config.model_for("vision"))
     cached = cached_analysis(key)
@@ -99,7 +112,10 @@ def analyze_photo(*, client: AIClient, user: User, jpeg: bytes) -> FoodAnalysisR
             processing_time=seconds_since(started),
             source=AIResultSource.CACHE,
         )
-    analysis = consolidate_analyses(async_to_sync(_analyses)(client, user, jpeg))
+    kept = list(kept[:ANALYSES])
+    missing = ANALYSES - len(kept)
+    fresh = async_to_sync(_analyses)(client, user, jpeg, missing, on_answer, not kept)
+    analysis = consolidate_analyses(kept + fresh)
     remember_analysis(key, analysis, timeout=client.config.cache_ttl_seconds)
     return FoodAnalysisResponse(
         data=analysis,
@@ -115,36 +131,46 @@ def photo_cache_key(jpeg: bytes, model: str) -> str:
     return f"ai:food-photo:{version}:{model}:{digest}"
 
 
-async def _analyses(client: AIClient, user: User, jpeg: bytes) -> list[FoodAnalysis]:
-    """Independent analyses of the photo, side by side. One that fails (after the client's
-    own retries) leaves the others to answer; only when all fail is the first error raised."""
+async def _analyses(
+    client: AIClient,
+    user: User,
+    jpeg: bytes,
+    count: int,
+    on_answer: Callable[[FoodAnalysis], None] | None,
+    required: bool,
+) -> list[FoodAnalysis]:
+    """`count` independent analyses of the photo, side by side. One that fails (after the
+    client's own retries) leaves the others to answer; only when all fail, and an answer
+    is `required` (none was kept from an earlier run), is the first error raised."""
     parts = [PHOTO_PROMPT, Blob(data=jpeg, mime_type="image/jpeg")]
-    outcomes = await asyncio.gather(
-        *(
-            client.agenerate_json(
-                parts,
-                FoodAnalysis,
-                user=user,
-                endpoint="food.recognize",
-                model_kind="vision",
-                system_instruction=prompts.FOOD_ANALYST,
-            )
-            for _ in range(ANALYSES)
-        ),
-        return_exceptions=True,
-    )
-    answers = [outcome.data for outcome in outcomes if not isinstance(outcome, BaseException)]
+    keep = sync_to_async(on_answer) if on_answer is not None else None
+
+    async def analyse() -> FoodAnalysis:
+        answer = await client.agenerate_json(
+            parts,
+            FoodAnalysis,
+            user=user,
+            endpoint="food.recognize",
+            model_kind="vision",
+            system_instruction=prompts.FOOD_ANALYST,
+        )
+        if keep is not None:
+            await keep(answer.data)
+        return answer.data
+
+    outcomes = await asyncio.gather(*(analyse() for _ in range(count)), return_exceptions=True)
+    answers = [outcome for outcome in outcomes if not isinstance(outcome, BaseException)]
     failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
     for failure in failures:
         if not isinstance(failure, AIError):
             raise failure  # a bug, not the provider: never hide it behind the other answer
-    if not answers:
+    if not answers and required:
         raise failures[0]
     if failures:
         logger.info(
             "Food recognition used %d of %d analyses (%s)",
-            len(answers),
-            len(outcomes),
+            len(answers) + ANALYSES - count,
+            ANALYSES,
             ", ".join(failure.code for failure in failures),
         )
     return answers

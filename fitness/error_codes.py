@@ -79,6 +79,11 @@ class ErrorCode(StrEnum):
     IMAGE_TOO_LARGE = "image_too_large", 400, "The image has more pixels than allowed."
     FILE_TOO_LARGE = "file_too_large", 413, "A file is larger than the per-file limit."
     QUOTA_EXCEEDED = "quota_exceeded", 413, "The user's storage quota is used up."
+    BATCH_TOO_LARGE = (
+        "batch_too_large",
+        413,
+        "A batch's images have more pixels in all than one request may decode.",
+    )
     INVALID_SIGNATURE = "invalid_signature", 403, "A signed file link is not valid."
     URL_EXPIRED = "url_expired", 403, "A signed file link has expired; ask for a new one."
 

@@ -396,6 +396,13 @@ AI_SERVICE = {
 STORAGE_MAX_UPLOAD_BYTES = env.int("STORAGE_MAX_UPLOAD_MB", default=10) * 1024 * 1024
 STORAGE_USER_QUOTA_BYTES = env.int("STORAGE_USER_QUOTA_MB", default=1024) * 1024 * 1024
 STORAGE_MAX_PIXELS = env.int("STORAGE_MAX_PIXELS", default=40_000_000)
+# What one batch upload may decode in all, summed from the files' headers before any is
+# decoded (a 40 MP image costs about 2 s and 160 MB): ten 12 MP phone photos fit.
+STORAGE_MAX_BATCH_PIXELS = env.int("STORAGE_MAX_BATCH_PIXELS", default=120_000_000)
+# Images decoded at once per process (thread or Celery child); a request that waits longer
+# than STORAGE_DECODE_WAIT_SECONDS for a slot answers 503 with Retry-After.
+STORAGE_MAX_CONCURRENT_DECODES = env.int("STORAGE_MAX_CONCURRENT_DECODES", default=2)
+STORAGE_DECODE_WAIT_SECONDS = env.float("STORAGE_DECODE_WAIT_SECONDS", default=10.0)
 STORAGE_URL_TTL_SECONDS = env.int("STORAGE_URL_TTL_SECONDS", default=15 * 60)
 if not 60 <= STORAGE_URL_TTL_SECONDS <= 7 * 24 * 3600:
     # GCS V4 signatures cannot outlive 7 days.

@@ -8,14 +8,18 @@ survive.
 """
 
 import io
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import pillow_heif
+from django.conf import settings
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from fitness.api.errors import ApiError
+from fitness.api.errors import ApiError, ServiceUnavailable
 from fitness.error_codes import ErrorCode
 
 pillow_heif.register_heif_opener()
@@ -65,6 +69,57 @@ class ImageTooLarge(InvalidImage):
     message = "The image has too many pixels."
 
 
+class DecoderBusy(ServiceUnavailable):
+    """Every decode slot of this process stayed taken for STORAGE_DECODE_WAIT_SECONDS."""
+
+    message = "The server is busy processing other images. Try again shortly."
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(retry_after, details={"reason": "busy"})
+
+
+# A 40 MP decode holds 120-160 MB for a second or more: a few at once can exhaust a worker,
+# so each process decodes at most STORAGE_MAX_CONCURRENT_DECODES images at a time. Django
+# runs sync views in threads under ASGI (and Celery's prefork children are processes with
+# their own bound), hence a threading semaphore, one per configured size.
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+_held = threading.local()
+
+
+def _semaphore() -> threading.BoundedSemaphore:
+    size = settings.STORAGE_MAX_CONCURRENT_DECODES
+    with _slots_lock:
+        if size not in _slots:
+            _slots[size] = threading.BoundedSemaphore(size)
+        return _slots[size]
+
+
+@contextmanager
+def decode_slot() -> Iterator[None]:
+    """Holds one of the process's decode slots for the block; raises DecoderBusy (503)
+    when none frees up in time. Re-entrant per thread, so a caller can hold its slot over
+    a decode and the encodes that follow (the decoded pixels are the memory)."""
+    depth = getattr(_held, "depth", 0)
+    if depth:
+        _held.depth = depth + 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    semaphore = _semaphore()
+    wait = settings.STORAGE_DECODE_WAIT_SECONDS
+    if not semaphore.acquire(timeout=wait):
+        raise DecoderBusy(retry_after=max(1, round(wait)))
+    _held.depth = 1
+    try:
+        yield
+    finally:
+        _held.depth = 0
+        semaphore.release()
+
+
 @dataclass(frozen=True)
 class DecodedImage:
     """Decoded pixels, upright, in an sRGB-ish mode that every output format can take,
@@ -98,43 +153,79 @@ class EncodedImage:
         return len(self.data)
 
 
-def decode_image(source: BinaryIO, *, max_pixels: int) -> DecodedImage:
-    """Identifies the image from its bytes and decodes its first frame.
+def probe_image(source: BinaryIO, *, max_pixels: int) -> int:
+    """The pixel count the image's header declares, read without decoding any pixels.
+
+    Raises what decode_image would for a type, header or pixel-cap problem.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image, _ = _open(source, max_pixels=max_pixels)
+    # Not image.close(): that would close the caller's file too.
+    source.seek(0)
+    return image.width * image.height
+
+
+def decode_image(source: BinaryIO, *, max_pixels: int, max_side: int | None = None) -> DecodedImage:
+    """Identifies the image from its bytes and decodes its first frame, in a decode slot.
+
+    `max_side` says that nothing larger than that (long side) will be made from it: a
+    JPEG is then decoded at the smallest of 1/2, 1/4 or 1/8 scale that still covers it,
+    a fraction of the memory and time of a full decode.
 
     Raises UnsupportedImageType (415) for anything that is not an accepted image format,
     ImageTooLarge (400) past `max_pixels` or on Pillow's bomb check, InvalidImage (400)
-    for an accepted format whose bytes do not decode.
+    for an accepted format whose bytes do not decode, DecoderBusy (503) when no decode
+    slot frees up in time.
     """
-    source.seek(0)
-    with warnings.catch_warnings():
+    with decode_slot(), warnings.catch_warnings():
         # catch_warnings is process-wide and not thread-safe; the explicit `max_pixels`
-        # check below (40 MP, under Pillow's bomb threshold) is the guard that always holds.
+        # check in _open (40 MP, under Pillow's bomb threshold) is the guard that always
+        # holds.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image, source_format = _open(source, max_pixels=max_pixels)
         try:
-            image = Image.open(source, formats=list(ACCEPTED_FORMATS))
-        except UnidentifiedImageError as exc:
-            raise UnsupportedImageType() from exc
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise _too_large(max_pixels) from exc
-        except Exception as exc:
-            # Pillow's parsers raise many types on malformed headers; all mean bad bytes.
-            raise InvalidImage() from exc
-        source_format = _SOURCE_FORMAT.get(image.format or "")
-        if source_format is None:
-            raise UnsupportedImageType()
-        if image.width * image.height > max_pixels:
-            raise _too_large(max_pixels)
-        try:
+            if max_side and image.format in ("JPEG", "MPO") and max(image.size) > max_side:
+                image.draft(None, _covering(image.size, max_side))
             image.load()
-            upright = ImageOps.exif_transpose(image)
-            icc_profile = upright.info.get("icc_profile")
-            clean = _to_srgb(upright, icc_profile) if icc_profile else _plain_mode(upright)
+            # In place, and no copy where the mode is already plain: the pixels of a large
+            # image are held once, not three times over.
+            ImageOps.exif_transpose(image, in_place=True)
+            icc_profile = image.info.get("icc_profile")
+            clean = _to_srgb(image, icc_profile) if icc_profile else _plain_mode(image)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _too_large(max_pixels) from exc
         except Exception as exc:
             raise InvalidImage() from exc
     clean.info = {}
     return DecodedImage(image=clean, source_format=source_format)
+
+
+def _open(source: BinaryIO, *, max_pixels: int) -> tuple[Image.Image, str]:
+    """The lazily opened image (header read, no pixels) and its source format."""
+    source.seek(0)
+    try:
+        image = Image.open(source, formats=list(ACCEPTED_FORMATS))
+    except UnidentifiedImageError as exc:
+        raise UnsupportedImageType() from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _too_large(max_pixels) from exc
+    except Exception as exc:
+        # Pillow's parsers raise many types on malformed headers; all mean bad bytes.
+        raise InvalidImage() from exc
+    source_format = _SOURCE_FORMAT.get(image.format or "")
+    if source_format is None:
+        raise UnsupportedImageType()
+    if image.width * image.height > max_pixels:
+        raise _too_large(max_pixels)
+    return image, source_format
+
+
+def _covering(size: tuple[int, int], max_side: int) -> tuple[int, int]:
+    """The size, same aspect, whose long side is `max_side`: JPEG draft picks the
+    smallest scale at least this large in both directions."""
+    scale = max_side / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def encode_image(
@@ -149,8 +240,11 @@ def encode_image(
         raise ValueError(f"cannot encode {fmt}")
     image = decoded.image
     if max_side and max(image.size) > max_side:
-        image = image.copy()
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        # A resize, not copy() + thumbnail(): no full-size copy of the pixels. The reducing
+        # gap first box-reduces by a whole factor (cheap), then resamples what is left.
+        image = image.resize(
+            _covering(image.size, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0
+        )
     if fmt == "JPEG" and image.mode not in ("RGB", "L"):
         image = _flatten(image)
     buffer = io.BytesIO()
@@ -165,9 +259,11 @@ def normalise_image(
     max_side: int | None = None,
     output_format: str | None = None,
 ) -> EncodedImage:
-    """decode_image + encode_image: the whole check-and-clean in one call."""
-    decoded = decode_image(source, max_pixels=max_pixels)
-    return encode_image(decoded, output_format=output_format, max_side=max_side)
+    """decode_image + encode_image: the whole check-and-clean in one call, in one decode
+    slot, decoding no more than `max_side` needs."""
+    with decode_slot():
+        decoded = decode_image(source, max_pixels=max_pixels, max_side=max_side)
+        return encode_image(decoded, output_format=output_format, max_side=max_side)
 
 
 def _too_large(max_pixels: int) -> ImageTooLarge:
@@ -177,9 +273,10 @@ def _too_large(max_pixels: int) -> ImageTooLarge:
 
 
 def _plain_mode(image: Image.Image) -> Image.Image:
-    """Brings palette, 16-bit, CMYK... down to L, LA, RGB or RGBA; always a new image."""
+    """Brings palette, 16-bit, CMYK... down to L, LA, RGB or RGBA (the image itself when it
+    already is one)."""
     if image.mode in ("RGB", "RGBA", "L", "LA"):
-        return image.copy()
+        return image
     has_alpha = image.has_transparency_data
     return image.convert("RGBA" if has_alpha else "RGB")
 

@@ -35,6 +35,11 @@ VARIANT_SIDES: dict[str, int] = {Variant.THUMBNAIL: 256, Variant.DISPLAY: 1280}
 _KEY_PREFIX = "uploads"
 
 
+class BatchTooLarge(ApiError):
+    code = ErrorCode.BATCH_TOO_LARGE
+    message = "The images of this batch have too many pixels in all; send fewer at a time."
+
+
 class QuotaExceeded(ApiError):
     code = ErrorCode.QUOTA_EXCEEDED
     message = "Your storage is full; delete some files first."
@@ -59,10 +64,13 @@ def upload_file(
     max_bytes = settings.STORAGE_MAX_UPLOAD_BYTES
     if upload.size is not None and upload.size > max_bytes:
         raise FileTooLarge(max_bytes)
-    decoded = images.decode_image(upload, max_pixels=settings.STORAGE_MAX_PIXELS)
+    with images.decode_slot():
+        decoded = images.decode_image(upload, max_pixels=settings.STORAGE_MAX_PIXELS)
+        encoded = images.encode_image(decoded)
+    del decoded  # the full-size pixels go before the blob upload, not after
     return store_image(
         owner=owner,
-        encoded=images.encode_image(decoded),
+        encoded=encoded,
         original_filename=sanitize_filename(upload.name or ""),
         tags=tags,
         purpose=purpose,
@@ -112,10 +120,55 @@ def upload_files(
     access_level: str = AccessLevel.PRIVATE,
     expiry: datetime | None = None,
 ) -> tuple[list[StoredFile], list[UploadFailure]]:
-    """Each file on its own: one refused file does not stop the others."""
-    stored: list[StoredFile] = []
+    """Each file on its own: one refused file does not stop the others. The batch as a
+    whole is bounded first: past STORAGE_MAX_BATCH_PIXELS, summed from the headers of the
+    files that would be decoded, it is refused (BatchTooLarge, 413) with nothing stored."""
     failures: list[UploadFailure] = []
+    pixels = 0
+    readable: list[tuple[int, UploadedFile]] = []
     for index, upload in enumerate(uploads):
+        try:
+            if upload.size is not None and upload.size > settings.STORAGE_MAX_UPLOAD_BYTES:
+                raise FileTooLarge(settings.STORAGE_MAX_UPLOAD_BYTES)
+            pixels += images.probe_image(upload, max_pixels=settings.STORAGE_MAX_PIXELS)
+        except ApiError as exc:
+            failures.append(UploadFailure(index=index, error=exc))
+        else:
+            readable.append((index, upload))
+    budget = settings.STORAGE_MAX_BATCH_PIXELS
+    if pixels > budget:
+        raise BatchTooLarge(
+            f"The images of this batch have {pixels:,} pixels in all; at most {budget:,} "
+            "may be sent at once.",
+            details={"max_batch_pixels": budget, "batch_pixels": pixels},
+        )
+    # One slot for the whole batch: once it starts, it is not refused as busy halfway.
+    with images.decode_slot():
+        stored = _upload_each(
+            owner=owner,
+            uploads=readable,
+            failures=failures,
+            tags=tags,
+            purpose=purpose,
+            access_level=access_level,
+            expiry=expiry,
+        )
+    failures.sort(key=lambda failure: failure.index)
+    return stored, failures
+
+
+def _upload_each(
+    *,
+    owner: User,
+    uploads: Sequence[tuple[int, UploadedFile]],
+    failures: list[UploadFailure],
+    tags: Sequence[str],
+    purpose: str,
+    access_level: str,
+    expiry: datetime | None,
+) -> list[StoredFile]:
+    stored: list[StoredFile] = []
+    for index, upload in uploads:
         try:
             stored.append(
                 upload_file(
@@ -129,7 +182,7 @@ def upload_files(
             )
         except ApiError as exc:
             failures.append(UploadFailure(index=index, error=exc))
-    return stored, failures
+    return stored
 
 
 @transaction.atomic
@@ -189,13 +242,22 @@ def make_variants(*, file_id: uuid.UUID | str) -> None:
     stored = StoredFile.objects.filter(pk=file_id).first()
     if stored is None or set(VARIANT_SIDES) <= set(stored.variants):
         return
-    with default_storage.open(stored.key, "rb") as blob:
-        # The original was cleaned on upload; this decode is bounded by the same cap.
-        decoded = images.decode_image(blob, max_pixels=settings.STORAGE_MAX_PIXELS)
+    largest = max(VARIANT_SIDES.values())
+    with images.decode_slot():
+        with default_storage.open(stored.key, "rb") as blob:
+            # The original was cleaned on upload; this decode is bounded by the same cap,
+            # and decodes no more than the largest variant needs.
+            decoded = images.decode_image(
+                blob, max_pixels=settings.STORAGE_MAX_PIXELS, max_side=largest
+            )
+        encoded_variants = {
+            name: images.encode_image(decoded, max_side=side)
+            for name, side in VARIANT_SIDES.items()
+        }
+    del decoded
     stem = PurePosixPath(stored.key).stem
     variants: dict[str, dict] = {}
-    for name, side in VARIANT_SIDES.items():
-        encoded = images.encode_image(decoded, max_side=side)
+    for name, encoded in encoded_variants.items():
         # Fixed names, so a retried task overwrites rather than leaves strays.
         key = f"{_KEY_PREFIX}/{stem}.{name}.{encoded.extension}"
         default_storage.delete(key)

@@ -4,11 +4,13 @@ from celery import shared_task
 from google.api_core.exceptions import ServerError, TooManyRequests
 
 from storage import services
+from storage.images import DecoderBusy
 
 logger = logging.getLogger(__name__)
 
-# Network hiccups and GCS 5xx/429 are worth retrying; anything else will fail again.
-_TRANSIENT = (OSError, ServerError, TooManyRequests)
+# Network hiccups, GCS 5xx/429 and every decode slot of this worker taken (the same bound
+# as in requests) are worth retrying; anything else will fail again.
+_TRANSIENT = (OSError, ServerError, TooManyRequests, DecoderBusy)
 
 
 @shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=5)

@@ -95,7 +95,8 @@ class RateLimited(ApiError):
 
 
 class ServiceUnavailable(ApiError):
-    """A backing service (Redis: cache, rate limits, revocation record) cannot be reached."""
+    """A backing service (Redis: cache, rate limits, revocation record) cannot be reached,
+    or the server is out of capacity for this kind of work right now."""
 
     code = ErrorCode.SERVICE_UNAVAILABLE
     message = "A service this request needs is unavailable. Try again shortly."

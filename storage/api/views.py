@@ -65,11 +65,14 @@ class UploadView(APIView):
                 ErrorCode.IMAGE_TOO_LARGE,
                 ErrorCode.FILE_TOO_LARGE,
                 ErrorCode.QUOTA_EXCEEDED,
+                ErrorCode.SERVICE_UNAVAILABLE,
             ),
         },
         description="413 `file_too_large` / `payload_too_large` past the per-file limit, "
         "413 `quota_exceeded` when the user's storage is full, 415 for anything but a "
-        "JPEG, PNG, WebP or HEIC/HEIF image, 400 `invalid_image` / `image_too_large`.",
+        "JPEG, PNG, WebP or HEIC/HEIF image, 400 `invalid_image` / `image_too_large` "
+        "(past STORAGE_MAX_PIXELS), 503 `service_unavailable` with Retry-After when the "
+        "server is busy decoding other images.",
     )
     def post(self, request):
         body, _ = _read_multipart(request, max_files=1)
@@ -91,11 +94,20 @@ class BatchUploadView(APIView):
         request={"multipart/form-data": s.BatchUploadSerializer},
         responses={
             201: s.BatchUploadResponseSerializer,
-            **error_responses(ErrorCode.FILE_TOO_LARGE, ErrorCode.QUOTA_EXCEEDED),
+            **error_responses(
+                ErrorCode.FILE_TOO_LARGE,
+                ErrorCode.QUOTA_EXCEEDED,
+                ErrorCode.BATCH_TOO_LARGE,
+                ErrorCode.SERVICE_UNAVAILABLE,
+            ),
         },
         description="Each file is checked and stored on its own: `items` are the stored "
         "ones, `errors` name the index and the error of each refused one (a file over the "
-        "per-file limit is dropped while it streams in and reported as `file_too_large`).",
+        "per-file limit is dropped while it streams in and reported as `file_too_large`). "
+        "The whole batch is refused, nothing stored, with 413 `batch_too_large` when its "
+        "images have more than STORAGE_MAX_BATCH_PIXELS pixels in all (read from their "
+        "headers), and with 503 `service_unavailable` (Retry-After) when the server is busy "
+        "decoding other images.",
     )
     def post(self, request):
         max_files = settings.STORAGE_BATCH_MAX_FILES

@@ -12,10 +12,13 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts import tokens
+from ai_assistant import jobs, recognition
+from ai_assistant.client import get_ai_client
 from ai_assistant.models import RecognitionJob
 from ai_assistant.tasks import fail_stuck_recognition_jobs, recognize_food
 from fitness.asgi import application
 from food.models import FoodLog
+from storage import images
 from tests.ai_assistant.events import UserEvents
 from tests.ai_assistant.factories import analysis_payload
 from tests.storage.factories import jpeg_bytes, stored_file
@@ -69,6 +72,67 @@ def test_task_reruns_job_left_running_by_a_lost_worker(user, gemini):
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED
     assert job.attempts == 2
+
+
+def kept(job: RecognitionJob, *names: str, model: str | None = None) -> list[dict]:
+    """Model answers as a lost run stored them on the job, for its photo."""
+    client = get_ai_client()
+    jpeg = recognition.model_jpeg(job.image)
+    key = recognition.photo_cache_key(jpeg, model or client.config.model_for("vision"))
+    return [{"key": key, "analysis": analysis_payload(food_name=name)} for name in names]
+
+
+def test_task_run_stores_each_model_answer_on_the_job(user, gemini):
+    job = make_job(user)
+    reply_twice(gemini)
+
+    recognize_food.delay(str(job.id))
+
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED
+    [key] = {answer["key"] for answer in kept(job, "-")}
+    assert [(answer["key"], answer["analysis"]["food_name"]) for answer in job.model_answers] == [
+        (key, "Eggs on toast")
+    ] * 2
+
+
+def test_task_rerun_asks_only_for_the_answer_the_lost_run_missed(user, gemini):
+    job = make_job(user, status=Status.RUNNING, attempts=1, started_at=timezone.now())
+    RecognitionJob.objects.filter(pk=job.pk).update(model_answers=kept(job, "Paella"))
+    gemini.reply_json(analysis_payload(food_name="Paella"))
+
+    recognize_food.delay(str(job.id))
+
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED
+    assert job.result["data"]["food_name"] == "Paella"
+    assert len(gemini.requests) == 1
+    assert len(job.model_answers) == 2
+
+
+def test_task_rerun_with_every_answer_kept_calls_no_model(user, gemini):
+    job = make_job(user, status=Status.RUNNING, attempts=1, started_at=timezone.now())
+    RecognitionJob.objects.filter(pk=job.pk).update(model_answers=kept(job, "Pho", "Pho"))
+
+    recognize_food.delay(str(job.id))
+
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED
+    assert job.result["data"]["food_name"] == "Pho"
+    assert gemini.requests == []
+
+
+def test_task_rerun_ignores_answers_kept_for_another_model(user, gemini):
+    job = make_job(user, status=Status.RUNNING, attempts=1, started_at=timezone.now())
+    stale = kept(job, "Pho", "Pho", model="an-older-model")
+    RecognitionJob.objects.filter(pk=job.pk).update(model_answers=stale)
+    reply_twice(gemini)
+
+    recognize_food.delay(str(job.id))
+
+    job.refresh_from_db()
+    assert job.result["data"]["food_name"] == "Eggs on toast"
+    assert len(gemini.requests) == 2
 
 
 def test_task_fails_job_started_too_many_times_without_calling_gemini(user, gemini, settings):
@@ -213,4 +277,34 @@ def test_task_arriving_after_the_sweep_changes_nothing(user, gemini, settings):
     assert job.status == Status.FAILED
     assert job.error["code"] == "job_timeout"
     assert job.attempts == 1
+    assert gemini.requests == []
+
+
+def test_task_hands_job_back_when_every_decode_slot_is_taken(user, gemini, settings):
+    job = make_job(user)
+    # A photo the model is not shown as stored (larger than 1024 px) has to be decoded.
+    RecognitionJob.objects.filter(pk=job.pk).update(
+        image=stored_file(user, jpeg_bytes((2048, 1536)), purpose="food_photo")
+    )
+    settings.STORAGE_MAX_CONCURRENT_DECODES = 1
+    settings.STORAGE_DECODE_WAIT_SECONDS = 0.05
+    taken, done = threading.Event(), threading.Event()
+
+    def hold():
+        with images.decode_slot():
+            taken.set()
+            done.wait(timeout=30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(timeout=5)
+    try:
+        retry_in = jobs.run_job(job_id=job.pk, retries=0)
+    finally:
+        done.set()
+        holder.join(timeout=5)
+
+    job.refresh_from_db()
+    assert retry_in == 1
+    assert (job.status, job.error) == (Status.PENDING, None)
     assert gemini.requests == []

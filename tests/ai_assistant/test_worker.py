@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from ai_assistant.models import RecognitionJob
+from ai_assistant.models import AIUsage, RecognitionJob
 from food.models import FoodLog
 from tests.ai_assistant.conftest import STANDIN_KEY
 from tests.ai_assistant.events import UserEvents
@@ -83,39 +83,86 @@ def test_recognition_runs_on_a_worker_and_answers_within_prefer_wait(
     )
 
 
-def test_job_of_a_worker_killed_mid_run_is_run_again_by_another(auth_client, gemini, workers):
-    gemini.hang(30)  # the first run's first call never gets an answer...
-    for _ in range(3):  # ...its second does, and so do both calls of the next run
-        gemini.reply_json(analysis_payload(food_name="Ramen"))
-    first = workers()
+def answers_kept(job_id) -> int:
+    return len(RecognitionJob.objects.values_list("model_answers", flat=True).get(pk=job_id))
 
+
+def paid_calls() -> int:
+    """Model answers the provider delivered (and bills): the usage ledger's `ok` rows."""
+    return AIUsage.objects.filter(endpoint="food.recognize", outcome="ok").count()
+
+
+def start_job_with_one_answer_kept(auth_client, gemini, worker) -> str:
+    """A job whose run has one of its two model answers stored and waits for the other."""
+    gemini.reply_json(analysis_payload(food_name="Ramen"))  # the first call answers...
+    gemini.hang(60)  # ...the second never does before the worker is killed
     response = auth_client.post(
         URL, {"image": upload(jpeg_bytes()), "log": "true"}, format="multipart"
     )
     assert response.status_code == 202, response.json()
     job_id = response.json()["id"]
     wait_until(
-        lambda: len(gemini.requests) == 2,
+        lambda: answers_kept(job_id) == 1,
         timeout=20,
-        what="the first worker to call the model",
-        worker_log=first.log,
+        what="the first model answer to be stored on the job",
+        worker_log=worker.log,
     )
     assert status_of(job_id) == "running"
-    first.kill()  # mid-run: its message was taken but never acknowledged
+    assert len(gemini.requests) == 2
+    return job_id
 
+
+def assert_finished_once_without_paying_twice(job_id, gemini) -> None:
+    job = RecognitionJob.objects.get(pk=job_id)
+    assert job.status == "succeeded"
+    assert job.attempts == 2
+    assert job.result["data"]["food_name"] == "Ramen"
+    assert job.error is None
+    assert FoodLog.objects.get().pk == job.food_log_id
+    # The second run asked only for the answer the first run never got: three requests
+    # reached the model (one cut off by the kill), two answers were delivered and billed,
+    # as for a job that ran once.
+    assert len(gemini.requests) == 3
+    assert paid_calls() == 2
+    assert len(job.model_answers) == 2
+
+
+def test_job_of_a_worker_killed_mid_run_is_run_again_by_another(auth_client, gemini, workers):
+    first = workers()
+    job_id = start_job_with_one_answer_kept(auth_client, gemini, first)
+    gemini.reply_json(analysis_payload(food_name="Ramen"))  # the one call the re-run needs
+
+    # Main process and pool child at once, as when the machine dies: the message stays
+    # unacknowledged in Redis until the visibility timeout (2 s here) hands it out again.
+    first.kill()
     second = workers()
+
     wait_until(
         lambda: status_of(job_id) == "succeeded",
         timeout=20,
         what="the second worker to finish the job",
         worker_log=lambda: first.log() + second.log(),
     )
-    job = RecognitionJob.objects.get(pk=job_id)
-    assert job.attempts == 2
-    assert job.result["data"]["food_name"] == "Ramen"
-    assert job.error is None
-    assert len(gemini.requests) == 4
-    assert FoodLog.objects.get().pk == job.food_log_id
+    assert_finished_once_without_paying_twice(job_id, gemini)
+
+
+def test_job_of_a_killed_pool_child_is_handed_back_to_its_worker(auth_client, gemini, workers):
+    worker = workers()
+    job_id = start_job_with_one_answer_kept(auth_client, gemini, worker)
+    gemini.reply_json(analysis_payload(food_name="Ramen"))
+
+    # Only the child: the main process sees it lost and rejects the message back to the
+    # queue (acks_late + reject_on_worker_lost); its next child runs the job again.
+    worker.kill_pool_child()
+
+    wait_until(
+        lambda: status_of(job_id) == "succeeded",
+        timeout=20,
+        what="the worker's new pool child to finish the job",
+        worker_log=worker.log,
+    )
+    assert "WorkerLostError" in worker.log()
+    assert_finished_once_without_paying_twice(job_id, gemini)
 
 
 def test_job_running_past_the_task_time_limit_fails_with_job_timeout(

@@ -116,8 +116,30 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
+    def kill_pool_child(self) -> None:
+        """SIGKILL to the pool child running tasks only: the main process lives on and sees
+        the child lost (WorkerLostError)."""
+        assert self.process is not None
+        children = [
+            int(stat.parent.name)
+            for stat in Path("/proc").glob("[0-9]*/stat")
+            if _parent_pid(stat) == self.process.pid
+        ]
+        assert children, "the worker has no pool child"
+        for pid in children:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _parent_pid(stat: Path) -> int | None:
+    try:
+        # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+        return int(stat.read_text().rpartition(")")[2].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None  # exited meanwhile
 
 
 def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, worker_log=None):
