@@ -24,10 +24,10 @@ def _all_subclasses(cls: type) -> set[type]:
 
 
 def _project_sources() -> list[Path]:
+    # The project's own apps sit at the top of the repository (a virtualenv inside it does
+    # not count).
     app_dirs = [
-        Path(config.path)
-        for config in apps.get_app_configs()
-        if Path(config.path).is_relative_to(ROOT)
+        Path(config.path) for config in apps.get_app_configs() if Path(config.path).parent == ROOT
     ]
     return [
         source
