@@ -12,8 +12,6 @@ class JSONParser(parsers.JSONParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return json_bounds.bounded(
-                partial(super().parse, stream, media_type, parser_context)
-            )
+            return json_bounds.bounded(partial(super().parse, stream, media_type, parser_context))
         except json_bounds.UnsafeJSON as exc:
             raise ParseError(str(exc)) from exc

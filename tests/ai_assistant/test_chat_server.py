@@ -15,6 +15,7 @@ import uvicorn
 from channels.db import database_sync_to_async
 from django.db import connection
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError
 
 from accounts import tokens
 from ai_assistant.models import ChatMessage
@@ -27,8 +28,18 @@ from tests.ai_assistant.gemini_standin import usage
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TIMEOUT = 5
+# A server process imports Django before it accepts; on a loaded machine that takes a while.
+STARTUP_TIMEOUT = 60
 # As `make run` starts uvicorn with its defaults.
-WS_OPTIONS = ["--ws-ping-interval", "20", "--ws-ping-timeout", "20", "--ws-max-size", "1048576"]
+WS_MAX_SIZE = 1048576
+WS_OPTIONS = [
+    "--ws-ping-interval",
+    "20",
+    "--ws-ping-timeout",
+    "20",
+    "--ws-max-size",
+    str(WS_MAX_SIZE),
+]
 IDLE_SECONDS = 60
 
 
@@ -37,7 +48,12 @@ def server_url():
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
-        application, lifespan="off", loop="asyncio", ws="auto", log_level="warning"
+        application,
+        lifespan="off",
+        loop="asyncio",
+        ws="auto",
+        log_level="warning",
+        ws_max_size=WS_MAX_SIZE,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
@@ -174,6 +190,18 @@ def stop_servers(servers: list[subprocess.Popen]) -> None:
         server.wait(TIMEOUT)
 
 
+async def test_server_closes_with_1009_past_its_max_size(server_url, user):
+    _, headers = await setup_chat(user)
+
+    async with connect(f"{server_url}/ws/events/", additional_headers=headers) as websocket:
+        assert (await receive(websocket))["type"] == "connected"
+        await websocket.send("x" * (WS_MAX_SIZE + 1))
+        with pytest.raises(ConnectionClosedError):
+            await receive(websocket)
+
+    assert websocket.close_code == 1009
+
+
 @pytest.fixture
 def server_process(gemini):
     servers, [url] = start_servers(1, gemini)
@@ -195,11 +223,15 @@ async def test_sockets_on_two_processes_both_receive_the_reply(two_server_proces
     first, second = two_server_processes
 
     async with (
-        connect(f"{first}{path}", additional_headers=headers, open_timeout=15) as phone,
-        connect(f"{second}{path}", additional_headers=headers, open_timeout=15) as tablet,
+        connect(
+            f"{first}{path}", additional_headers=headers, open_timeout=STARTUP_TIMEOUT
+        ) as phone,
+        connect(
+            f"{second}{path}", additional_headers=headers, open_timeout=STARTUP_TIMEOUT
+        ) as tablet,
     ):
-        await asyncio.wait_for(phone.recv(), 15)
-        await asyncio.wait_for(tablet.recv(), 15)
+        await asyncio.wait_for(phone.recv(), STARTUP_TIMEOUT)
+        await asyncio.wait_for(tablet.recv(), STARTUP_TIMEOUT)
         await phone.send(json.dumps({"type": "message", "content": "Hello from the phone"}))
         phone_frames = [await receive(phone) for _ in range(3)]
         tablet_frames = [await receive(tablet) for _ in range(2)]
@@ -223,16 +255,21 @@ async def test_idle_sockets_survive_a_minute_on_redis_then_work(server_process, 
 
     async with (
         connect(
-            f"{server_process}/ws/events/", additional_headers=headers, open_timeout=15
+            f"{server_process}/ws/events/", additional_headers=headers, open_timeout=STARTUP_TIMEOUT
         ) as events,
         connect(
             f"{server_process}/ws/ai/chat/{conversation.session_id}/",
             additional_headers=headers,
-            open_timeout=15,
+            open_timeout=STARTUP_TIMEOUT,
         ) as chat,
     ):
-        assert json.loads(await asyncio.wait_for(events.recv(), 15))["type"] == "connected"
-        assert json.loads(await asyncio.wait_for(chat.recv(), 15))["type"] == "connected"
+        assert (
+            json.loads(await asyncio.wait_for(events.recv(), STARTUP_TIMEOUT))["type"]
+            == "connected"
+        )
+        assert (
+            json.loads(await asyncio.wait_for(chat.recv(), STARTUP_TIMEOUT))["type"] == "connected"
+        )
         await asyncio.sleep(IDLE_SECONDS)
 
         await chat.send(json.dumps({"type": "message", "content": "After a minute?"}))
