@@ -7,6 +7,17 @@ PORT ?= 8000
 # `make run` is for a developer's machine: DEBUG on (which also allows the built-in
 # development SECRET_KEY) unless the caller says otherwise.
 RUN_ENV := DEBUG=$${DEBUG:-true}
+# WebSocket keepalive: the server pings every WS_PING_INTERVAL seconds and drops a socket
+# whose pong is WS_PING_TIMEOUT seconds late, so dead phones are noticed and proxies and load
+# balancers see traffic on idle sockets. WS_MAX_SIZE caps one incoming message (uvicorn
+# closes with 1009 past it); it sits above the app's WS_MAX_FRAME_BYTES (64 KiB), which
+# answers an error frame instead.
+WS_PING_INTERVAL ?= 20
+WS_PING_TIMEOUT ?= 20
+WS_MAX_SIZE ?= 1048576
+UVICORN := $(BIN)/uvicorn fitness.asgi:application --lifespan off --host $(HOST) --port $(PORT) \
+	--ws-ping-interval $(WS_PING_INTERVAL) --ws-ping-timeout $(WS_PING_TIMEOUT) \
+	--ws-max-size $(WS_MAX_SIZE)
 
 .DEFAULT_GOAL := help
 .PHONY: help install run serve worker beat migrate test lint format check bench clean
@@ -40,9 +51,9 @@ run: migrate ## Serve HTTP + WebSocket on 127.0.0.1:8000 (and a worker when REDI
 		echo "  Broker configured: starting a Celery worker beside the server."; \
 		$(RUN_ENV) $(BIN)/celery -A fitness worker --beat --loglevel INFO & \
 		trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
-		$(RUN_ENV) $(BIN)/uvicorn fitness.asgi:application --lifespan off --host $(HOST) --port $(PORT); \
+		$(RUN_ENV) $(UVICORN); \
 	else \
-		$(RUN_ENV) $(BIN)/uvicorn fitness.asgi:application --lifespan off --host $(HOST) --port $(PORT); \
+		$(RUN_ENV) $(UVICORN); \
 	fi
 
 worker: install ## Run a Celery worker (with the beat scheduler) against the configured broker

@@ -1,25 +1,20 @@
-import json
-import logging
 import time
 import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.models import User
 from ai_assistant.api.coach_serializers import ChatSocketFrameSerializer
 from ai_assistant.chat import events, selectors, services
 from ai_assistant.chat.schemas import ChatMessage, ChatReplyResponse
 from ai_assistant.errors import AIError
-from fitness.api.errors import ApiError, error_body
-from fitness.error_codes import ErrorCode
+from fitness.api.errors import ApiError
+from fitness.authenticated_consumer import AuthenticatedJsonConsumer, CloseSocket
 from fitness.ws import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 
-logger = logging.getLogger(__name__)
 
-
-class ChatConsumer(AsyncJsonWebsocketConsumer):
+class ChatConsumer(AuthenticatedJsonConsumer):
     """`/ws/ai/chat/{session}/`: the coach's replies, streamed as the model writes them.
 
     Client → server: `{"type": "message", "content": "..."}` (or `{"type": "ping"}`).
@@ -33,22 +28,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     """
 
     session_id: uuid.UUID | None = None
-    client_gone = False
 
-    async def connect(self):
-        await self.accept()
-        user = self.scope["user"]
-        if not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
+    async def join(self, user: Any) -> None:
         try:
             session_id = uuid.UUID(str(self.scope["url_route"]["kwargs"]["session"]))
             await database_sync_to_async(selectors.get_conversation)(
                 user=user, session_id=session_id
             )
-        except (ValueError, ApiError):
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
+        except (ValueError, ApiError) as exc:
+            raise CloseSocket(CLOSE_NOT_FOUND, "No such conversation.") from exc
         self.session_id = session_id
         await self.channel_layer.group_add(events.chat_group(session_id), self.channel_name)
         await self.send_json({"type": "connected", "session_id": str(session_id)})
@@ -59,21 +47,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 events.chat_group(self.session_id), self.channel_name
             )
 
-    async def receive(self, text_data=None, bytes_data=None, **kwargs):
-        if self.session_id is None:
-            return
-        try:
-            content = json.loads(text_data or "")
-        except ValueError:
-            await self._error(
-                ApiError("Frames are JSON objects.", code=ErrorCode.MALFORMED_REQUEST)
-            )
-            return
-        await self.receive_json(content)
-
     async def receive_json(self, content, **kwargs):
         if isinstance(content, dict) and content.get("type") == "ping":
-            await self._send({"type": "pong"})
+            await self.send_frame({"type": "pong"})
             return
         frame = ChatSocketFrameSerializer(data=content)
         if not frame.is_valid():
@@ -82,7 +58,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 code=ErrorCode.VALIDATION_ERROR,
                 details={"fields": frame.errors},
             )
-            await self._error(invalid)
+            await self.send_error(invalid)
             return
         await self._answer(frame.validated_data["content"])
 
@@ -92,7 +68,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         # account itself.
         user = await database_sync_to_async(_active_user)(self.scope["user"].pk)
         if user is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.close_with(CLOSE_UNAUTHENTICATED, "The account is no longer active.")
             return
         try:
             turn = await database_sync_to_async(services.begin_turn)(
@@ -102,7 +78,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 started=started,
             )
         except ApiError as exc:
-            await self._error(exc)
+            await self.send_error(exc)
             return
         await events.apublish(
             self.session_id,
@@ -112,10 +88,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         draft = services.ReplyDraft()
         try:
             async for delta in services.astream_reply(turn, draft):
-                await self._send({"type": "ai_response.delta", "delta": delta})
+                await self.send_frame({"type": "ai_response.delta", "delta": delta})
         except AIError as exc:
             await self._finish(turn, draft)  # keeps the part that came before the failure
-            await self._error(exc)
+            await self.send_error(exc)
             return
         response = await self._finish(turn, draft)
         if response is not None:
@@ -128,31 +104,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         try:
             return await database_sync_to_async(services.finish_turn)(turn, draft)
         except ApiError as exc:  # the conversation was deleted meanwhile
-            await self._error(exc)
+            await self.send_error(exc)
             return None
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
         if event.get("skip") != self.channel_name:
-            await self._send(event["frame"])
+            await self.send_frame(event["frame"])
 
     async def chat_ended(self, event: dict[str, Any]) -> None:
-        await self.close(code=CLOSE_NOT_FOUND)
-
-    async def _error(self, exc: ApiError) -> None:
-        await self._send(
-            {"type": "error", "error": error_body(exc.code, exc.message, exc.details)["error"]}
-        )
-
-    async def _send(self, frame: dict[str, Any]) -> None:
-        """Sends unless the client left: a reply in progress is still finished and stored,
-        and the conversation's other sockets still receive it."""
-        if self.client_gone:
-            return
-        try:
-            await self.send_json(frame)
-        except OSError:
-            logger.info("Chat socket closed by the client during a reply")
-            self.client_gone = True
+        await self.close_with(CLOSE_NOT_FOUND, "The conversation was ended.")
 
 
 def _active_user(user_id: Any) -> User | None:

@@ -130,7 +130,18 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # An idle socket waits in a blocking pop that Redis ends after 5 s
+                        # (channels_redis's `brpop_timeout`). redis-py's own read timeout
+                        # (`socket_timeout`, 5 s by default since redis-py 8) must outlast it,
+                        # or the race ends the wait with TimeoutError and the consumer, and so
+                        # the socket, dies. Still bounded: a Redis that stops answering is
+                        # noticed, not waited for forever.
+                        "socket_timeout": 15,
+                    }
+                ],
                 "prefix": env.str("CHANNELS_PREFIX", default="ff-asgi"),
             },
         }
@@ -280,6 +291,11 @@ SPECTACULAR_SETTINGS = {
 # --- Uploads and bodies -------------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_JSON_BODY_BYTES", default=5 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# A WebSocket frame past this answers a `payload_too_large` error frame; the socket stays
+# open. A chat message (4000 characters, up to 16 KB in UTF-8) fits with room to spare. The
+# ASGI server's own cap (uvicorn's --ws-max-size, WS_MAX_SIZE in the Makefile) sits above
+# it and closes the socket with 1009.
+WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=64 * 1024)
 
 # --- E-mail -------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -15,10 +15,12 @@ import uvicorn
 from channels.db import database_sync_to_async
 from django.db import connection
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosedError
 
 from accounts import tokens
 from ai_assistant.models import ChatMessage
 from fitness.asgi import application
+from fitness.ws import send_user_event
 from tests.ai_assistant.coach import conversation_for, stream_later
 from tests.ai_assistant.conftest import STANDIN_KEY
 from tests.ai_assistant.gemini_standin import usage
@@ -26,6 +28,19 @@ from tests.ai_assistant.gemini_standin import usage
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TIMEOUT = 5
+# A server process imports Django before it accepts; on a loaded machine that takes a while.
+STARTUP_TIMEOUT = 60
+# As `make run` starts uvicorn with its defaults.
+WS_MAX_SIZE = 1048576
+WS_OPTIONS = [
+    "--ws-ping-interval",
+    "20",
+    "--ws-ping-timeout",
+    "20",
+    "--ws-max-size",
+    str(WS_MAX_SIZE),
+]
+IDLE_SECONDS = 60
 
 
 @pytest.fixture
@@ -33,7 +48,12 @@ def server_url():
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
-        application, lifespan="off", loop="asyncio", ws="auto", log_level="warning"
+        application,
+        lifespan="off",
+        loop="asyncio",
+        ws="auto",
+        log_level="warning",
+        ws_max_size=WS_MAX_SIZE,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
@@ -116,9 +136,9 @@ async def test_server_keeps_message_and_reply_when_client_drops(server_url, user
     assert "closed by the client" in caplog.text
 
 
-@pytest.fixture
-def two_server_processes(gemini):
-    """Two uvicorn processes on the test database, sharing the Redis channel layer."""
+def start_servers(count: int, gemini) -> tuple[list[subprocess.Popen], list[str]]:
+    """`count` uvicorn processes on the test database, sharing the Redis channel layer, with
+    the WebSocket options `make run` passes."""
     database = connection.settings_dict
     if not os.environ.get("REDIS_URL") or database["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("needs PostgreSQL and Redis, which processes can share")
@@ -133,7 +153,7 @@ def two_server_processes(gemini):
         "GEMINI_BASE_URL": gemini.url,
     }
     servers, urls = [], []
-    for _ in range(2):
+    for _ in range(count):
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
         listener.listen()
@@ -151,6 +171,7 @@ def two_server_processes(gemini):
                     "off",
                     "--log-level",
                     "warning",
+                    *WS_OPTIONS,
                 ],
                 env=env,
                 pass_fds=[listener.fileno()],
@@ -159,11 +180,40 @@ def two_server_processes(gemini):
         host, port = listener.getsockname()
         urls.append(f"ws://{host}:{port}")
         listener.close()
-    yield urls
+    return servers, urls
+
+
+def stop_servers(servers: list[subprocess.Popen]) -> None:
     for server in servers:
         server.terminate()
     for server in servers:
         server.wait(TIMEOUT)
+
+
+async def test_server_closes_with_1009_past_its_max_size(server_url, user):
+    _, headers = await setup_chat(user)
+
+    async with connect(f"{server_url}/ws/events/", additional_headers=headers) as websocket:
+        assert (await receive(websocket))["type"] == "connected"
+        await websocket.send("x" * (WS_MAX_SIZE + 1))
+        with pytest.raises(ConnectionClosedError):
+            await receive(websocket)
+
+    assert websocket.close_code == 1009
+
+
+@pytest.fixture
+def server_process(gemini):
+    servers, [url] = start_servers(1, gemini)
+    yield url
+    stop_servers(servers)
+
+
+@pytest.fixture
+def two_server_processes(gemini):
+    servers, urls = start_servers(2, gemini)
+    yield urls
+    stop_servers(servers)
 
 
 async def test_sockets_on_two_processes_both_receive_the_reply(two_server_processes, user, gemini):
@@ -173,11 +223,15 @@ async def test_sockets_on_two_processes_both_receive_the_reply(two_server_proces
     first, second = two_server_processes
 
     async with (
-        connect(f"{first}{path}", additional_headers=headers, open_timeout=15) as phone,
-        connect(f"{second}{path}", additional_headers=headers, open_timeout=15) as tablet,
+        connect(
+            f"{first}{path}", additional_headers=headers, open_timeout=STARTUP_TIMEOUT
+        ) as phone,
+        connect(
+            f"{second}{path}", additional_headers=headers, open_timeout=STARTUP_TIMEOUT
+        ) as tablet,
     ):
-        await asyncio.wait_for(phone.recv(), 15)
-        await asyncio.wait_for(tablet.recv(), 15)
+        await asyncio.wait_for(phone.recv(), STARTUP_TIMEOUT)
+        await asyncio.wait_for(tablet.recv(), STARTUP_TIMEOUT)
         await phone.send(json.dumps({"type": "message", "content": "Hello from the phone"}))
         phone_frames = [await receive(phone) for _ in range(3)]
         tablet_frames = [await receive(tablet) for _ in range(2)]
@@ -191,3 +245,42 @@ async def test_sockets_on_two_processes_both_receive_the_reply(two_server_proces
     assert tablet_frames[0]["data"]["content"] == "Hello from the phone"
     assert tablet_frames[1] == phone_frames[-1]
     assert tablet_frames[1]["data"]["data"]["reply"]["content"] == "Same on both."
+
+
+async def test_idle_sockets_survive_a_minute_on_redis_then_work(server_process, user, gemini):
+    """Idle sockets wait in a blocking Redis read; one that outlasts the Redis client's read
+    timeout must not take the socket down."""
+    conversation, headers = await setup_chat(user)
+    gemini.stream(["Still ", "here."])
+
+    async with (
+        connect(
+            f"{server_process}/ws/events/", additional_headers=headers, open_timeout=STARTUP_TIMEOUT
+        ) as events,
+        connect(
+            f"{server_process}/ws/ai/chat/{conversation.session_id}/",
+            additional_headers=headers,
+            open_timeout=STARTUP_TIMEOUT,
+        ) as chat,
+    ):
+        assert (
+            json.loads(await asyncio.wait_for(events.recv(), STARTUP_TIMEOUT))["type"]
+            == "connected"
+        )
+        assert (
+            json.loads(await asyncio.wait_for(chat.recv(), STARTUP_TIMEOUT))["type"] == "connected"
+        )
+        await asyncio.sleep(IDLE_SECONDS)
+
+        await chat.send(json.dumps({"type": "message", "content": "After a minute?"}))
+        chat_frames = [await receive(chat) for _ in range(3)]
+        await database_sync_to_async(send_user_event)(user.id, "job.finished", {"job_id": "j1"})
+        event = await receive(events)
+
+    assert [frame["type"] for frame in chat_frames] == [
+        "ai_response.delta",
+        "ai_response.delta",
+        "ai_response",
+    ]
+    assert chat_frames[-1]["data"]["data"]["reply"]["content"] == "Still here."
+    assert event == {"type": "job.finished", "job_id": "j1"}

@@ -56,6 +56,10 @@ async def chat_socket(user, conversation) -> WebsocketCommunicator:
     return socket
 
 
+def closed(code: int, reason: str) -> dict:
+    return {"type": "websocket.close", "code": code, "reason": reason}
+
+
 async def say(socket, content):
     await socket.send_json_to({"type": "message", "content": content})
 
@@ -140,7 +144,7 @@ async def test_socket_closes_4401_without_valid_token(user, token):
 
     socket = await open_socket(f"/ws/ai/chat/{conversation.session_id}/{query}")
 
-    assert await socket.receive_output(TIMEOUT) == {"type": "websocket.close", "code": 4401}
+    assert await socket.receive_output(TIMEOUT) == closed(4401, "Not signed in.")
 
 
 @pytest.mark.parametrize("session", ["theirs", "unknown", "not-a-uuid"])
@@ -154,7 +158,7 @@ async def test_socket_closes_4404_for_session_not_callers(user, other_user, sess
 
     socket = await open_socket(f"/ws/ai/chat/{path}/", await bearer(user))
 
-    assert await socket.receive_output(TIMEOUT) == {"type": "websocket.close", "code": 4404}
+    assert await socket.receive_output(TIMEOUT) == closed(4404, "No such conversation.")
 
 
 async def test_socket_rejects_foreign_origin(user, settings):
@@ -331,7 +335,7 @@ async def test_socket_closed_4404_when_conversation_deleted(user):
         owner=user, session_id=conversation.session_id
     )
 
-    assert await socket.receive_output(TIMEOUT) == {"type": "websocket.close", "code": 4404}
+    assert await socket.receive_output(TIMEOUT) == closed(4404, "The conversation was ended.")
     assert not await database_sync_to_async(AIConversation.objects.exists)()
 
 
@@ -350,7 +354,7 @@ async def test_socket_reports_conversation_deleted_while_reply_was_written(user,
 
     assert frames[-1]["type"] == "error"
     assert frames[-1]["error"]["code"] == "not_found"
-    assert await socket.receive_output(TIMEOUT) == {"type": "websocket.close", "code": 4404}
+    assert await socket.receive_output(TIMEOUT) == closed(4404, "The conversation was ended.")
     assert not await database_sync_to_async(ChatMessage.objects.exists)()
 
 
@@ -374,7 +378,7 @@ async def test_socket_closes_4401_when_account_deactivated(user, gemini):
 
     await say(socket, "Still me?")
 
-    assert await socket.receive_output(TIMEOUT) == {"type": "websocket.close", "code": 4401}
+    assert await socket.receive_output(TIMEOUT) == closed(4401, "The account is no longer active.")
     assert await stored(conversation) == []
 
 
@@ -390,4 +394,33 @@ async def test_socket_records_usage_of_each_reply(user, gemini):
         lambda: list(AIUsage.objects.values_list("endpoint", "outcome"))
     )()
     assert usage == [("chat.message", "ok")]
+    await socket.disconnect()
+
+
+async def test_socket_answers_depth_bomb_and_oversize_frames_and_stays_usable(user, gemini):
+    conversation = await new_conversation(user)
+    socket = await chat_socket(user, conversation)
+
+    await socket.send_to(
+        text_data='{"type": "message", "content": ' + "[" * 30_000 + "]" * 30_000 + "}"
+    )
+    too_deep = await socket.receive_json_from(TIMEOUT)
+    await socket.send_to(text_data="[" * 100_000 + "]" * 100_000)
+    too_large = await socket.receive_json_from(TIMEOUT)
+    gemini.stream(["Still ", "here."])
+    await say(socket, "Hello?")
+    answered = await frames_until_final(socket)
+
+    assert too_deep == {
+        "type": "error",
+        "error": {
+            "code": "malformed_request",
+            "message": "JSON parse error - the document is nested too deeply.",
+            "details": {},
+        },
+    }
+    assert too_large["error"]["code"] == "payload_too_large"
+    assert too_large["error"]["details"] == {"max_bytes": 65536}
+    assert answered[-1]["type"] == "ai_response"
+    assert [role for role, _, _ in await stored(conversation)] == ["user", "assistant"]
     await socket.disconnect()

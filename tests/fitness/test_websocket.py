@@ -45,14 +45,22 @@ async def test_events_socket_accepts_query_token_and_delivers_user_events(user, 
 async def test_events_socket_closes_4401_without_valid_token(token):
     path = "/ws/events/" + (f"?token={token}" if token else "")
     ws = await _connect(path)
-    assert await ws.receive_output() == {"type": "websocket.close", "code": 4401}
+    assert await ws.receive_output() == {
+        "type": "websocket.close",
+        "code": 4401,
+        "reason": "Not signed in.",
+    }
 
 
 async def test_events_socket_refuses_revoked_access_token(user):
     token = await _access_token(user)
     await sync_to_async(tokens.revoke_access_token)(AccessToken(token))
     ws = await _connect(f"/ws/events/?token={token}")
-    assert await ws.receive_output() == {"type": "websocket.close", "code": 4401}
+    assert await ws.receive_output() == {
+        "type": "websocket.close",
+        "code": 4401,
+        "reason": "Not signed in.",
+    }
 
 
 async def test_events_socket_rejects_foreign_origin(user, settings):
@@ -63,3 +71,64 @@ async def test_events_socket_rejects_foreign_origin(user, settings):
     )
     connected, _ = await communicator.connect()
     assert not connected
+
+
+async def test_events_socket_answers_unknown_messages_in_the_envelope(user):
+    token = await _access_token(user)
+    ws = await _connect(f"/ws/events/?token={token}")
+    await ws.receive_json_from()
+    await ws.send_json_to({"type": "subscribe"})
+    assert await ws.receive_json_from() == {
+        "type": "error",
+        "error": {
+            "code": "unknown_message",
+            "message": "Only ping is accepted here.",
+            "details": {},
+        },
+    }
+    await ws.disconnect()
+
+
+# Under the frame size bound (64 KiB), far past the decoder's recursion limit.
+DEPTH_BOMB = "[" * 30_000 + "]" * 30_000
+
+
+@pytest.mark.parametrize(
+    ("frame", "code", "details"),
+    [
+        ({"text_data": DEPTH_BOMB}, "malformed_request", {}),
+        ({"text_data": "[" * 100_000 + "]" * 100_000}, "payload_too_large", {"max_bytes": 65536}),
+        ({"text_data": '{"type": "ping", "x": "\\u0000"}'}, "malformed_request", {}),
+        ({"text_data": "ping"}, "malformed_request", {}),
+        ({"text_data": '{"type": "ping", "n": NaN}'}, "malformed_request", {}),
+        ({"bytes_data": b'{"type": "ping"}'}, "malformed_request", {}),
+        (
+            {"text_data": '{"type": "ping", "pad": "' + "é" * 40_000 + '"}'},
+            "payload_too_large",
+            {"max_bytes": 65536},
+        ),
+    ],
+    ids=[
+        "depth_bomb",
+        "depth_bomb_of_the_report",
+        "nul",
+        "not_json",
+        "nan",
+        "binary",
+        "oversize_in_utf8",
+    ],
+)
+async def test_events_socket_answers_unsafe_frames_and_stays_open(user, frame, code, details):
+    token = await _access_token(user)
+    ws = await _connect(f"/ws/events/?token={token}")
+    await ws.receive_json_from()
+
+    await ws.send_to(**frame)
+    error = await ws.receive_json_from()
+    await ws.send_json_to({"type": "ping"})
+
+    assert error["type"] == "error"
+    assert error["error"]["code"] == code
+    assert error["error"]["details"] == details
+    assert await ws.receive_json_from() == {"type": "pong"}
+    await ws.disconnect()
