@@ -354,11 +354,15 @@ def _cells():
 
 
 def _database() -> dict[str, list[dict]]:
-    """Every row of every table, as plain values: what "nothing changed" is checked on."""
+    """Every row of every table an API request can write (Django's own admin, permission,
+    content-type and session tables aside), as plain values: what "nothing changed" is
+    checked on."""
     return {
         model._meta.label: list(model.objects.order_by("pk").values())
         for model in apps.get_models()
-        if model._meta.managed and not model._meta.proxy
+        if model._meta.managed
+        and not model._meta.proxy
+        and not model._meta.app_config.name.startswith("django.")
     }
 
 
