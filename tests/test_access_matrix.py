@@ -366,15 +366,12 @@ def _database() -> dict[str, list[dict]]:
     }
 
 
-def _send(world: World, client: APIClient, key: str, row: Row, role: str):
+def _request(world: World, key: str, row: Row, role: str) -> tuple[str, str, Any]:
+    """(method, path, body) of the role's request; builds the objects they name."""
     method, template = key.split(" ", 1)
-    path = template.format(**row.path(world))
+    row.owns(world)
     builder = row.other_body if role == "other" and row.other_body else row.body
-    body = builder(world)
-    call = getattr(client, method.lower())
-    if body is None:
-        return call(path), path, body
-    return call(path, body, format="multipart" if row.multipart else "json"), path, body
+    return method.lower(), template.format(**row.path(world)), builder(world)
 
 
 @pytest.fixture
@@ -404,7 +401,7 @@ def gemini_for(settings):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("key", "role"), list(_cells()))
-def test_access(key, role, settings, tmp_path, gemini_for):
+def test_operation_answers_each_role_as_the_matrix_says(key, role, settings, tmp_path, gemini_for):
     row = MATRIX.get(key)
     if row is None:
         pytest.fail(
@@ -419,15 +416,16 @@ def test_access(key, role, settings, tmp_path, gemini_for):
     standin = gemini_for(row)
     if standin is not None and role == "owner":
         row.gemini(standin)
-    # Build what the request names before looking at the database.
-    row.owns(world)
-    row.path(world)
-    (row.other_body if role == "other" and row.other_body else row.body)(world)
+    method, path, body = _request(world, key, row, role)
     client = world.client(role)  # signing in writes a token row: before the snapshot
     succeeding = role == "owner" or (role == "anonymous" and key in PUBLIC)
     before = None if succeeding else _database()
 
-    response, path, body = _send(world, client, key, row, role)
+    call = getattr(client, method)
+    if body is None:
+        response = call(path)
+    else:
+        response = call(path, body, format="multipart" if row.multipart else "json")
 
     if code is None and status == 401:
         code = "not_authenticated"
