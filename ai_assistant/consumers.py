@@ -10,8 +10,8 @@ from ai_assistant.chat import events, selectors, services
 from ai_assistant.chat.schemas import ChatMessage, ChatReplyResponse
 from ai_assistant.errors import AIError
 from fitness.api.errors import ApiError
-from fitness.error_codes import ErrorCode
 from fitness.authenticated_consumer import AuthenticatedJsonConsumer, CloseSocket
+from fitness.error_codes import ErrorCode
 from fitness.ws import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
 
 

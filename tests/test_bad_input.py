@@ -4,14 +4,10 @@ import pytest
 
 from accounts.models import User
 from food.models import FoodLog
+from tests.asserts import assert_error
 from workouts.models import Workout
 
 pytestmark = pytest.mark.django_db
-
-
-def _refused(response, status: int = 400) -> dict:
-    assert response.status_code == status, response.content
-    return response.json()["error"]
 
 
 @pytest.mark.parametrize("unit", [[], {}, None, 3])
@@ -19,7 +15,7 @@ def test_profile_measurement_with_non_string_unit_is_400(auth_client, user, unit
     response = auth_client.put(
         "/api/v1/users/profile", {"weight": {"value": 70, "unit": unit}}, format="json"
     )
-    assert "weight" in _refused(response)["details"]["fields"]
+    assert "weight" in assert_error(response, 400, "validation_error")["details"]["fields"]
 
 
 def test_workout_weight_with_non_string_unit_is_400(auth_client):
@@ -32,7 +28,7 @@ def test_workout_weight_with_non_string_unit_is_400(auth_client):
         },
         format="json",
     )
-    _refused(response)
+    assert_error(response, 400, "validation_error")
     assert not Workout.objects.exists()
 
 
@@ -40,7 +36,7 @@ def test_measurement_that_rounds_to_zero_is_400(auth_client, user):
     response = auth_client.put(
         "/api/v1/users/profile", {"weight": {"value": 1, "unit": "g"}}, format="json"
     )
-    assert "weight" in _refused(response)["details"]["fields"]
+    assert "weight" in assert_error(response, 400, "validation_error")["details"]["fields"]
     user.refresh_from_db()
     assert user.weight_kg is None
 
@@ -59,7 +55,7 @@ def test_largest_valid_workout_volume_is_stored(auth_client):
 def test_deeply_nested_json_is_400(auth_client, user):
     body = "[" * 100_000 + "]" * 100_000
     response = auth_client.post("/api/v1/users/preferences", body, content_type="application/json")
-    assert _refused(response)["code"] == "malformed_request"
+    assert_error(response, 400, "malformed_request")
 
 
 def test_nul_character_in_free_form_json_is_400(auth_client):
@@ -68,7 +64,7 @@ def test_nul_character_in_free_form_json_is_400(auth_client):
         {"name": "a", "calories": 1, "protein": 0, "carbs": 0, "fat": 0, "metadata": {"k": "a\0"}},
         format="json",
     )
-    assert _refused(response)["code"] == "malformed_request"
+    assert_error(response, 400, "malformed_request")
     assert not FoodLog.objects.exists()
 
 
@@ -76,7 +72,7 @@ def test_nul_character_in_chat_context_is_400(auth_client):
     response = auth_client.post(
         "/api/v1/ai/chat/start", {"context": {"screen": "a\0b"}}, format="json"
     )
-    _refused(response)
+    assert_error(response, 400, "malformed_request")
 
 
 @pytest.mark.parametrize(
@@ -92,7 +88,7 @@ def test_nul_character_in_chat_context_is_400(auth_client):
     ],
 )
 def test_dates_outside_supported_years_are_400(auth_client, url):
-    assert _refused(auth_client.get(url))["code"] == "validation_error"
+    assert_error(auth_client.get(url), 400, "validation_error")
 
 
 def test_food_stats_with_a_zero_goal_answer_null_progress(auth_client, user):
@@ -119,5 +115,5 @@ def test_preferences_are_bounded_as_a_whole(auth_client, user):
         ok = auth_client.post("/api/v1/users/preferences", {f"k{n}": "x" * 7000}, format="json")
         assert ok.status_code == 200
     response = auth_client.post("/api/v1/users/preferences", {"k2": "x" * 7000}, format="json")
-    _refused(response)
+    assert_error(response, 400, "validation_error")
     assert set(User.objects.get(pk=user.pk).preferences) == {"k0", "k1"}

@@ -20,6 +20,7 @@ from tests.ai_assistant.coach import (
     turns,
 )
 from tests.ai_assistant.gemini_standin import google_error, usage
+from tests.asserts import assert_error
 from tests.food.factories import FoodLogFactory, FoodLogShareFactory
 from tests.workouts.factories import create_workout
 
@@ -74,9 +75,8 @@ def test_start_chat_works_without_context_or_ai_configured(auth_client):
 def test_start_chat_rejects_invalid_context(auth_client, context):
     response = auth_client.post(START, {"context": context}, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "validation_error"
-    assert "context" in response.json()["error"]["details"]["fields"]
+    error = assert_error(response, 400, "validation_error")
+    assert "context" in error["details"]["fields"]
     assert not AIConversation.objects.exists()
 
 
@@ -178,8 +178,7 @@ def test_send_message_404_for_another_users_session(auth_client, other_user, gem
 
     response = send(auth_client, theirs.session_id)
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
     assert stored(theirs) == [("user", "their question", False)]
     assert gemini.requests == []
 
@@ -195,8 +194,7 @@ def test_send_message_rejects_empty_or_too_long_message(auth_client, user, gemin
 
     response = send(auth_client, conversation.session_id, message)
 
-    assert response.status_code == 400
-    assert "message" in response.json()["error"]["details"]["fields"]
+    assert "message" in assert_error(response, 400, "validation_error")["details"]["fields"]
     assert stored(conversation) == []
 
 
@@ -212,8 +210,7 @@ def test_send_message_unavailable_without_ai_and_nothing_stored(auth_client, use
 
     response = send(auth_client, conversation.session_id)
 
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "ai_unavailable"
+    assert_error(response, 503, "ai_unavailable")
     assert stored(conversation) == []
 
 
@@ -228,8 +225,8 @@ def test_send_message_rate_limited_when_chat_allowance_used(auth_client, user, g
     assert send(auth_client, conversation.session_id, "one").status_code == 200
     response = send(auth_client, conversation.session_id, "two")
 
-    assert response.status_code == 429
-    assert response.json()["error"]["details"]["reason"] == "user_limit"
+    error = assert_error(response, 429, "rate_limited")
+    assert error["details"]["reason"] == "user_limit"
     assert int(response["Retry-After"]) > 0
     assert [content for _, content, _ in stored(conversation)] == ["one", "First answer."]
     assert len(gemini.requests) == 1
@@ -241,8 +238,7 @@ def test_send_message_keeps_users_message_when_gemini_fails(auth_client, user, g
 
     response = send(auth_client, conversation.session_id, "Still there?")
 
-    assert response.status_code == 502
-    assert response.json()["error"]["code"] == "generation_error"
+    assert_error(response, 502, "generation_error")
     assert stored(conversation) == [("user", "Still there?", False)]
     history = auth_client.get(history_url(conversation.session_id)).json()
     assert [item["content"] for item in history["items"]] == ["Still there?"]
@@ -254,8 +250,7 @@ def test_send_message_stores_interrupted_reply_when_stream_breaks(auth_client, u
 
     response = send(auth_client, conversation.session_id, "Help")
 
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "network_error"
+    assert_error(response, 503, "network_error")
     assert stored(conversation) == [("user", "Help", False), ("assistant", "Start with a ", True)]
 
 

@@ -15,6 +15,7 @@ from ai_assistant.models import AIConversation, AIUsage, ChatMessage
 from fitness.asgi import application
 from tests.ai_assistant.coach import conversation_for, stream_later, system_instruction, turns
 from tests.ai_assistant.gemini_standin import google_error
+from tests.asserts import assert_error_envelope
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -187,8 +188,7 @@ async def test_socket_reports_error_mid_stream_and_stays_usable(user, gemini):
 
     assert failed[0] == {"type": "ai_response.delta", "delta": "Half "}
     assert failed[-1]["type"] == "error"
-    assert failed[-1]["error"]["code"] == "network_error"
-    assert set(failed[-1]["error"]) == {"code", "message", "details"}
+    assert_error_envelope(failed[-1], "network_error")
     assert recovered[-1]["data"]["data"]["reply"]["content"] == "All good now."
     assert await stored(conversation) == [
         ("user", "First", False),
@@ -231,7 +231,7 @@ async def test_socket_error_when_ai_unavailable_and_nothing_stored(user):
 
     frame = await socket.receive_json_from(TIMEOUT)
     assert frame["type"] == "error"
-    assert frame["error"]["code"] == "ai_unavailable"
+    assert_error_envelope(frame, "ai_unavailable")
     assert await stored(conversation) == []
     await socket.disconnect()
 
@@ -251,8 +251,7 @@ async def test_socket_rate_limited_like_rest(user, gemini, settings):
     frame = await socket.receive_json_from(TIMEOUT)
 
     assert frame["type"] == "error"
-    assert frame["error"]["code"] == "rate_limited"
-    assert frame["error"]["details"]["retry_after"] > 0
+    assert assert_error_envelope(frame, "rate_limited")["details"]["retry_after"] > 0
     assert len(gemini.requests) == 1
     assert [content for _, content, _ in await stored(conversation)] == ["one", "One."]
     await socket.disconnect()
@@ -279,9 +278,9 @@ async def test_socket_rejects_invalid_frames_and_stays_usable(user, gemini):
     await say(socket, "x" * 4000)
     answered = await frames_until_final(socket)
 
-    assert [error["error"]["code"] for error in errors] == ["validation_error"] * 5
-    assert "content" in errors[1]["error"]["details"]["fields"]
-    assert not_json["error"]["code"] == "malformed_request"
+    refusals = [assert_error_envelope(error, "validation_error") for error in errors]
+    assert "content" in refusals[1]["details"]["fields"]
+    assert_error_envelope(not_json, "malformed_request")
     assert answered[-1]["type"] == "ai_response"
     assert len(gemini.requests) == 1
     assert [role for role, _, _ in await stored(conversation)] == ["user", "assistant"]
@@ -353,7 +352,7 @@ async def test_socket_reports_conversation_deleted_while_reply_was_written(user,
     frames = await frames_until_final(socket)
 
     assert frames[-1]["type"] == "error"
-    assert frames[-1]["error"]["code"] == "not_found"
+    assert_error_envelope(frames[-1], "not_found")
     assert await socket.receive_output(TIMEOUT) == closed(4404, "The conversation was ended.")
     assert not await database_sync_to_async(ChatMessage.objects.exists)()
 

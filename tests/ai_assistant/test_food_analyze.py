@@ -7,6 +7,7 @@ from ai_assistant.models import AIUsage, RecognitionJob
 from ai_assistant.schemas import FoodAnalysis
 from storage.models import StoredFile
 from tests.ai_assistant.factories import analysis_payload
+from tests.asserts import assert_error
 from tests.storage.factories import SVG, jpeg_bytes, stored_file, upload
 
 URL = "/api/v1/food/analyze"
@@ -64,15 +65,13 @@ def test_analyze_refuses_another_users_file(auth_client, other_user, gemini):
 
     response = auth_client.post(URL, {"file_id": str(theirs.id)}, format="json")
 
-    assert response.status_code == 400
-    assert "file_id" in response.json()["error"]["details"]["fields"]
+    assert "file_id" in assert_error(response, 400, "validation_error")["details"]["fields"]
 
 
 def test_analyze_refuses_a_file_that_is_not_an_image(auth_client, gemini):
     response = auth_client.post(URL, {"image": upload(SVG, "meal.svg")}, format="multipart")
 
-    assert response.status_code == 415
-    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert_error(response, 415, "unsupported_media_type")
 
 
 @pytest.mark.parametrize(
@@ -81,8 +80,7 @@ def test_analyze_refuses_a_file_that_is_not_an_image(auth_client, gemini):
 def test_analyze_needs_exactly_one_input(auth_client, gemini, body):
     response = auth_client.post(URL, body, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "validation_error"
+    assert_error(response, 400, "validation_error")
 
 
 def test_analyze_photo_counts_against_recognition_allowance(auth_client, gemini, settings):
@@ -105,5 +103,4 @@ def test_analyze_photo_counts_against_recognition_allowance(auth_client, gemini,
 def test_analyze_unavailable_when_no_ai_configured(auth_client):
     response = auth_client.post(URL, {"image": upload(jpeg_bytes())}, format="multipart")
 
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "ai_unavailable"
+    assert_error(response, 503, "ai_unavailable")

@@ -10,6 +10,7 @@ from PIL import Image
 from ai_assistant.models import AIUsage
 from ai_assistant.schemas_form_check import FormCheckAnswer
 from tests.ai_assistant.factories import form_check_payload
+from tests.asserts import assert_error
 from tests.storage.factories import WINDOWS_EXE, encode, halves, jpeg_bytes, stored_file, upload
 from tests.workouts.factories import create_workout
 
@@ -95,8 +96,7 @@ def test_form_check_is_404_for_another_users_workout_and_calls_no_model(
 
     response = check(auth_client, workout_id=str(theirs.id))
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
     assert gemini.requests == []
     theirs.refresh_from_db()
     assert theirs.ai_form_check is None
@@ -109,8 +109,7 @@ def test_form_check_is_404_for_another_users_workout_and_calls_no_model(
 def test_form_check_needs_one_to_four_photos(auth_client, gemini, photos):
     response = check(auth_client, photos=photos)
 
-    assert response.status_code == 400
-    assert "image" in response.json()["error"]["details"]["fields"]
+    assert "image" in assert_error(response, 400, "validation_error")["details"]["fields"]
     assert gemini.requests == []
 
 
@@ -119,8 +118,7 @@ def test_form_check_refuses_another_users_file(auth_client, other_user, gemini):
 
     response = check(auth_client, photos=0, file_id=[str(theirs.id)])
 
-    assert response.status_code == 400
-    assert "file_id" in response.json()["error"]["details"]["fields"]
+    assert "file_id" in assert_error(response, 400, "validation_error")["details"]["fields"]
 
 
 def test_form_check_refuses_a_file_that_is_not_an_image(auth_client, gemini):
@@ -142,8 +140,8 @@ def test_form_check_rate_limited_with_retry_after(auth_client, gemini, settings)
 
     response = check(auth_client)
 
-    assert response.status_code == 429
-    assert response.json()["error"]["details"]["scope"] == "form_check"
+    error = assert_error(response, 429, "rate_limited")
+    assert error["details"]["scope"] == "form_check"
     assert int(response["Retry-After"]) > 0
 
 
@@ -152,15 +150,13 @@ def test_form_check_maps_provider_failure_to_error_envelope(auth_client, gemini)
 
     response = check(auth_client)
 
-    assert response.status_code == 422
-    assert response.json()["error"]["code"] == "content_blocked"
+    assert_error(response, 422, "content_blocked")
 
 
 def test_form_check_unavailable_when_no_ai_configured(auth_client):
     response = check(auth_client)
 
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "ai_unavailable"
+    assert_error(response, 503, "ai_unavailable")
 
 
 def test_form_check_route_is_not_taken_for_a_workout_id(auth_client):

@@ -15,6 +15,7 @@ from ai_assistant.schemas import FoodAnalysis
 from ai_assistant.tasks import recognize_food
 from storage.models import StoredFile
 from tests.ai_assistant.factories import analysis_payload, food_item
+from tests.asserts import assert_error
 from tests.storage.factories import (
     MAKE,
     WINDOWS_EXE,
@@ -122,8 +123,7 @@ def _stored_bytes(stored: StoredFile) -> bytes:
 def test_recognize_refuses_what_is_not_a_safe_image(auth_client, gemini, photo, status, code):
     response = recognize(auth_client, {"image": upload(photo, "meal.jpg")})
 
-    assert response.status_code == status
-    assert response.json()["error"]["code"] == code
+    assert_error(response, status, code)
     assert not RecognitionJob.objects.exists()
     assert not StoredFile.objects.exists()
 
@@ -133,8 +133,7 @@ def test_recognize_refuses_file_over_upload_limit(auth_client, gemini, settings)
 
     response = recognize(auth_client, {"image": upload(jpeg_bytes((512, 512)) + b"\0" * 4096)})
 
-    assert response.status_code == 413
-    assert response.json()["error"]["code"] in ("file_too_large", "payload_too_large")
+    assert_error(response, 413, "file_too_large")
     assert not RecognitionJob.objects.exists()
 
 
@@ -146,16 +145,14 @@ def test_recognize_needs_exactly_one_of_image_and_file_id(auth_client, user, gem
 
     response = recognize(auth_client, data)
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "validation_error"
+    assert_error(response, 400, "validation_error")
     assert not RecognitionJob.objects.exists()
 
 
 def test_recognize_unavailable_when_no_ai_configured(auth_client):
     response = recognize(auth_client)
 
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "ai_unavailable"
+    assert_error(response, 503, "ai_unavailable")
     assert not RecognitionJob.objects.exists()
     assert not StoredFile.objects.exists()
 
@@ -173,9 +170,7 @@ def test_recognize_rate_limited_with_retry_after_when_allowance_used(auth_client
 
     response = recognize(auth_client)
 
-    assert response.status_code == 429
-    error = response.json()["error"]
-    assert error["code"] == "rate_limited"
+    error = assert_error(response, 429, "rate_limited")
     assert error["details"]["reason"] == "user_limit"
     assert 0 < int(response["Retry-After"]) <= 3600
     assert RecognitionJob.objects.count() == 1
@@ -199,8 +194,7 @@ def test_recognize_with_another_users_job_id_answers_409(auth_client, other_clie
 
     response = recognize(auth_client, {"image": upload(jpeg_bytes()), "id": job_id})
 
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "id_conflict"
+    assert_error(response, 409, "id_conflict")
     assert RecognitionJob.objects.count() == 1
 
 
@@ -260,8 +254,7 @@ def test_recognize_refuses_another_users_file_id(auth_client, other_user, gemini
 
     response = recognize(auth_client, {"file_id": str(theirs.id)})
 
-    assert response.status_code == 400
-    assert "file_id" in response.json()["error"]["details"]["fields"]
+    assert "file_id" in assert_error(response, 400, "validation_error")["details"]["fields"]
     assert not RecognitionJob.objects.exists()
 
 
@@ -463,8 +456,7 @@ def test_job_detail_is_404_for_another_users_job(auth_client, other_client, gemi
 
     response = auth_client.get(job_url(job_id))
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
     assert other_client.get(job_url(job_id)).status_code == 200
 
 

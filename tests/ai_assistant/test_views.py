@@ -10,6 +10,7 @@ from ai_assistant.schemas import FoodAnalysis
 from tests.ai_assistant.conftest import STANDIN_KEY
 from tests.ai_assistant.factories import analysis_payload, food_item
 from tests.ai_assistant.gemini_standin import error_info, usage
+from tests.asserts import assert_error
 
 URL = "/api/v1/ai/food/analyze-text"
 
@@ -140,8 +141,7 @@ def test_analyze_text_unavailable_when_no_key_configured(auth_client, settings):
 
     response = analyze(auth_client)
 
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "ai_unavailable"
+    assert_error(response, 503, "ai_unavailable")
     assert AIUsage.objects.count() == 0
     # The rest of the API does not depend on the AI service.
     assert auth_client.get("/api/v1/users/profile").status_code == 200
@@ -161,9 +161,8 @@ def test_analyze_text_requires_authentication(api_client, gemini):
 def test_analyze_text_rejects_invalid_body(auth_client, gemini, body, field):
     response = auth_client.post(URL, body, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "validation_error"
-    assert field in response.json()["error"]["details"]["fields"]
+    error = assert_error(response, 400, "validation_error")
+    assert field in error["details"]["fields"]
     assert gemini.requests == []
 
 
@@ -281,9 +280,7 @@ def test_analyze_text_maps_provider_failure(
 
     response = analyze(auth_client)
 
-    assert response.status_code == status
-    assert response.json()["error"]["code"] == code
-    assert response.json()["error"]["message"]
+    assert_error(response, status, code)
     assert len(gemini.requests) == requests_made
     row = AIUsage.objects.get()
     assert (row.outcome, row.attempts) == (code, requests_made)
@@ -294,8 +291,7 @@ def test_analyze_text_invalid_key_when_gemini_rejects_configured_key(auth_client
 
     response = analyze(auth_client)
 
-    assert response.status_code == 502
-    assert response.json()["error"]["code"] == "invalid_key"
+    assert_error(response, 502, "invalid_key")
     assert gemini.requests[0].headers["x-goog-api-key"] == "not-the-key-gemini-knows"
 
 
@@ -318,8 +314,7 @@ def test_analyze_text_timeout_when_gemini_too_slow(auth_client, gemini, settings
 
     response = analyze(auth_client)
 
-    assert response.status_code == 504
-    assert response.json()["error"]["code"] == "timeout"
+    assert_error(response, 504, "timeout")
     assert len(gemini.requests) == 1
     assert AIUsage.objects.get().outcome == "timeout"
 
@@ -330,8 +325,7 @@ def test_analyze_text_network_error_when_gemini_unreachable(auth_client, gemini,
 
     response = analyze(auth_client)
 
-    assert response.status_code == 503
-    assert response.json()["error"]["code"] == "network_error"
+    assert_error(response, 503, "network_error")
     assert AIUsage.objects.get().attempts == 3
 
 
@@ -347,10 +341,8 @@ def test_analyze_text_rate_limited_with_retry_after_when_gemini_quota_exhausted(
 
     response = analyze(auth_client)
 
-    assert response.status_code == 429
+    error = assert_error(response, 429, "rate_limited")
     assert response["Retry-After"] == "37"
-    error = response.json()["error"]
-    assert error["code"] == "rate_limited"
     assert error["details"] == {"reason": "provider_quota", "retry_after": 37}
     assert len(gemini.requests) == 1  # a used-up quota is not hammered with retries
 
@@ -417,10 +409,8 @@ def test_analyze_text_rate_limited_when_user_over_allowance(
     assert analyze(auth_client, "toast").status_code == 200
     over = analyze(auth_client, "porridge")
 
-    assert over.status_code == 429
+    error = assert_error(over, 429, "rate_limited")
     assert 0 < int(over["Retry-After"]) <= 3600
-    error = over.json()["error"]
-    assert error["code"] == "rate_limited"
     assert error["details"]["reason"] == "user_limit"
     assert error["details"]["scope"] == "food_text"
     assert len(gemini.requests) == 2

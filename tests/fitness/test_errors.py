@@ -6,6 +6,7 @@ from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 
 from fitness.urls import urlpatterns as real_urlpatterns
+from tests.asserts import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -21,34 +22,24 @@ handler404 = "fitness.api.errors.handler404"
 handler500 = "fitness.api.errors.handler500"
 
 
-def _error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-    return body["error"]
-
-
 def test_unknown_api_route_is_404_envelope(api_client):
-    _error(api_client.get("/api/v1/nope"), 404, "not_found")
+    assert_error(api_client.get("/api/v1/nope"), 404, "not_found")
 
 
 def test_wrong_method_is_405_envelope(auth_client):
-    _error(auth_client.delete("/api/v1/auth/me"), 405, "method_not_allowed")
+    assert_error(auth_client.delete("/api/v1/auth/me"), 405, "method_not_allowed")
 
 
 def test_malformed_json_is_400_envelope(api_client):
     response = api_client.post(
         "/api/v1/auth/login", data="{not json", content_type="application/json"
     )
-    _error(response, 400, "malformed_request")
+    assert_error(response, 400, "malformed_request")
 
 
 def test_unsupported_media_type_is_415_envelope(api_client):
     response = api_client.post("/api/v1/auth/login", data="email=x", content_type="text/plain")
-    _error(response, 415, "unsupported_media_type")
+    assert_error(response, 415, "unsupported_media_type")
 
 
 def test_oversized_json_body_is_413_envelope(api_client, settings):
@@ -56,11 +47,11 @@ def test_oversized_json_body_is_413_envelope(api_client, settings):
     response = api_client.post(
         "/api/v1/auth/login", {"email": "a@b.co", "password": "x" * 200}, format="json"
     )
-    _error(response, 413, "payload_too_large")
+    assert_error(response, 413, "payload_too_large")
 
 
 def test_validation_error_lists_fields(api_client):
-    error = _error(
+    error = assert_error(
         api_client.post("/api/v1/auth/login", {}, format="json"), 400, "validation_error"
     )
     assert set(error["details"]["fields"]) == {"email", "password"}
@@ -72,7 +63,7 @@ def test_unexpected_error_is_500_without_detail_and_logged_with_request_id(
     settings.ROOT_URLCONF = __name__
     with caplog.at_level(logging.ERROR, logger="fitness.api"):
         response = api_client.get("/api/v1/test/explode", HTTP_X_REQUEST_ID="req-123")
-    _error(response, 500, "internal_error")
+    assert_error(response, 500, "internal_error")
     assert b"hunter2" not in response.content
     assert response["X-Request-ID"] == "req-123"
     record = next(r for r in caplog.records if r.name == "fitness.api")

@@ -4,8 +4,8 @@ import pytest
 from django.utils import timezone
 
 from food.models import FoodLog, FoodLogShare, FoodLogTag
+from tests.asserts import assert_error
 from tests.food.factories import FoodLogFactory
-from tests.food.test_api_logs import assert_error
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from food.models import FoodLog
+from tests.asserts import assert_error
 from tests.conftest import client_for
 from tests.food.factories import FoodLogFactory, FoodLogShareFactory
 from tests.food.test_api_batch import BATCH, item
-from tests.food.test_api_logs import LOGS, assert_error, detail
+from tests.food.test_api_logs import LOGS, detail
 from tests.storage.factories import stored_file
 
 pytestmark = pytest.mark.django_db

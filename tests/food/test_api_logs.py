@@ -5,6 +5,7 @@ import pytest
 from django.utils import timezone
 
 from food.models import FoodLog, FoodLogShare
+from tests.asserts import assert_error
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tests.food.factories import FoodLogFactory, FoodLogShareFactory, FoodLogTagFactory
@@ -57,14 +58,6 @@ def full_payload(**overrides) -> dict:
         "metadata": {"source": "manual"},
     }
     return {**payload, **overrides}
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    return body["error"]
 
 
 # --- create -------------------------------------------------------------------------------

@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from tests.asserts import assert_error
 from tests.food.factories import FoodLogFactory
-from tests.food.test_api_logs import assert_error
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,7 @@
 import json
 
 from storage.asgi import RequestBodyLimit, max_request_bytes
+from tests.asserts import assert_error_envelope
 
 
 def http_scope(path="/api/v1/storage/upload", headers=()):
@@ -52,7 +53,7 @@ async def test_request_body_limit_refuses_declared_length_without_reading(settin
     await application(http_scope(headers=[(b"content-length", too_long)]), io.receive, io.send)
 
     assert io.status == 413
-    assert io.json["error"]["code"] == "payload_too_large"
+    assert_error_envelope(io.json, "payload_too_large")
     assert io.reads == 0
 
 

@@ -6,6 +6,7 @@ from django.utils import timezone
 from PIL import Image
 
 from storage.models import StoredFile
+from tests.asserts import assert_error
 from tests.storage import factories as f
 
 UPLOAD = "/api/v1/storage/upload"
@@ -16,11 +17,6 @@ def post_file(client, data: bytes, name="photo.jpg", content_type="image/jpeg", 
     return client.post(
         UPLOAD, {"file": f.upload(data, name, content_type), **fields}, format="multipart"
     )
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    assert response.json()["error"]["code"] == code
 
 
 @pytest.mark.parametrize("kind", list(f.TYPES))
@@ -91,8 +87,8 @@ def test_upload_returns_400_when_over_pixel_cap(auth_client, settings):
 
     response = post_file(auth_client, f.jpeg_bytes((64, 48)))
 
-    assert_error(response, 400, "image_too_large")
-    assert response.json()["error"]["details"] == {"max_pixels": 1_000}
+    error = assert_error(response, 400, "image_too_large")
+    assert error["details"] == {"max_pixels": 1_000}
 
 
 def test_upload_returns_413_when_file_passes_limit_while_streaming(
@@ -108,8 +104,8 @@ def test_upload_returns_413_when_file_passes_limit_while_streaming(
 
     response = post_file(auth_client, big)
 
-    assert_error(response, 413, "file_too_large")
-    assert response.json()["error"]["details"] == {"max_bytes": 100 * 1024}
+    error = assert_error(response, 413, "file_too_large")
+    assert error["details"] == {"max_bytes": 100 * 1024}
     assert not StoredFile.objects.exists()
 
 
@@ -134,8 +130,8 @@ def test_upload_returns_413_when_quota_exceeded(auth_client, user, settings):
 
     response = post_file(auth_client, f.jpeg_bytes((128, 96)))
 
-    assert_error(response, 413, "quota_exceeded")
-    details = response.json()["error"]["details"]
+    error = assert_error(response, 413, "quota_exceeded")
+    details = error["details"]
     assert details["used_bytes"] == first.json()["metadata"]["size"]
     assert StoredFile.objects.filter(owner=user).count() == 1
 
@@ -195,8 +191,8 @@ def test_upload_keeps_options_and_sanitises_filename(auth_client):
 def test_upload_returns_400_when_options_invalid(auth_client, fields, field):
     response = post_file(auth_client, f.jpeg_bytes(), **fields)
 
-    assert_error(response, 400, "validation_error")
-    assert field in response.json()["error"]["details"]["fields"]
+    error = assert_error(response, 400, "validation_error")
+    assert field in error["details"]["fields"]
     assert not StoredFile.objects.exists()
 
 
@@ -205,15 +201,15 @@ def test_upload_returns_400_when_expiry_in_the_past(auth_client):
 
     response = post_file(auth_client, f.jpeg_bytes(), expiry=past)
 
-    assert_error(response, 400, "validation_error")
-    assert "expiry" in response.json()["error"]["details"]["fields"]
+    error = assert_error(response, 400, "validation_error")
+    assert "expiry" in error["details"]["fields"]
 
 
 def test_upload_returns_400_when_file_missing(auth_client):
     response = auth_client.post(UPLOAD, {"purpose": "other"}, format="multipart")
 
-    assert_error(response, 400, "validation_error")
-    assert "file" in response.json()["error"]["details"]["fields"]
+    error = assert_error(response, 400, "validation_error")
+    assert "file" in error["details"]["fields"]
 
 
 def test_upload_returns_415_when_body_is_json(auth_client):
@@ -298,8 +294,8 @@ def test_batch_upload_returns_400_when_more_than_ten_files(auth_client):
 
     response = auth_client.post(BATCH, {"files": files}, format="multipart")
 
-    assert_error(response, 400, "validation_error")
-    assert "files" in response.json()["error"]["details"]["fields"]
+    error = assert_error(response, 400, "validation_error")
+    assert "files" in error["details"]["fields"]
     assert not StoredFile.objects.exists()
 
 

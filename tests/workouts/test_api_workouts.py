@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tests.asserts import assert_error
 from tests.workouts.factories import create_workout, exercise_payload, workout_payload
 from workouts.models import Exercise, ExerciseSet, Workout, WorkoutShare
 
@@ -103,8 +104,10 @@ def test_create_rejects_sets_that_disagree_with_set_logs(auth_client):
     )
     response = auth_client.post(URL, payload, format="json")
 
-    assert response.status_code == 400
-    assert "sets" in response.json()["error"]["details"]["fields"]["exercises"]["0"]
+    assert (
+        "sets"
+        in assert_error(response, 400, "validation_error")["details"]["fields"]["exercises"]["0"]
+    )
 
 
 def test_create_marks_completed_at_when_created_completed(auth_client):
@@ -156,9 +159,7 @@ def test_create_accepts_client_times_in_the_past(auth_client):
 def test_create_rejects_invalid_input_and_stores_nothing(auth_client, overrides, field):
     response = auth_client.post(URL, workout_payload(**overrides), format="json")
 
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "validation_error"
+    error = assert_error(response, 400, "validation_error")
     assert field in error["details"]["fields"]
     assert Workout.objects.count() == 0
 
@@ -184,15 +185,13 @@ def test_create_accepts_zero_weight_for_bodyweight_work(auth_client):
 def test_create_rejects_non_json_body(auth_client):
     response = auth_client.post(URL, "name=x", content_type="application/x-www-form-urlencoded")
 
-    assert response.status_code == 415
-    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert_error(response, 415, "unsupported_media_type")
 
 
 def test_create_requires_authentication(api_client):
     response = api_client.post(URL, workout_payload(), format="json")
 
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "not_authenticated"
+    assert_error(response, 401, "not_authenticated")
 
 
 # --- idempotent create ----------------------------------------------------------------------
@@ -218,9 +217,7 @@ def test_create_with_id_of_another_users_workout_is_409_revealing_nothing(auth_c
 
     response = auth_client.post(URL, workout_payload(id=str(theirs.id)), format="json")
 
-    assert response.status_code == 409
-    error = response.json()["error"]
-    assert error["code"] == "id_conflict"
+    error = assert_error(response, 409, "id_conflict")
     assert error["details"] == {}
     assert "Secret" not in response.content.decode()
     assert Workout.objects.count() == 1
@@ -232,8 +229,7 @@ def test_create_with_id_of_own_deleted_workout_is_409(auth_client, user):
 
     response = auth_client.post(URL, workout_payload(id=str(mine.id)), format="json")
 
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "id_conflict"
+    assert_error(response, 409, "id_conflict")
 
 
 # --- share ----------------------------------------------------------------------------------
@@ -253,8 +249,7 @@ def test_create_rejects_unknown_or_self_share_and_stores_nothing(auth_client, us
     target = uuid.uuid4() if who == "unknown" else user.id
     response = auth_client.post(URL, workout_payload(shared_with=[str(target)]), format="json")
 
-    assert response.status_code == 400
-    assert "shared_with" in response.json()["error"]["details"]["fields"]
+    assert "shared_with" in assert_error(response, 400, "validation_error")["details"]["fields"]
     assert Workout.objects.count() == 0
     assert Exercise.objects.count() == 0
 
@@ -339,8 +334,7 @@ def test_list_date_bounds_cover_whole_local_days(auth_client, user):
 def test_list_rejects_bad_filters(auth_client, params):
     response = auth_client.get(URL, params)
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "validation_error"
+    assert_error(response, 400, "validation_error")
 
 
 def _bulk_workouts(owner, count: int) -> None:
@@ -429,8 +423,7 @@ def test_detail_query_count_is_fixed(auth_client, user, django_assert_max_num_qu
 def test_detail_of_unknown_or_malformed_id_is_404(auth_client):
     assert auth_client.get(detail(uuid.uuid4())).status_code == 404
     response = auth_client.get(f"{URL}/not-a-uuid")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
 
 
 # --- update ---------------------------------------------------------------------------------
@@ -491,8 +484,10 @@ def test_put_rejects_exercise_id_of_another_workout_and_changes_nothing(auth_cli
         format="json",
     )
 
-    assert response.status_code == 400
-    assert "id" in response.json()["error"]["details"]["fields"]["exercises"]["0"]
+    assert (
+        "id"
+        in assert_error(response, 400, "validation_error")["details"]["fields"]["exercises"]["0"]
+    )
     workout.refresh_from_db()
     assert workout.name == "Push day"
     assert workout.exercises.count() == 2
@@ -520,8 +515,12 @@ def test_patch_with_exercises_replaces_them_and_validates_them_in_full(auth_clie
         detail(workout.id), {"exercises": [{"name": "Only one"}]}, format="json"
     )
 
-    assert missing_name.status_code == 400
-    assert "name" in missing_name.json()["error"]["details"]["fields"]["exercises"]["0"]
+    assert (
+        "name"
+        in assert_error(missing_name, 400, "validation_error")["details"]["fields"]["exercises"][
+            "0"
+        ]
+    )
     assert [e["name"] for e in replaced.json()["exercises"]] == ["Only one"]
 
 
@@ -542,8 +541,7 @@ def test_patch_completed_at_on_unfinished_workout_is_400(auth_client, user):
         detail(workout.id), {"completed_at": "2025-01-01T00:00:00Z"}, format="json"
     )
 
-    assert response.status_code == 400
-    assert "completed_at" in response.json()["error"]["details"]["fields"]
+    assert "completed_at" in assert_error(response, 400, "validation_error")["details"]["fields"]
 
 
 def test_patch_shared_with_replaces_shares(auth_client, user, other_user):
@@ -583,9 +581,7 @@ def test_write_with_stale_etag_is_412_and_changes_nothing(auth_client, user, met
         HTTP_IF_MATCH=stale,
     )
 
-    assert response.status_code == 412
-    error = response.json()["error"]
-    assert error["code"] == "precondition_failed"
+    error = assert_error(response, 412, "precondition_failed")
     assert error["details"]["current_etag"] == auth_client.get(detail(workout.id))["ETag"]
     workout.refresh_from_db()
     assert workout.name == "Changed elsewhere"
@@ -630,8 +626,7 @@ def test_every_verb_on_another_users_workout_is_404_and_changes_nothing(
 
     response = getattr(auth_client, method)(detail(theirs.id) + suffix, body, format="json")
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
     assert "Theirs" not in response.content.decode()
     assert Workout.objects.values().get(pk=theirs.pk) == before
     assert not Exercise.objects.filter(workout=theirs, completed=True).exists()

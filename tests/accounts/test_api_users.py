@@ -1,6 +1,7 @@
 import pytest
 
 from accounts.models import User
+from tests.asserts import assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -73,8 +74,7 @@ def test_profile_renders_imperial_for_imperial_users(auth_client, user):
 def test_update_profile_rejects_bad_input_and_changes_nothing(auth_client, user, payload, field):
     before = User.objects.values().get(pk=user.pk)
     response = auth_client.put("/api/v1/users/profile", payload, format="json")
-    assert response.status_code == 400
-    assert field in response.json()["error"]["details"]["fields"]
+    assert field in assert_error(response, 400, "validation_error")["details"]["fields"]
     assert User.objects.values().get(pk=user.pk) == before
 
 
@@ -103,8 +103,7 @@ def test_patch_settings_updates_only_given_fields(auth_client, user):
 )
 def test_patch_settings_rejects_unknown_values(auth_client, user, payload):
     response = auth_client.patch("/api/v1/users/settings", payload, format="json")
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "validation_error"
+    assert_error(response, 400, "validation_error")
     user.refresh_from_db()
     assert user.theme_mode == "dark"
     assert user.timezone == "UTC"
@@ -153,8 +152,7 @@ def test_users_endpoints_require_auth(api_client):
         ("post", "/api/v1/users/preferences"),
     ]:
         response = getattr(api_client, method)(path, {}, format="json")
-        assert response.status_code == 401, path
-        assert response.json()["error"]["code"] == "not_authenticated"
+        assert_error(response, 401, "not_authenticated")
 
 
 def test_user_model_email_is_case_insensitive_unique(db):

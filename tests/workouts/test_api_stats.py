@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tests.asserts import assert_error
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tests.workouts.factories import create_workout, exercise_payload
@@ -280,8 +281,7 @@ def test_stats_of_a_new_user_are_zero(auth_client):
 def test_stats_reject_bad_bounds(auth_client, params):
     response = auth_client.get(URL, params)
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "validation_error"
+    assert_error(response, 400, "validation_error")
 
 
 def test_stats_query_count_is_fixed(client_for_lifter, lifter, django_assert_max_num_queries):

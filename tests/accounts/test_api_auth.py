@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import User
+from tests.asserts import assert_error
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,13 +22,6 @@ needs_concurrent_db = pytest.mark.skipif(
 )
 
 STRONG = "A-very-strong-passphrase-42"
-
-
-def _error(response) -> dict:
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message", "details"}, body
-    return body["error"]
 
 
 def _login(client: APIClient, email: str, password: str = DEFAULT_PASSWORD):
@@ -62,9 +56,7 @@ def test_register_rejects_duplicate_email_case_insensitively(api_client, user):
         {"email": user.email.upper(), "password": STRONG, "name": "Twin"},
         format="json",
     )
-    assert response.status_code == 400
-    error = _error(response)
-    assert error["code"] == "validation_error"
+    error = assert_error(response, 400, "validation_error")
     assert "email" in error["details"]["fields"]
     assert User.objects.count() == 1
 
@@ -75,8 +67,7 @@ def test_register_rejects_weak_password_and_stores_nothing(api_client):
         {"email": "weak@example.com", "password": "123", "name": "Weak"},
         format="json",
     )
-    assert response.status_code == 400
-    assert "password" in _error(response)["details"]["fields"]
+    assert "password" in assert_error(response, 400, "validation_error")["details"]["fields"]
     assert not User.objects.filter(email="weak@example.com").exists()
 
 
@@ -97,9 +88,8 @@ def test_register_is_throttled_per_ip(api_client, settings):
         {"email": "t3@example.com", "password": STRONG, "name": "T"},
         format="json",
     )
-    assert response.status_code == 429
+    assert_error(response, 429, "rate_limited")
     assert int(response["Retry-After"]) > 0
-    assert _error(response)["code"] == "rate_limited"
     assert not User.objects.filter(email="t3@example.com").exists()
 
 
@@ -114,7 +104,7 @@ def test_login_failures_look_the_same_for_unknown_email_and_wrong_password(api_c
     unknown_email = _login(api_client, "ghost@example.com", "nope-nope-nope")
     assert wrong_password.status_code == unknown_email.status_code == 401
     assert wrong_password.json() == unknown_email.json()
-    assert _error(wrong_password)["code"] == "invalid_credentials"
+    assert_error(wrong_password, 401, "invalid_credentials")
 
 
 def test_login_locks_out_after_five_failures_even_with_right_password(user):
@@ -123,8 +113,7 @@ def test_login_locks_out_after_five_failures_even_with_right_password(user):
         client = first if n % 2 else second
         assert _login(client, user.email, "wrong-password-x").status_code == 401
     response = _login(APIClient(), user.email)
-    assert response.status_code == 429
-    assert _error(response)["code"] == "too_many_attempts"
+    assert_error(response, 429, "too_many_attempts")
     assert 0 < int(response["Retry-After"]) <= settings.LOGIN_LOCKOUT_SECONDS
 
 
@@ -159,8 +148,7 @@ def test_login_lockout_ends_with_the_window(api_client, user, settings):
 def test_login_rejects_inactive_user_like_a_wrong_password(api_client):
     inactive = UserFactory(is_active=False)
     response = _login(api_client, inactive.email)
-    assert response.status_code == 401
-    assert _error(response)["code"] == "invalid_credentials"
+    assert_error(response, 401, "invalid_credentials")
 
 
 def test_me_returns_profile(auth_client, user):
@@ -174,8 +162,7 @@ def test_me_returns_profile(auth_client, user):
 
 def test_me_without_token_is_401_envelope(api_client):
     response = api_client.get("/api/v1/auth/me")
-    assert response.status_code == 401
-    assert _error(response)["code"] == "not_authenticated"
+    assert_error(response, 401, "not_authenticated")
 
 
 @pytest.mark.parametrize("kind", ["expired", "tampered", "alg_none", "refresh_as_access"])
@@ -194,8 +181,7 @@ def test_me_rejects_bad_tokens(user, kind):
     else:
         raw = str(RefreshToken.for_user(user))
     response = _bearer(raw).get("/api/v1/auth/me")
-    assert response.status_code == 401
-    assert _error(response)["code"] in ("token_not_valid", "authentication_failed")
+    assert_error(response, 401, "token_not_valid")
 
 
 def test_refresh_rotates_and_refuses_the_old_token(api_client, user):
@@ -212,8 +198,7 @@ def test_refresh_rotates_and_refuses_the_old_token(api_client, user):
     reused = api_client.post(
         "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}, format="json"
     )
-    assert reused.status_code == 401
-    assert _error(reused)["code"] == "token_not_valid"
+    assert_error(reused, 401, "token_not_valid")
 
 
 def test_refresh_rejects_access_token_and_garbage(api_client, user):
@@ -224,8 +209,7 @@ def test_refresh_rejects_access_token_and_garbage(api_client, user):
 
 def test_refresh_missing_field_is_validation_error(api_client):
     response = api_client.post("/api/v1/auth/refresh", {}, format="json")
-    assert response.status_code == 400
-    assert "refresh_token" in _error(response)["details"]["fields"]
+    assert "refresh_token" in assert_error(response, 400, "validation_error")["details"]["fields"]
 
 
 @needs_concurrent_db
@@ -319,8 +303,7 @@ def test_reset_password_flow_changes_password_and_revokes_sessions(
         {"uid": uid, "token": token, "new_password": "Another-strong-pass-99"},
         format="json",
     )
-    assert reused.status_code == 400
-    assert _error(reused)["code"] == "invalid_reset_token"
+    assert_error(reused, 400, "invalid_reset_token")
     assert _login(api_client, user.email, STRONG).status_code == 200
 
 
@@ -357,8 +340,7 @@ def test_reset_confirm_rejects_weak_new_password(
         {"uid": uid, "token": token, "new_password": "password"},
         format="json",
     )
-    assert response.status_code == 400
-    assert "password" in _error(response)["details"]["fields"]
+    assert "password" in assert_error(response, 400, "validation_error")["details"]["fields"]
     user.refresh_from_db()
     assert user.check_password(DEFAULT_PASSWORD)
 

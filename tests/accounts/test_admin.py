@@ -1,11 +1,5 @@
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
-from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.tasks import flush_expired_tokens
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,14 +24,3 @@ def test_admin_user_change_page_shows_timestamps_read_only(client):
     assert response.status_code == 200
     assert b'name="created_at"' not in response.content
     assert b'name="email"' in response.content
-
-
-def test_flush_expired_tokens_removes_only_expired(user):
-    RefreshToken.for_user(user)
-    expired = RefreshToken.for_user(user)
-    OutstandingToken.objects.filter(jti=expired["jti"]).update(
-        expires_at=timezone.now() - timedelta(days=1)
-    )
-    flush_expired_tokens()
-    assert not OutstandingToken.objects.filter(jti=expired["jti"]).exists()
-    assert OutstandingToken.objects.filter(user=user).count() == 1

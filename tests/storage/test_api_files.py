@@ -7,17 +7,13 @@ from PIL import Image
 
 from storage import signing
 from storage.models import StoredFile
+from tests.asserts import assert_error
 from tests.conftest import client_for
 from tests.storage import factories as f
 
 
 def url_of(file_id, variant=None) -> str:
     return f"/api/v1/storage/{file_id}/url" + (f"?variant={variant}" if variant else "")
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, getattr(response, "content", response)
-    assert response.json()["error"]["code"] == code
 
 
 def test_file_url_returns_url_living_the_default_ttl(auth_client, user, local_backend):

@@ -10,6 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 
 from storage.models import StoredFile
+from tests.asserts import assert_error
 from tests.factories import UserFactory
 from tests.storage.factories import stored_file
 from tests.workouts.factories import create_workout, workout_payload
@@ -38,9 +39,7 @@ def blob(stored) -> bytes:
 
 
 def assert_field_error(response, field: str) -> list[str]:
-    assert response.status_code == 400, response.content
-    error = response.json()["error"]
-    assert error["code"] == "validation_error"
+    error = assert_error(response, 400, "validation_error")
     return error["details"]["fields"][field]
 
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from tests.asserts import assert_error
 from tests.workouts.factories import create_workout, exercise_payload
 from workouts.models import Exercise, Workout, WorkoutProgress
 
@@ -148,8 +149,7 @@ def test_progress_rejects_bad_input_and_changes_nothing(client_for_lifter, sessi
 
     response = client_for_lifter.post(progress_url(session.id), body, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "validation_error"
+    assert_error(response, 400, "validation_error")
     assert Workout.objects.values().get(pk=session.pk) == before
     assert not Exercise.objects.filter(workout=session, completed=True).exists()
     assert not WorkoutProgress.objects.exists()

@@ -1,0 +1,471 @@
+"""Who may call what: every operation in the OpenAPI schema, for every role, in one table.
+
+The operations are read from the generated schema, not listed by hand, so an endpoint added
+without a row in MATRIX fails here (and a row left behind by a removed endpoint fails too).
+One request per cell, each in its own test (wger's per-resource permission matrix, driven by
+the schema instead of a hand-kept list of URLs).
+
+Roles:
+- anonymous: no credentials. 401 `not_authenticated`, except the few PUBLIC operations;
+- owner: the user whose objects the path and body name. The operation's success status;
+- other: another user sending the same request. Where the operation addresses one of the
+  owner's objects (by path, or by id in the body) it must not reach it: 404 `not_found` on
+  every verb of an object path;
+- reader: a user the owner's object is shared with (where the resource has sharing).
+
+Every cell that is not the owner's (or a public call's) success also proves that nothing in
+the database changed and that no id of the owner's objects appears in the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.contrib.auth.tokens import default_token_generator
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from accounts import tokens
+from ai_assistant.models import AIConversation, RecognitionJob
+from storage import signing
+from tests.ai_assistant.factories import analysis_payload, form_check_payload
+from tests.ai_assistant.gemini_standin import GeminiStandIn
+from tests.asserts import assert_error
+from tests.conftest import client_for
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.food.factories import FoodLogFactory, FoodLogShareFactory
+from tests.storage.factories import jpeg_bytes, stored_file, upload
+from tests.workouts.factories import create_workout, workout_payload
+
+METHODS = ("get", "post", "put", "patch", "delete")
+ROLES = ("anonymous", "owner", "other", "reader")
+STRONG = "A-very-strong-passphrase-42"
+GEMINI_KEY = "matrix-standin-key-0123456789"
+
+
+def schema_operations() -> dict[str, dict]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return {
+        f"{method.upper()} {path}": operation
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if method in METHODS
+    }
+
+
+class World:
+    """The owner, the other user, the reader, and the owner's objects, built on first use
+    (a cell builds only what its row names)."""
+
+    def __init__(self) -> None:
+        self.owner = UserFactory()
+        self.other = UserFactory()
+        self.reader = UserFactory()
+
+    @cached_property
+    def log(self):
+        log = FoodLogFactory(owner=self.owner)
+        FoodLogShareFactory(food_log=log, user=self.reader)
+        return log
+
+    @cached_property
+    def workout(self):
+        return create_workout(self.owner, shared_with=[str(self.reader.pk)])
+
+    @cached_property
+    def file(self):
+        return stored_file(self.owner)
+
+    @cached_property
+    def conversation(self):
+        return AIConversation.objects.create(owner=self.owner)
+
+    @cached_property
+    def job(self):
+        return RecognitionJob.objects.create(owner=self.owner, image=self.file)
+
+    @cached_property
+    def refresh_token(self) -> str:
+        return tokens.issue_pair(self.owner)["refresh_token"]
+
+    @cached_property
+    def signed_token(self) -> str:
+        url = signing.sign(file_id=self.file.pk, variant=None, key=self.file.key).url
+        return url.rstrip("/").rsplit("/", 1)[-1]
+
+    def reset_code(self) -> dict[str, str]:
+        return {
+            "uid": urlsafe_base64_encode(force_bytes(self.owner.pk)),
+            "token": default_token_generator.make_token(self.owner),
+        }
+
+    def owned_ids(self) -> set[str]:
+        """Ids of the owner and of every object built for them so far."""
+        ids = {str(self.owner.pk)}
+        for name in ("log", "workout", "file", "job"):
+            if name in self.__dict__:
+                ids.add(str(self.__dict__[name].pk))
+        if "conversation" in self.__dict__:
+            ids |= {str(self.conversation.pk), str(self.conversation.session_id)}
+        return ids
+
+    def client(self, role: str) -> APIClient:
+        if role == "anonymous":
+            return APIClient()
+        return client_for(getattr(self, role))
+
+
+Build = Callable[[World], Any]
+Script = Callable[[GeminiStandIn], None]
+
+
+def none(_: World) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One operation: how to address the owner's object, what to send, what each role gets.
+
+    An expected status is an int, or (status, code) for an error other than the defaults
+    (401 `not_authenticated`, 404 `not_found`); None where the role does not apply.
+    """
+
+    owner: int | tuple[int, str] | None
+    anonymous: int | tuple[int, str] | None = 401
+    other: int | tuple[int, str] | None = None
+    reader: int | tuple[int, str] | None = None
+    path: Callable[[World], dict[str, Any]] = lambda world: {}
+    owns: Build = none  # what the owner has before the request, beyond what path and body name
+    body: Build = none
+    other_body: Build | None = None  # what the other user sends, when not the owner's body
+    multipart: bool = False
+    gemini: Script | None = None  # the model's answer to the owner's request
+
+    def expected(self, role: str):
+        return getattr(self, role)
+
+
+def log_id(world: World) -> dict:
+    return {"log_id": world.log.pk}
+
+
+def workout_id(world: World) -> dict:
+    return {"workout_id": world.workout.pk}
+
+
+def file_id(world: World) -> dict:
+    return {"file_id": world.file.pk}
+
+
+def session(world: World) -> dict:
+    return {"session": world.conversation.session_id}
+
+
+def analyses(gemini: GeminiStandIn, count: int) -> None:
+    """A photo is analysed twice and the answers consolidated; a text once."""
+    for _ in range(count):
+        gemini.reply_json(analysis_payload())
+
+
+NEW_LOG = {"name": "Oats", "calories": 300}
+# Another user's file named in a body is an unknown id (as a food log's `image_id` is):
+# 400, saying no more than for an id that does not exist.
+UNKNOWN_FILE = (400, "validation_error")
+
+# No credentials needed: signing up and in, resetting a password, probes, and signed file
+# links (the token in the path is the credential). The schema and its docs are served
+# outside the schema itself.
+PUBLIC = {
+    "POST /api/v1/auth/register",
+    "POST /api/v1/auth/login",
+    "POST /api/v1/auth/refresh",
+    "POST /api/v1/auth/reset-password",
+    "POST /api/v1/auth/reset-password/confirm",
+    "GET /api/v1/storage/signed/{token}",
+    "GET /healthz",
+    "GET /readyz",
+}
+
+MATRIX: dict[str, Row] = {
+    # --- accounts ----------------------------------------------------------------------
+    "POST /api/v1/auth/register": Row(
+        owner=None,
+        anonymous=201,
+        body=lambda w: {"email": "newcomer@example.com", "password": STRONG, "name": "New"},
+    ),
+    "POST /api/v1/auth/login": Row(
+        owner=None,
+        anonymous=200,
+        body=lambda w: {"email": w.owner.email, "password": DEFAULT_PASSWORD},
+    ),
+    "POST /api/v1/auth/refresh": Row(
+        owner=None, anonymous=200, body=lambda w: {"refresh_token": w.refresh_token}
+    ),
+    "POST /api/v1/auth/reset-password": Row(
+        owner=None, anonymous=202, body=lambda w: {"email": w.owner.email}
+    ),
+    "POST /api/v1/auth/reset-password/confirm": Row(
+        owner=None, anonymous=204, body=lambda w: {**w.reset_code(), "new_password": STRONG}
+    ),
+    # Another user cannot end the owner's session with the owner's refresh token.
+    "POST /api/v1/auth/logout": Row(
+        owner=204,
+        other=(401, "token_not_valid"),
+        body=lambda w: {"refresh_token": w.refresh_token},
+    ),
+    "GET /api/v1/auth/me": Row(owner=200),
+    "GET /api/v1/users/profile": Row(owner=200),
+    "PUT /api/v1/users/profile": Row(owner=200, body=lambda w: {"name": "Renamed"}),
+    "PATCH /api/v1/users/settings": Row(owner=200, body=lambda w: {"theme_mode": "light"}),
+    "POST /api/v1/users/preferences": Row(owner=200, body=lambda w: {"favourite": "oats"}),
+    "GET /api/v1/users/stats": Row(owner=200),
+    # --- food --------------------------------------------------------------------------
+    "GET /api/v1/food/logs": Row(owner=200, other=200, owns=lambda w: w.log),
+    "POST /api/v1/food/logs": Row(
+        owner=201,
+        other=(409, "id_conflict"),
+        body=lambda w: NEW_LOG,
+        other_body=lambda w: {**NEW_LOG, "id": str(w.log.pk)},
+    ),
+    "GET /api/v1/food/logs/{log_id}": Row(owner=200, other=404, reader=200, path=log_id),
+    "PUT /api/v1/food/logs/{log_id}": Row(
+        owner=200, other=404, reader=404, path=log_id, body=lambda w: NEW_LOG
+    ),
+    "PATCH /api/v1/food/logs/{log_id}": Row(
+        owner=200, other=404, reader=404, path=log_id, body=lambda w: {"name": "Porridge"}
+    ),
+    "DELETE /api/v1/food/logs/{log_id}": Row(owner=204, other=404, reader=404, path=log_id),
+    "POST /api/v1/food/logs/batch": Row(
+        owner=201,
+        other=(409, "id_conflict"),
+        body=lambda w: {"items": [NEW_LOG]},
+        other_body=lambda w: {"items": [{**NEW_LOG, "id": str(w.log.pk)}]},
+    ),
+    # Ids that are not the caller's are skipped: 200, and the owner's logs stay.
+    "DELETE /api/v1/food/logs/batch": Row(
+        owner=200, other=200, reader=200, body=lambda w: {"ids": [str(w.log.pk)]}
+    ),
+    "GET /api/v1/food/stats": Row(owner=200, other=200, owns=lambda w: w.log),
+    "POST /api/v1/food/analyze": Row(
+        owner=200,
+        other=UNKNOWN_FILE,
+        body=lambda w: {"file_id": str(w.file.pk)},
+        gemini=lambda g: analyses(g, 2),
+    ),
+    # --- workouts (shared reading is not built yet: a reader is refused like a stranger;
+    # when it is, the reader's GET cells turn 200) ----------------------------------------
+    "GET /api/v1/workouts": Row(owner=200, other=200, owns=lambda w: w.workout),
+    "POST /api/v1/workouts": Row(
+        owner=201,
+        other=(409, "id_conflict"),
+        body=lambda w: workout_payload(),
+        other_body=lambda w: workout_payload(id=str(w.workout.pk)),
+    ),
+    "GET /api/v1/workouts/{workout_id}": Row(owner=200, other=404, reader=404, path=workout_id),
+    "PUT /api/v1/workouts/{workout_id}": Row(
+        owner=200, other=404, reader=404, path=workout_id, body=lambda w: workout_payload()
+    ),
+    "PATCH /api/v1/workouts/{workout_id}": Row(
+        owner=200, other=404, reader=404, path=workout_id, body=lambda w: {"name": "Leg day"}
+    ),
+    "DELETE /api/v1/workouts/{workout_id}": Row(owner=204, other=404, reader=404, path=workout_id),
+    "GET /api/v1/workouts/{workout_id}/progress": Row(
+        owner=200, other=404, reader=404, path=workout_id
+    ),
+    "POST /api/v1/workouts/{workout_id}/progress": Row(
+        owner=201, other=404, reader=404, path=workout_id, body=lambda w: {"exercises": [0]}
+    ),
+    "GET /api/v1/workouts/stats": Row(owner=200, other=200, owns=lambda w: w.workout),
+    "POST /api/v1/workouts/form-check": Row(
+        owner=200,
+        other=UNKNOWN_FILE,
+        body=lambda w: {"exercise": "back squat", "file_id": [str(w.file.pk)]},
+        gemini=lambda g: g.reply_json(form_check_payload()),
+    ),
+    # --- storage -----------------------------------------------------------------------
+    "POST /api/v1/storage/upload": Row(
+        owner=201, multipart=True, body=lambda w: {"file": upload(jpeg_bytes())}
+    ),
+    "POST /api/v1/storage/batch-upload": Row(
+        owner=201, multipart=True, body=lambda w: {"files": [upload(jpeg_bytes())]}
+    ),
+    "GET /api/v1/storage/files": Row(owner=200, other=200, owns=lambda w: w.file),
+    "GET /api/v1/storage/{file_id}": Row(owner=200, other=404, path=file_id),
+    "DELETE /api/v1/storage/{file_id}": Row(owner=204, other=404, path=file_id),
+    "GET /api/v1/storage/{file_id}/url": Row(owner=200, other=404, path=file_id),
+    "DELETE /api/v1/storage/batch": Row(
+        owner=200, other=200, body=lambda w: {"ids": [str(w.file.pk)]}
+    ),
+    "GET /api/v1/storage/signed/{token}": Row(
+        owner=None, anonymous=200, path=lambda w: {"token": w.signed_token}
+    ),
+    # --- AI ----------------------------------------------------------------------------
+    "POST /api/v1/ai/chat/start": Row(owner=201, body=lambda w: {"context": {"screen": "food"}}),
+    "GET /api/v1/ai/chat/{session}/history": Row(owner=200, other=404, path=session),
+    "POST /api/v1/ai/chat/{session}/msg": Row(
+        owner=200,
+        other=404,
+        path=session,
+        body=lambda w: {"message": "How am I doing?"},
+        gemini=lambda g: g.stream(["On track."]),
+    ),
+    "DELETE /api/v1/ai/chat/{session}": Row(owner=204, other=404, path=session),
+    "POST /api/v1/ai/food/analyze-text": Row(
+        owner=200,
+        body=lambda w: {"text": "two boiled eggs"},
+        gemini=lambda g: analyses(g, 1),
+    ),
+    # Accepted as a job; the model is called by the task, after commit.
+    "POST /api/v1/ai/food/recognize": Row(
+        owner=202,
+        other=UNKNOWN_FILE,
+        body=lambda w: {"file_id": str(w.file.pk)},
+        gemini=lambda g: None,
+    ),
+    "GET /api/v1/ai/jobs/{job_id}": Row(owner=200, other=404, path=lambda w: {"job_id": w.job.pk}),
+    # Without a model configured these answer from the rules, for the caller alone.
+    "GET /api/v1/ai/recommendations/food": Row(owner=200, other=200, owns=lambda w: w.log),
+    "GET /api/v1/ai/recommendations/workout": Row(owner=200, other=200, owns=lambda w: w.workout),
+    # --- probes ------------------------------------------------------------------------
+    "GET /healthz": Row(owner=None, anonymous=200),
+    "GET /readyz": Row(owner=None, anonymous=200),
+}
+
+OPERATIONS = schema_operations()
+
+
+def _cells():
+    for key in sorted(OPERATIONS):
+        row = MATRIX.get(key)
+        if row is None:
+            yield pytest.param(key, "owner", id=f"{key} [no row]")
+            continue
+        for role in ROLES:
+            if row.expected(role) is not None:
+                yield pytest.param(key, role, id=f"{key} [{role}]")
+
+
+def _database() -> dict[str, list[dict]]:
+    """Every row of every table an API request can write (Django's own admin, permission,
+    content-type and session tables aside), as plain values: what "nothing changed" is
+    checked on."""
+    return {
+        model._meta.label: list(model.objects.order_by("pk").values())
+        for model in apps.get_models()
+        if model._meta.managed
+        and not model._meta.proxy
+        and not model._meta.app_config.name.startswith("django.")
+    }
+
+
+def _request(world: World, key: str, row: Row, role: str) -> tuple[str, str, Any]:
+    """(method, path, body) of the role's request; builds the objects they name."""
+    method, template = key.split(" ", 1)
+    row.owns(world)
+    builder = row.other_body if role == "other" and row.other_body else row.body
+    return method.lower(), template.format(**row.path(world)), builder(world)
+
+
+@pytest.fixture
+def gemini_for(settings):
+    """The Gemini stand-in, configured only for rows that name a model answer."""
+    started: list[GeminiStandIn] = []
+
+    def configure(row: Row) -> GeminiStandIn | None:
+        settings.GEMINI_API_KEY = ""
+        settings.GEMINI_BASE_URL = ""
+        if row.gemini is None:
+            return None
+        standin = GeminiStandIn(api_key=GEMINI_KEY).start()
+        started.append(standin)
+        settings.GEMINI_API_KEY = GEMINI_KEY
+        settings.GEMINI_BASE_URL = standin.url
+        settings.AI_SERVICE = {
+            **settings.AI_SERVICE,
+            "RETRY": {"max_attempts": 1, "backoff_seconds": 0.01, "max_backoff_seconds": 0.01},
+        }
+        return standin
+
+    yield configure
+    for standin in started:
+        standin.stop()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("key", "role"), list(_cells()))
+def test_operation_answers_each_role_as_the_matrix_says(key, role, settings, tmp_path, gemini_for):
+    row = MATRIX.get(key)
+    if row is None:
+        pytest.fail(
+            f"{key} is in the OpenAPI schema but not in MATRIX: add a row to "
+            "tests/test_access_matrix.py saying what anonymous, the owner, another user "
+            "and (if it shares) a reader get."
+        )
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    expected = row.expected(role)
+    status, code = expected if isinstance(expected, tuple) else (expected, None)
+    world = World()
+    standin = gemini_for(row)
+    if standin is not None and role == "owner":
+        row.gemini(standin)
+    method, path, body = _request(world, key, row, role)
+    client = world.client(role)  # signing in writes a token row: before the snapshot
+    succeeding = role == "owner" or (role == "anonymous" and key in PUBLIC)
+    before = None if succeeding else _database()
+
+    call = getattr(client, method)
+    if body is None:
+        response = call(path)
+    else:
+        response = call(path, body, format="multipart" if row.multipart else "json")
+
+    if code is None and status == 401:
+        code = "not_authenticated"
+    if code is None and status == 404:
+        code = "not_found"
+    if code is not None:
+        assert_error(response, status, code)
+    else:
+        assert response.status_code == status, (role, key, response.content[:500])
+    if standin is not None:
+        assert standin.unscripted == 0, "a request reached the model that no cell scripted"
+        if role != "owner":
+            assert standin.requests == [], f"{role}'s refused request reached the model"
+    if before is None:
+        return
+    assert _database() == before, f"{role}'s {key} changed the database"
+    sent = f"{path} {body}"
+    leaked = {
+        owned
+        for owned in world.owned_ids()
+        if owned not in sent and owned in response.content.decode(errors="replace")
+    }
+    if role != "reader":
+        assert not leaked, f"{role} was shown the owner's ids {leaked}"
+
+
+def test_matrix_has_no_row_for_an_operation_gone_from_the_schema():
+    stale = sorted(set(MATRIX) - set(OPERATIONS))
+    assert not stale, f"MATRIX rows for operations no longer in the schema: {stale}; remove them"
+
+
+def test_public_operations_are_the_ones_the_schema_leaves_unsecured():
+    unsecured = {key for key, op in OPERATIONS.items() if not op.get("security")}
+    open_rows = {key for key, row in MATRIX.items() if row.anonymous != 401}
+    assert unsecured == PUBLIC
+    assert open_rows == PUBLIC
+
+
+def test_every_operation_addressing_an_object_by_path_is_checked_for_another_user():
+    unchecked = sorted(
+        key for key, row in MATRIX.items() if "{" in key and key not in PUBLIC and row.other is None
+    )
+    assert not unchecked, f"object paths without an 'other' cell: {unchecked}"
