@@ -11,6 +11,7 @@ from PIL import Image, ImageFile
 from ai_assistant import recognition
 from storage import images, services
 from storage.models import StoredFile
+from tests.asserts import assert_error
 from tests.storage import factories as f
 
 UPLOAD = "/api/v1/storage/upload"
@@ -66,9 +67,7 @@ def test_batch_over_pixel_budget_is_refused_whole_before_any_decode(
 
     response = post_batch(auth_client, files)
 
-    assert response.status_code == 413, response.content
-    assert response.json()["error"]["code"] == "batch_too_large"
-    assert response.json()["error"]["details"] == {
+    assert assert_error(response, 413, "batch_too_large")["details"] == {
         "max_batch_pixels": 10_000,
         "batch_pixels": 12_288,
     }
@@ -133,8 +132,7 @@ def test_batch_answers_busy_whole_while_every_decode_slot_is_taken(auth_client, 
     with slot_taken_elsewhere():
         response = post_batch(auth_client, files)
 
-    assert response.status_code == 503, response.content
-    assert response.json()["error"]["code"] == "service_unavailable"
+    assert_error(response, 503, "service_unavailable")
     assert not StoredFile.objects.filter(owner=user).exists()
 
 
