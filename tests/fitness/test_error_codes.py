@@ -80,8 +80,8 @@ def test_schema_lists_each_operations_codes_under_their_statuses():
         for method, operation in methods.items():
             operations += 1
             for status, response in operation["responses"].items():
-                if int(status) < 400:
-                    continue
+                if int(status) < 400 or "ErrorEnvelope" not in str(response.get("content")):
+                    continue  # e.g. /readyz's 503, which answers the health body
                 codes = response.get("x-error-codes")
                 assert codes, f"{method.upper()} {path} {status} lists no codes"
                 for code in codes:
