@@ -1,18 +1,19 @@
+"""The AI endpoints, one urls module per feature. `urlpatterns` are mounted at /api/v1/ai/;
+`root_urlpatterns` at /api/v1/, where the plan puts them (/food/analyze,
+/workouts/form-check)."""
+
 from django.urls import include, path
 
-from ai_assistant.api import photo_views, views
+from ai_assistant.formcheck.api import urls as formcheck
+from ai_assistant.recognition.api import urls as recognition
 
 urlpatterns = [
-    path("food/analyze-text", views.AnalyzeFoodTextView.as_view(), name="ai-food-analyze-text"),
-    path("", include("ai_assistant.api.coach_urls")),
-]
-urlpatterns += [
-    path("food/recognize", photo_views.RecognizeFoodView.as_view(), name="ai-food-recognize"),
-    path("jobs/<uuid:job_id>", photo_views.JobDetailView.as_view(), name="ai-job-detail"),
+    path("", include("ai_assistant.recognition.api.urls")),
+    path("", include("ai_assistant.chat.api.urls")),
+    path("", include("ai_assistant.recommendations.api.urls")),
 ]
 
-# Where the plan puts them, outside /ai/: fitness/urls.py mounts these at /api/v1/.
 root_urlpatterns = [
-    path("food/analyze", photo_views.AnalyzeFoodView.as_view(), name="food-analyze"),
-    path("workouts/form-check", photo_views.FormCheckView.as_view(), name="workouts-form-check"),
+    path("", include(recognition.root_urlpatterns)),
+    path("", include(formcheck.root_urlpatterns)),
 ]

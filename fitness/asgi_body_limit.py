@@ -12,7 +12,7 @@ import json
 from django.conf import settings
 
 from fitness.api.errors import error_body
-from storage.uploads import MULTIPART_OVERHEAD_BYTES
+from fitness.uploads import MULTIPART_OVERHEAD_BYTES
 
 
 def max_request_bytes() -> int:

@@ -5,10 +5,11 @@ the model, they validate what comes back, and drf-spectacular documents them in 
 Every field is required (no defaults), so the model cannot silently leave one out.
 """
 
-from enum import StrEnum
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
+
+from ai_assistant.responses import AIResponse
 
 Grams = Annotated[float, Field(ge=0, le=10_000, description="Grams.")]
 Kcal = Annotated[float, Field(ge=0, le=50_000, description="Kilocalories.")]
@@ -65,24 +66,6 @@ class FoodAnalysis(BaseModel):
     health_score: float = Field(ge=0, le=10, description="0 (least healthy) to 10.")
     dietary_info: FoodAnalysisDietaryInfo
     confidence: float = Field(ge=0, le=1, description="How sure the analysis is, 0 to 1.")
-
-
-DataT = TypeVar("DataT", bound=BaseModel)
-
-
-class AIResultSource(StrEnum):
-    GEMINI = "gemini"  # answered by the model just now
-    CACHE = "cache"  # the same question was answered recently
-    RULES = "rules"  # computed without a model
-
-
-class AIResponse(BaseModel, Generic[DataT]):
-    """The plan's `AIResponse<T>`: every AI result the API returns is wrapped in it."""
-
-    data: DataT
-    confidence: float = Field(ge=0, le=1)
-    processing_time: float = Field(description="Seconds the server spent on the request.")
-    source: AIResultSource
 
 
 class FoodAnalysisResponse(AIResponse[FoodAnalysis]):

@@ -1,18 +1,19 @@
+"""Food analysis from the user's words (`POST /ai/food/analyze-text`, or `text` on
+`POST /food/analyze`)."""
+
 import hashlib
-import logging
 import time
 import unicodedata
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.cache import cache
-from pydantic import ValidationError
 
-from ai_assistant import prompts
+from ai_assistant.cache import cached_answer
 from ai_assistant.client import get_ai_client
 from ai_assistant.limits import enforce_rate_limit
-from ai_assistant.schemas import AIResultSource, FoodAnalysis, FoodAnalysisResponse
-
-logger = logging.getLogger(__name__)
+from ai_assistant.recognition import prompts
+from ai_assistant.recognition.schemas import FoodAnalysis, FoodAnalysisResponse
+from ai_assistant.responses import AIResultSource, seconds_since
 
 
 def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisResponse:
@@ -24,7 +25,7 @@ def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisRespo
     model = client.config.model_for("text")
     key = _food_text_cache_key(text, model)
 
-    cached = cached_analysis(key)
+    cached = cached_answer(key, FoodAnalysis)
     if cached is not None:
         return FoodAnalysisResponse(
             data=cached,
@@ -58,19 +59,3 @@ def normalize_food_text(text: str) -> str:
 def _food_text_cache_key(text: str, model: str) -> str:
     digest = hashlib.sha256(normalize_food_text(text).encode()).hexdigest()
     return f"ai:food-text:v{prompts.PROMPT_VERSION}:{model}:{digest}"
-
-
-def cached_analysis(key: str) -> FoodAnalysis | None:
-    payload = cache.get(key)
-    if payload is None:
-        return None
-    try:
-        return FoodAnalysis.model_validate(payload)
-    except ValidationError:
-        # Written by an older schema: ask again rather than serve it.
-        logger.info("Discarding a cached food analysis that no longer validates")
-        return None
-
-
-def seconds_since(started: float) -> float:
-    return round(time.monotonic() - started, 3)

@@ -34,7 +34,7 @@ from ai_assistant.recommendations.schemas import (
     WorkoutRecommendationsResponse,
     WorkoutSuggestions,
 )
-from ai_assistant.schemas import AIResponse, AIResultSource
+from ai_assistant.responses import AIResponse, AIResultSource
 from fitness.api.fields import start_of_day
 from food.models import FoodLog
 from workouts.models import Workout

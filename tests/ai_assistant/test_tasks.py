@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import tokens
 from ai_assistant.models import RecognitionJob
-from ai_assistant.tasks import fail_stuck_recognition_jobs, recognize_food
+from ai_assistant.recognition.tasks import fail_stuck_recognition_jobs, recognize_food
 from fitness.asgi import application
 from food.models import FoodLog
 from tests.ai_assistant.events import UserEvents

@@ -1,6 +1,6 @@
 import json
 
-from storage.asgi import RequestBodyLimit, max_request_bytes
+from fitness.asgi_body_limit import RequestBodyLimit, max_request_bytes
 
 
 def http_scope(path="/api/v1/storage/upload", headers=()):
