@@ -8,9 +8,9 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.serializers import StrictSerializer
 from fitness.api.fields import TimeBoundField
 from fitness.measurements import MASS_TO_KG, from_metric
+from fitness.serializers import StrictSerializer
 from storage import selectors as storage
 from workouts.metrics import Mass
 from workouts.models import Exercise, ExerciseSet, Workout, WorkoutProgress, WorkoutType
