@@ -27,7 +27,7 @@ from ai_assistant.providers import Blob
 from ai_assistant.recognition import prompts
 from ai_assistant.recognition.consolidation import consolidate_analyses
 from ai_assistant.recognition.schemas import FoodAnalysis, FoodAnalysisResponse
-from ai_assistant.responses import AIResultSource, seconds_since
+from ai_assistant.responses import AIResultSource
 from storage import images
 from storage import services as storage_services
 from storage.models import StoredFile
@@ -90,20 +90,10 @@ def analyze_photo(*, client: AIClient, user: User, jpeg: bytes) -> FoodAnalysisR
     key = photo_cache_key(jpeg, client.config.model_for("vision"))
     cached = cached_answer(key, FoodAnalysis)
     if cached is not None:
-        return FoodAnalysisResponse(
-            data=cached,
-            confidence=cached.confidence,
-            processing_time=seconds_since(started),
-            source=AIResultSource.CACHE,
-        )
+        return FoodAnalysisResponse.of(cached, started=started, source=AIResultSource.CACHE)
     analysis = consolidate_analyses(async_to_sync(_analyses)(client, user, jpeg))
     cache.set(key, analysis.model_dump(mode="json"), timeout=client.config.cache_ttl_seconds)
-    return FoodAnalysisResponse(
-        data=analysis,
-        confidence=analysis.confidence,
-        processing_time=seconds_since(started),
-        source=AIResultSource.GEMINI,
-    )
+    return FoodAnalysisResponse.of(analysis, started=started, source=AIResultSource.GEMINI)
 
 
 def photo_cache_key(jpeg: bytes, model: str) -> str:

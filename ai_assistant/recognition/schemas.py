@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
 
-from ai_assistant.responses import AIResponse
+from ai_assistant.responses import AIResponse, AIResultSource, seconds_since
 
 Grams = Annotated[float, Field(ge=0, le=10_000, description="Grams.")]
 Kcal = Annotated[float, Field(ge=0, le=50_000, description="Kilocalories.")]
@@ -69,4 +69,14 @@ class FoodAnalysis(BaseModel):
 
 
 class FoodAnalysisResponse(AIResponse[FoodAnalysis]):
-    pass
+    @classmethod
+    def of(
+        cls, analysis: FoodAnalysis, *, started: float, source: AIResultSource
+    ) -> "FoodAnalysisResponse":
+        """The analysis as answered now, for a request that began at `started`."""
+        return cls(
+            data=analysis,
+            confidence=analysis.confidence,
+            processing_time=seconds_since(started),
+            source=source,
+        )

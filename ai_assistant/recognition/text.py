@@ -13,7 +13,7 @@ from ai_assistant.client import get_ai_client
 from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.recognition import prompts
 from ai_assistant.recognition.schemas import FoodAnalysis, FoodAnalysisResponse
-from ai_assistant.responses import AIResultSource, seconds_since
+from ai_assistant.responses import AIResultSource
 
 
 def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisResponse:
@@ -27,12 +27,7 @@ def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisRespo
 
     cached = cached_answer(key, FoodAnalysis)
     if cached is not None:
-        return FoodAnalysisResponse(
-            data=cached,
-            confidence=cached.confidence,
-            processing_time=seconds_since(started),
-            source=AIResultSource.CACHE,
-        )
+        return FoodAnalysisResponse.of(cached, started=started, source=AIResultSource.CACHE)
 
     result = client.generate_json(
         [prompts.food_text_prompt(text)],
@@ -43,12 +38,7 @@ def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisRespo
         system_instruction=prompts.FOOD_ANALYST,
     )
     cache.set(key, result.data.model_dump(mode="json"), timeout=client.config.cache_ttl_seconds)
-    return FoodAnalysisResponse(
-        data=result.data,
-        confidence=result.data.confidence,
-        processing_time=seconds_since(started),
-        source=AIResultSource.GEMINI,
-    )
+    return FoodAnalysisResponse.of(result.data, started=started, source=AIResultSource.GEMINI)
 
 
 def normalize_food_text(text: str) -> str:
