@@ -115,7 +115,7 @@ class ChatMessage(models.Model):
 
 
 class RecognitionJob(models.Model):
-    """One photo recognition, run by a Celery task (`ai_assistant.tasks.recognize_food`).
+    """One photo recognition, run by a Celery task (`recognition.tasks.recognize_food`).
 
     The photo lives in storage (a StoredFile, already cleaned); the task message carries
     only the job id. `pending` → `running` → `succeeded` | `failed`; the two finished

@@ -1,4 +1,5 @@
-"""OpenAPI for the pydantic models the AI endpoints answer with.
+"""OpenAPI for the AI endpoints: the error codes every model call can answer, and the schema
+of the pydantic models they answer with.
 
 drf-spectacular's pydantic support hands pydantic's JSON Schema over as it is, and pydantic
 writes an optional field as `anyOf: [..., {"type": "null"}]`, which OpenAPI 3.0 (what this
@@ -10,6 +11,30 @@ from drf_spectacular.contrib.pydantic import PydanticExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, model_json_schema
 from pydantic_core import core_schema
+
+from fitness.error_codes import ErrorCode
+
+# The failures every endpoint that calls the model can answer. `rate_limited` says in
+# `details.reason` whether this user's allowance (user_limit) or the provider's quota
+# (provider_quota) is used up.
+AI_ERROR_CODES = (
+    ErrorCode.CONTENT_BLOCKED,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.GENERATION_ERROR,
+    ErrorCode.INVALID_KEY,
+    ErrorCode.API_DISABLED,
+    ErrorCode.AI_UNAVAILABLE,
+    ErrorCode.NETWORK_ERROR,
+    ErrorCode.TIMEOUT,
+)
+# What a photo sent with the request can answer before any model is asked.
+PHOTO_ERROR_CODES = (
+    ErrorCode.INVALID_IMAGE,
+    ErrorCode.IMAGE_TOO_LARGE,
+    ErrorCode.FILE_TOO_LARGE,
+    ErrorCode.QUOTA_EXCEEDED,
+    ErrorCode.SERVICE_UNAVAILABLE,
+)
 
 
 class OpenApi30JsonSchema(GenerateJsonSchema):

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import user_zone
-from fitness.api.fields import start_of_day
+from fitness.timeutils import start_of_day
 from food import selectors as food_selectors
 from food.goals import DailyGoals, activity_level, daily_goals
 from workouts import selectors as workout_selectors

@@ -6,7 +6,7 @@ each through what the service does with it:
 
 - upload:      decode + re-encode of the original, as `storage.services.upload_file` does;
 - variants:    decode + the 256 px and 1280 px copies, as `storage.services.make_variants`;
-- recognition: `ai_assistant.recognition.preprocess_photo` (1024 px JPEG for the model);
+- recognition: `ai_assistant.recognition.pipeline.preprocess_photo` (1024 px JPEG for the model);
 - parallel:    four uploads of the PNG at once in threads, as four requests would run
                (with room to wait for a decode slot).
 
@@ -94,7 +94,7 @@ class _PeakRss:
 def _run_stage(stage: str, data: bytes) -> None:
     from django.conf import settings
 
-    from ai_assistant import recognition
+    from ai_assistant.recognition import pipeline as recognition
     from storage import images, services
 
     cap = settings.STORAGE_MAX_PIXELS

@@ -9,10 +9,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from fitness.asgi_body_limit import RequestBodyLimit  # noqa: E402
 from fitness.routing import websocket_urlpatterns  # noqa: E402
 from fitness.startup import require_real_secret_key  # noqa: E402
 from fitness.ws import AllowedHostsOrNoOriginValidator, JWTAuthMiddleware  # noqa: E402
-from storage.asgi import RequestBodyLimit  # noqa: E402
 
 require_real_secret_key()
 

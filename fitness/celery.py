@@ -11,6 +11,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fitness.settings")
 app = Celery("fitness")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# Autodiscovery imports each app's `tasks` module; ai_assistant keeps its tasks with the
+# feature they serve.
+app.autodiscover_tasks(["ai_assistant.recognition"])
 
 
 @worker_init.connect

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ai_assistant.consumers import ChatConsumer
+from ai_assistant.chat.consumers import ChatConsumer
 from fitness.consumers import EventsConsumer
 
 websocket_urlpatterns = [

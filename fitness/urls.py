@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.api.urls import auth_urlpatterns, users_urlpatterns
-from ai_assistant.api.urls import root_urlpatterns as ai_root_urlpatterns
+from ai_assistant.urls import root_urlpatterns as ai_root_urlpatterns
 from fitness.api import health
 
 api_v1 = [
@@ -13,7 +13,7 @@ api_v1 = [
     path("", include(ai_root_urlpatterns)),  # /food/analyze, /workouts/form-check
     path("food/", include("food.api.urls")),
     path("", include("workouts.api.urls")),
-    path("ai/", include("ai_assistant.api.urls")),
+    path("ai/", include("ai_assistant.urls")),
     path("storage/", include("storage.api.urls")),
 ]
 

@@ -6,13 +6,13 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from accounts.models import User
 from accounts.stats import StatsContribution
 from fitness.api.errors import NotFound
-from fitness.api.fields import start_of_day
+from fitness.timeutils import start_of_day
 from food.goals import NUTRIENTS, daily_goals
 from food.models import FoodLog, FoodLogShare, FoodLogTag, MealType
 
@@ -38,6 +38,13 @@ def visible_logs(user: User, *, include_shared: bool = False) -> QuerySet[FoodLo
     # EXISTS rather than a join: a join on shares would repeat a log once per reader.
     shared = FoodLogShare.objects.filter(food_log=OuterRef("pk"), user=user)
     return FoodLog.objects.alive().filter(Q(owner=user) | Exists(shared))
+
+
+def food_logs_state(*, user: User) -> tuple[int, datetime | None]:
+    """How many food logs the user has, and when one last changed: together they change
+    whenever a log is added, edited or deleted (a deletion lowers the count)."""
+    state = FoodLog.objects.for_owner(user).aggregate(n=Count("id"), last=Max("updated_at"))
+    return state["n"], state["last"]
 
 
 def list_food_logs(

@@ -4,6 +4,7 @@ device can resend whatever it is not sure arrived."""
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -15,7 +16,7 @@ from accounts.models import User
 from fitness.api.errors import ApiError, IdConflict, NotFound
 from fitness.error_codes import ErrorCode
 from food import selectors
-from food.models import FoodLog, FoodLogShare, FoodLogTag
+from food.models import MAX_CALORIES, MAX_GRAMS, FoodLog, FoodLogShare, FoodLogTag
 from storage import selectors as storage
 from storage.models import StoredFile
 
@@ -29,6 +30,23 @@ class LogIdConflict(IdConflict):
 class FoodLogDeleted(ApiError):
     code = ErrorCode.FOOD_LOG_DELETED
     message = "A log with this id was deleted; it is not recreated. Use a new id."
+
+
+def estimated_nutrition(
+    *, calories: float, protein: float, carbs: float, fat: float
+) -> dict[str, Any]:
+    """An estimate (an AI analysis) as the values a food log stores: whole kilocalories,
+    grams to two places, each capped at what a log may hold."""
+    return {
+        "calories": min(round(calories), MAX_CALORIES),
+        "protein": _grams(protein),
+        "carbs": _grams(carbs),
+        "fat": _grams(fat),
+    }
+
+
+def _grams(value: float) -> Decimal:
+    return min(Decimal(str(round(value, 2))), MAX_GRAMS)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,12 @@ def files_for(user: User) -> QuerySet[StoredFile]:
     return StoredFile.objects.for_owner(user)
 
 
+def list_files(user: User, *, purpose: str | None = None) -> QuerySet[StoredFile]:
+    """The caller's live files, newest first, optionally only those of one `purpose`."""
+    files = files_for(user)
+    return files.filter(purpose=purpose) if purpose else files
+
+
 def get_file(user: User, file_id: uuid.UUID, *, for_update: bool = False) -> StoredFile:
     """The caller's own live file; 404 for anyone else's, as if it did not exist."""
     files = files_for(user)
@@ -44,6 +50,11 @@ def granted_file(file_id: uuid.UUID) -> StoredFile:
     if found is None:
         raise NotFound("No such file.")
     return found
+
+
+def is_live(file_id: uuid.UUID | None) -> bool:
+    """Whether `file_id` names a file that still exists and has not expired."""
+    return file_id is not None and StoredFile.objects.live().filter(pk=file_id).exists()
 
 
 def owned_files(

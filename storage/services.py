@@ -26,9 +26,10 @@ from django.utils import timezone
 from accounts.models import User
 from fitness.api.errors import ApiError
 from fitness.error_codes import ErrorCode
+from fitness.transactions import robust_on_commit
+from fitness.uploads import check_upload_size
 from storage import images, selectors
 from storage.models import AccessLevel, Purpose, StoredFile, Variant
-from storage.uploads import FileTooLarge
 
 # Long side, in pixels, of each variant the task makes.
 VARIANT_SIDES: dict[str, int] = {Variant.THUMBNAIL: 256, Variant.DISPLAY: 1280}
@@ -61,21 +62,29 @@ def upload_file(
     expiry: datetime | None = None,
 ) -> StoredFile:
     """Checks, cleans and stores one uploaded image; variants follow in a task."""
-    max_bytes = settings.STORAGE_MAX_UPLOAD_BYTES
-    if upload.size is not None and upload.size > max_bytes:
-        raise FileTooLarge(max_bytes)
-    with images.decode_slot():
-        decoded = images.decode_image(upload, max_pixels=settings.STORAGE_MAX_PIXELS)
-        encoded = images.encode_image(decoded)
-    del decoded  # the full-size pixels go before the blob upload, not after
     return store_image(
         owner=owner,
-        encoded=encoded,
-        original_filename=sanitize_filename(upload.name or ""),
+        encoded=accept_image(upload),
+        original_filename=upload.name or "",
         tags=tags,
         purpose=purpose,
         access_level=access_level,
         expiry=expiry,
+    )
+
+
+def accept_image(
+    upload: UploadedFile, *, max_side: int | None = None, output_format: str | None = None
+) -> images.EncodedImage:
+    """What storage accepts of an upload: within the size limit, an image by its bytes
+    (type, pixel cap, bombs), upright and re-encoded without metadata; optionally shrunk
+    to `max_side` and re-encoded as `output_format` (AI recognition's model copy)."""
+    check_upload_size(upload)
+    return images.normalise_image(
+        upload,
+        max_pixels=settings.STORAGE_MAX_PIXELS,
+        max_side=max_side,
+        output_format=output_format,
     )
 
 
@@ -89,8 +98,10 @@ def store_image(
     access_level: str = AccessLevel.PRIVATE,
     expiry: datetime | None = None,
 ) -> StoredFile:
-    """Stores an image that `storage.images` has already checked and encoded (an upload,
-    or e.g. the downscaled copy of a photo that AI recognition made), within the quota."""
+    """Stores an image that `accept_image` has already checked and encoded (an upload,
+    or e.g. the downscaled copy of a photo that AI recognition made), within the quota.
+    `original_filename` is the client's, sanitised here."""
+    original_filename = sanitize_filename(original_filename)
     _check_quota(owner, encoded.size)
     key = default_storage.save(
         f"{_KEY_PREFIX}/{secrets.token_hex(16)}.{encoded.extension}", ContentFile(encoded.data)
@@ -128,8 +139,7 @@ def upload_files(
     readable: list[tuple[int, UploadedFile]] = []
     for index, upload in enumerate(uploads):
         try:
-            if upload.size is not None and upload.size > settings.STORAGE_MAX_UPLOAD_BYTES:
-                raise FileTooLarge(settings.STORAGE_MAX_UPLOAD_BYTES)
+            check_upload_size(upload)
             pixels += images.probe_image(upload, max_pixels=settings.STORAGE_MAX_PIXELS)
         except ApiError as exc:
             failures.append(UploadFailure(index=index, error=exc))
@@ -217,12 +227,8 @@ def _record_upload(
     )
     from storage.tasks import make_variants  # tasks call this module: import when used
 
-    # Robust: the upload has succeeded whatever becomes of its variants (with eager Celery
-    # they are made right here, and their failure must not turn this into an error). A
-    # lambda, not functools.partial: Django logs a failing robust callback by its
-    # __qualname__, which a partial lacks, so the logging itself would raise.
-    file_id = str(stored.id)
-    transaction.on_commit(lambda: make_variants.delay(file_id), robust=True)
+    # Robust: the upload has succeeded whatever becomes of its variants.
+    robust_on_commit(make_variants.delay, str(stored.id))
     return stored
 
 

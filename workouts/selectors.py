@@ -5,7 +5,19 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, DateField, F, Min, Prefetch, Q, QuerySet, Sum, Value, Window
+from django.db.models import (
+    Count,
+    DateField,
+    F,
+    Max,
+    Min,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    Window,
+)
 from django.db.models.functions import Coalesce, RowNumber, TruncDate, TruncWeek
 from django.utils import timezone
 
@@ -36,6 +48,13 @@ def _with_children(queryset: QuerySet[Workout]) -> QuerySet[Workout]:
         Prefetch("shares", queryset=WorkoutShare.objects.order_by("created_at", "id")),
         Prefetch("photos", queryset=WorkoutPhoto.objects.select_related("file")),
     )
+
+
+def workouts_state(*, user: User) -> tuple[int, datetime | None]:
+    """How many workouts the user has, and when one last changed: together they change
+    whenever a workout is added, edited or deleted (a deletion lowers the count)."""
+    state = _owned(user).aggregate(n=Count("id"), last=Max("updated_at"))
+    return state["n"], state["last"]
 
 
 def list_workouts(

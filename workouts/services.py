@@ -435,7 +435,7 @@ def refresh_workout_metrics(*, workout: Workout) -> None:
 
 @transaction.atomic
 def save_form_check(*, owner: User, workout_id: uuid.UUID, form_check: dict[str, Any]) -> None:
-    """Keeps an AI form check (ai_assistant.formcheck) as the workout's `ai_form_check`.
+    """Keeps an AI form check (ai_assistant.formcheck.service) as the workout's `ai_form_check`.
     `updated_at` moves too, so syncing devices and ETags see the change."""
     workout = _lock(owner, workout_id)
     workout.ai_form_check = form_check

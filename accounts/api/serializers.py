@@ -6,22 +6,10 @@ from rest_framework import serializers
 
 from accounts.models import FitnessGoal, Gender, MeasurementSystem, ThemeMode, User
 from fitness.measurements import MeasurementField
+from fitness.serializers import StrictSerializer
 
 _MAX_HEIGHT_CM = Decimal("300")
 _MAX_WEIGHT_KG = Decimal("700")
-
-
-class StrictSerializer(serializers.Serializer):
-    """Rejects keys it does not know, so a typo is a 400 rather than a silent no-op."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict):
-            unknown = set(data) - set(self.fields)
-            if unknown:
-                raise serializers.ValidationError(
-                    {key: ["Unknown field."] for key in sorted(unknown)}
-                )
-        return super().to_internal_value(data)
 
 
 class UserProfileSerializer(serializers.ModelSerializer):

@@ -1,7 +1,7 @@
 """Frames for every open socket of one conversation, through the channel layer (Redis when
 configured), so that sockets served by other processes (a phone and a tablet) stay in step.
 
-Each socket of a conversation joins `chat_group(session_id)`; `ai_assistant.consumers`
+Each socket of a conversation joins `chat_group(session_id)`; `ai_assistant.chat.consumers`
 delivers a published frame to its client, except to the socket named in `skip`.
 """
 

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from ai_assistant import models
-from ai_assistant.schemas import AIResponse
+from ai_assistant.responses import AIResponse
 
 
 class ChatRole(StrEnum):

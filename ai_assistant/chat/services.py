@@ -23,7 +23,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from ai_assistant.chat import events, prompting, selectors
+from ai_assistant.chat import events, prompts, selectors
 from ai_assistant.chat.schemas import ChatMessage as ChatMessageData
 from ai_assistant.chat.schemas import ChatReply, ChatReplyResponse
 from ai_assistant.client import AIClient, StreamEnd, TextDelta, get_ai_client
@@ -31,7 +31,7 @@ from ai_assistant.errors import AIError
 from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.models import AIConversation, ChatMessage
 from ai_assistant.personal_context import build_snapshot, facts, render_facts
-from ai_assistant.schemas import AIResultSource
+from ai_assistant.responses import AIResultSource
 from fitness.api.errors import NotFound
 
 MAX_MESSAGE_CHARS = 4000
@@ -69,7 +69,7 @@ class Turn:
     conversation_id: UUID
     session_id: UUID
     message: ChatMessage
-    prompt: prompting.Prompt
+    prompt: prompts.Prompt
     client: AIClient
     started: float
 
@@ -94,14 +94,14 @@ def begin_turn(
     client = get_ai_client()
     enforce_rate_limit(user=user, scope="chat", config=client.config)
     message = _store_message(conversation.pk, role=ChatMessage.Role.USER, content=content)
-    budget = prompting.Budget.from_settings()
+    budget = prompts.Budget.from_settings()
     # A few more than the budget allows, so that dropped questions can still be summarised.
     history, total = selectors.recent_messages(
         conversation=conversation,
         until=message,
-        limit=budget.messages + prompting.EARLIER_QUESTIONS,
+        limit=budget.messages + prompts.EARLIER_QUESTIONS,
     )
-    prompt = prompting.build_prompt(
+    prompt = prompts.build_prompt(
         facts=render_facts(facts(build_snapshot(user))),
         context=conversation.context,
         history=history,
@@ -151,7 +151,7 @@ def finish_turn(turn: Turn, draft: ReplyDraft) -> ChatReplyResponse | None:
         interrupted=end is None,
         metadata={
             "model": end.model if end else turn.client.config.model_for("text"),
-            "prompt_version": prompting.COACH_PROMPT_VERSION,
+            "prompt_version": prompts.PROMPT_VERSION,
         },
     )
     if end is None:

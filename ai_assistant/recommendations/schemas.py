@@ -5,7 +5,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from ai_assistant.schemas import AIResponse, Grams, Kcal
+from ai_assistant.recognition.schemas import Grams, Kcal
+from ai_assistant.responses import AIResponse
 from food.models import MealType
 from workouts.models import WorkoutType
 

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Max
 from django.utils import timezone
 from pydantic import BaseModel, ValidationError
 
@@ -34,10 +33,10 @@ from ai_assistant.recommendations.schemas import (
     WorkoutRecommendationsResponse,
     WorkoutSuggestions,
 )
-from ai_assistant.schemas import AIResponse, AIResultSource
-from fitness.api.fields import start_of_day
-from food.models import FoodLog
-from workouts.models import Workout
+from ai_assistant.responses import AIResponse, AIResultSource
+from fitness.timeutils import start_of_day
+from food import selectors as food_selectors
+from workouts import selectors as workout_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -126,9 +125,9 @@ def _response(
 def _fingerprint(user: User) -> str:
     """Changes whenever one of the user's logs or workouts is added, edited or deleted
     (deletion lowers the count; anything else moves the latest `updated_at`)."""
-    food = FoodLog.objects.for_owner(user).aggregate(n=Count("id"), last=Max("updated_at"))
-    workouts = Workout.objects.for_owner(user).aggregate(n=Count("id"), last=Max("updated_at"))
-    state = f"{food['n']}:{food['last']}:{workouts['n']}:{workouts['last']}:{user.updated_at}"
+    food_logs, food_changed = food_selectors.food_logs_state(user=user)
+    workouts, workouts_changed = workout_selectors.workouts_state(user=user)
+    state = f"{food_logs}:{food_changed}:{workouts}:{workouts_changed}:{user.updated_at}"
     return hashlib.sha256(state.encode()).hexdigest()[:24]
 
 

@@ -1,19 +1,13 @@
 """Serializer fields shared by several apps' query parameters."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-# Dates far outside a human life only overflow date arithmetic (and SQLite's functions);
-# no client needs them, so they are refused as invalid input.
-MIN_YEAR, MAX_YEAR = 1900, 2200
-
-
-def within_supported_years(day: date) -> bool:
-    return MIN_YEAR <= day.year <= MAX_YEAR
+from fitness.timeutils import MAX_YEAR, MIN_YEAR, start_of_day, within_supported_years
 
 
 @extend_schema_field({"type": "string", "example": "2026-11-25 or 2026-11-25T08:00:00+01:00"})
@@ -54,7 +48,3 @@ class TimeBoundField(serializers.Field):
 
     def to_representation(self, value):
         return value.isoformat()
-
-
-def start_of_day(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=zone)

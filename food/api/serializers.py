@@ -9,8 +9,9 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.serializers import StrictSerializer
-from fitness.api.fields import MAX_YEAR, MIN_YEAR, TimeBoundField, within_supported_years
+from fitness.api.fields import TimeBoundField
+from fitness.serializers import StrictSerializer
+from fitness.timeutils import MAX_YEAR, MIN_YEAR, within_supported_years
 from food.models import MAX_CALORIES, MAX_GRAMS, MAX_TAG_LENGTH, FoodLog, MealType
 from food.selectors import UNSPECIFIED_MEAL
 from storage import selectors as storage

@@ -1,11 +1,8 @@
 from django.conf import settings
-from django.core.exceptions import TooManyFilesSent
-from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -15,10 +12,10 @@ from rest_framework.views import APIView
 from fitness.api.errors import ApiError, NotFound
 from fitness.api.schema import DeleteWithBodySchema, error_responses
 from fitness.error_codes import ErrorCode
+from fitness.uploads import FileTooLarge, read_multipart
 from storage import selectors, services, signing
 from storage.api import serializers as s
 from storage.models import StoredFile
-from storage.uploads import FileTooLarge, limit_multipart_upload
 
 TAG = "storage"
 
@@ -29,20 +26,6 @@ def _render(
     """Serialises files with their URLs, all signed (or read from cache) in one go."""
     signed = selectors.grants(files, variant=variant, request=request)
     return serializer_class(files, many=True, context={"request": request, "signed": signed}).data
-
-
-def _read_multipart(request, *, max_files: int, skip_oversized: bool = False):
-    """(parsed body, per-file counter), refusing oversized bodies before reading them."""
-    counter = limit_multipart_upload(
-        request,
-        max_files=max_files,
-        max_file_bytes=settings.STORAGE_MAX_UPLOAD_BYTES,
-        skip_oversized=skip_oversized,
-    )
-    try:
-        return request.data, counter
-    except TooManyFilesSent as exc:
-        raise ValidationError({"files": [f"At most {max_files} files per request."]}) from exc
 
 
 def _error_item(index: int, error: ApiError) -> dict:
@@ -75,7 +58,7 @@ class UploadView(APIView):
         "server is busy decoding other images.",
     )
     def post(self, request):
-        body, _ = _read_multipart(request, max_files=1)
+        body, _ = read_multipart(request, max_files=1, field="files")
         data = s.UploadSerializer(data=body)
         data.is_valid(raise_exception=True)
         options = dict(data.validated_data)
@@ -111,7 +94,9 @@ class BatchUploadView(APIView):
     )
     def post(self, request):
         max_files = settings.STORAGE_BATCH_MAX_FILES
-        body, counter = _read_multipart(request, max_files=max_files, skip_oversized=True)
+        body, counter = read_multipart(
+            request, max_files=max_files, field="files", skip_oversized=True
+        )
         skipped = counter.skipped("files")
         data = s.BatchUploadSerializer(data=body, context={"skipped_files": len(skipped)})
         data.is_valid(raise_exception=True)
@@ -158,9 +143,7 @@ class FileListView(GenericAPIView):
     def get(self, request):
         query = s.FileListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        files = selectors.files_for(request.user)
-        if purpose := query.validated_data.get("purpose"):
-            files = files.filter(purpose=purpose)
+        files = selectors.list_files(request.user, purpose=query.validated_data.get("purpose"))
         page = self.paginate_queryset(files)
         data = _render(
             s.StorageItemSerializer,
@@ -234,12 +217,11 @@ class SignedFileView(APIView):
     def get(self, request, token):
         grant = signing.read_local_token(token)
         stored = selectors.granted_file(grant.file_id)
-        key, content_type = stored.blob_for(grant.variant)
+        _, content_type = stored.blob_for(grant.variant)
         try:
-            with default_storage.open(key, "rb") as blob:
-                # Whole, not streamed: images are at most STORAGE_MAX_UPLOAD_BYTES, and ASGI
-                # would collect a synchronous file iterator in memory anyway.
-                data = blob.read()
+            # Whole, not streamed: images are at most STORAGE_MAX_UPLOAD_BYTES, and ASGI
+            # would collect a synchronous file iterator in memory anyway.
+            data = selectors.read_bytes(stored, variant=grant.variant)
         except FileNotFoundError as exc:
             raise NotFound("No such file.") from exc
         response = HttpResponse(data, content_type=content_type)

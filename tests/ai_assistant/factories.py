@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from ai_assistant.schemas import FoodAnalysis
+from ai_assistant.recognition.schemas import FoodAnalysis
 
 
 def food_item(

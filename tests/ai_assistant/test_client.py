@@ -17,7 +17,7 @@ from ai_assistant.errors import (
 )
 from ai_assistant.models import AIUsage
 from ai_assistant.providers import Blob, Message
-from ai_assistant.schemas import FoodAnalysis
+from ai_assistant.recognition.schemas import FoodAnalysis
 from tests.ai_assistant.conftest import STANDIN_KEY
 from tests.ai_assistant.factories import analysis_payload
 from tests.ai_assistant.gemini_standin import google_error, usage

@@ -1,6 +1,6 @@
 import pytest
 
-from ai_assistant.consolidation import consolidate_analyses, item_key
+from ai_assistant.recognition.consolidation import consolidate_analyses, item_key
 from tests.ai_assistant.factories import analysis, food_item
 
 

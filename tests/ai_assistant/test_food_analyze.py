@@ -4,7 +4,7 @@ answered in the request."""
 import pytest
 
 from ai_assistant.models import AIUsage, RecognitionJob
-from ai_assistant.schemas import FoodAnalysis
+from ai_assistant.recognition.schemas import FoodAnalysis
 from storage.models import StoredFile
 from tests.ai_assistant.factories import analysis_payload
 from tests.asserts import assert_error

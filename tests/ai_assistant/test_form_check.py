@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
+from ai_assistant.formcheck.schemas import FormCheckAnswer
 from ai_assistant.models import AIUsage
-from ai_assistant.schemas_form_check import FormCheckAnswer
 from tests.ai_assistant.factories import form_check_payload
 from tests.asserts import assert_error
 from tests.storage.factories import WINDOWS_EXE, encode, halves, jpeg_bytes, stored_file, upload

@@ -11,8 +11,8 @@ from django.utils import timezone
 from PIL import Image
 
 from ai_assistant.models import AIUsage, RecognitionJob
-from ai_assistant.schemas import FoodAnalysis
-from ai_assistant.tasks import recognize_food
+from ai_assistant.recognition.schemas import FoodAnalysis
+from ai_assistant.recognition.tasks import recognize_food
 from storage.models import StoredFile
 from tests.ai_assistant.factories import analysis_payload, food_item
 from tests.asserts import assert_error

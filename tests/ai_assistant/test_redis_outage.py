@@ -7,8 +7,8 @@ import pytest
 
 from ai_assistant.client import get_ai_client
 from ai_assistant.limits import enforce_rate_limit
-from ai_assistant.recognition import analyze_photo
-from ai_assistant.schemas import AIResultSource
+from ai_assistant.recognition.pipeline import analyze_photo
+from ai_assistant.responses import AIResultSource
 from fitness.api.errors import BACKEND_OUTAGES
 from tests.ai_assistant.factories import analysis_payload
 from tests.redis_server import RedisServer, needs_redis_server, point_at

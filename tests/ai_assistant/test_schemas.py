@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from ai_assistant.schemas import FoodAnalysis
+from ai_assistant.recognition.schemas import FoodAnalysis
 from tests.ai_assistant.factories import analysis_payload, food_item
 
 

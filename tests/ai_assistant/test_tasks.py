@@ -12,10 +12,11 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts import tokens
-from ai_assistant import jobs, recognition
 from ai_assistant.client import get_ai_client
 from ai_assistant.models import RecognitionJob
-from ai_assistant.tasks import fail_stuck_recognition_jobs, recognize_food
+from ai_assistant.recognition import jobs
+from ai_assistant.recognition import pipeline as recognition
+from ai_assistant.recognition.tasks import fail_stuck_recognition_jobs, recognize_food
 from fitness.asgi import application
 from food.models import FoodLog
 from storage import images

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from ai_assistant.models import AIUsage
-from ai_assistant.schemas import FoodAnalysis
+from ai_assistant.recognition.schemas import FoodAnalysis
 from tests.ai_assistant.conftest import STANDIN_KEY
 from tests.ai_assistant.factories import analysis_payload, food_item
 from tests.ai_assistant.gemini_standin import error_info, usage

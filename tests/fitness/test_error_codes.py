@@ -46,7 +46,7 @@ def test_registry_codes_are_snake_case_with_error_statuses():
 
 def test_every_api_error_takes_its_code_and_status_from_the_registry():
     import accounts.services  # noqa: F401  (imports every module that declares errors)
-    import ai_assistant.jobs  # noqa: F401
+    import ai_assistant.recognition.jobs  # noqa: F401
     import food.services  # noqa: F401
     import storage.services  # noqa: F401
 

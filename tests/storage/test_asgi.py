@@ -1,6 +1,6 @@
 import json
 
-from storage.asgi import RequestBodyLimit, max_request_bytes
+from fitness.asgi_body_limit import RequestBodyLimit, max_request_bytes
 from tests.asserts import assert_error_envelope
 
 

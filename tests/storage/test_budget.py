@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pytest
 from PIL import Image, ImageFile
 
-from ai_assistant import recognition
+from ai_assistant.recognition import pipeline as recognition
 from storage import images, services
 from storage.models import StoredFile
 from tests.asserts import assert_error

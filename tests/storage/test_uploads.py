@@ -2,7 +2,7 @@ import pytest
 from django.core.files.uploadhandler import SkipFile
 from django.test import RequestFactory
 
-from storage.uploads import (
+from fitness.uploads import (
     MULTIPART_OVERHEAD_BYTES,
     BodyTooLarge,
     FileTooLarge,

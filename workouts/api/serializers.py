@@ -8,9 +8,9 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.serializers import StrictSerializer
 from fitness.api.fields import TimeBoundField
-from fitness.measurements import MASS_TO_KG, from_metric
+from fitness.measurements import MeasurementField, in_unit, measurement_schema
+from fitness.serializers import StrictSerializer
 from storage import selectors as storage
 from workouts.metrics import Mass
 from workouts.models import Exercise, ExerciseSet, Workout, WorkoutProgress, WorkoutType
@@ -23,52 +23,27 @@ _MAX_AI_FORM_CHECK_BYTES = 32 * 1024
 # Offline clients send the time they logged something; allow for a slightly fast clock.
 _CLOCK_SKEW = timedelta(minutes=5)
 
-_MASS_SCHEMA = {
-    "type": "object",
-    "required": ["value", "unit"],
-    "properties": {
-        "value": {"type": "number", "minimum": 0},
-        "unit": {"type": "string", "enum": list(MASS_TO_KG)},
-    },
-}
+_MASS_SCHEMA = measurement_schema("mass", allow_zero=True)
 
 
 def _mass(kg: Decimal | None, unit: str) -> dict | None:
     """Renders a stored kg value back in the unit it was entered in."""
     if kg is None:
         return None
-    return {"value": float(round(kg / MASS_TO_KG[unit], 2)), "unit": unit}
+    return in_unit(kg, unit, "mass")
 
 
-@extend_schema_field({**_MASS_SCHEMA, "nullable": True})
-class MassField(serializers.Field):
+def _weight(**kwargs) -> MeasurementField:
     """`{value, unit}` with a value of 0 or more (0 for a bodyweight exercise) → Mass."""
-
-    default_error_messages = {
-        "invalid": "Expected an object {{value: number, unit: string}}.",
-        "unit": "Unknown unit {unit!r}; use one of: {choices}.",
-        "range": "Value must be between 0 and {maximum} kg.",
-    }
-
-    def to_internal_value(self, data) -> Mass:
-        if not isinstance(data, dict) or set(data) - {"value", "unit"} or "value" not in data:
-            self.fail("invalid")
-        unit = data.get("unit")
-        if not isinstance(unit, str) or unit not in MASS_TO_KG:
-            self.fail("unit", unit=unit, choices=", ".join(MASS_TO_KG))
-        value = data["value"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail("invalid")
-        number = Decimal(str(value))
-        if not number.is_finite():
-            self.fail("invalid")
-        kg = number * MASS_TO_KG[unit]
-        if kg < 0 or kg > _MAX_WEIGHT_KG:
-            self.fail("range", maximum=_MAX_WEIGHT_KG)
-        return Mass(kg=kg.quantize(Decimal("0.0001")), unit=unit)
-
-    def to_representation(self, value: Mass):
-        return _mass(value.kg, value.unit)
+    return MeasurementField(
+        kind="mass",
+        max_metric=_MAX_WEIGHT_KG,
+        allow_zero=True,
+        decimal_places=4,
+        as_entered=Mass,
+        numbers_only=True,
+        **kwargs,
+    )
 
 
 def _not_in_future(value):
@@ -82,7 +57,7 @@ def _not_in_future(value):
 
 class SetLogInputSerializer(StrictSerializer):
     reps = serializers.IntegerField(min_value=0, max_value=1000)
-    weight = MassField(required=False, allow_null=True)
+    weight = _weight(required=False, allow_null=True)
     rpe = serializers.DecimalField(
         max_digits=3,
         decimal_places=1,
@@ -110,7 +85,7 @@ class ExerciseInputSerializer(StrictSerializer):
         help_text="Defaults to 0, or to the number of set_logs when those are sent.",
     )
     reps = serializers.IntegerField(min_value=0, max_value=1000, default=0)
-    weight = MassField(required=False, allow_null=True, default=None)
+    weight = _weight(required=False, allow_null=True, default=None)
     duration = serializers.IntegerField(
         min_value=0, max_value=24 * 3600, required=False, allow_null=True, help_text="Seconds."
     )
@@ -489,21 +464,16 @@ class WorkoutProgressSerializer(serializers.ModelSerializer):
 # --- stats ---------------------------------------------------------------------------------
 
 
-@extend_schema_field(_MASS_SCHEMA)
-class MetricMassField(serializers.Field):
-    """A kg Decimal rendered in the user's measurement system (kg or lb)."""
-
-    def to_representation(self, value):
-        return from_metric(value, "mass", self.context.get("measurement_system", "metric"))
-
-
 class StatsTotalsSerializer(serializers.Serializer):
     workouts = serializers.IntegerField()
     completed = serializers.IntegerField()
     minutes = serializers.IntegerField()
     calories_burned = serializers.IntegerField()
-    training_volume = MetricMassField(
-        source="training_volume_kg", help_text="Sum of sets x reps x weight."
+    training_volume = MeasurementField(
+        kind="mass",
+        allow_zero=True,
+        source="training_volume_kg",
+        help_text="Sum of sets x reps x weight.",
     )
 
 
@@ -527,7 +497,7 @@ class StatsWeekSerializer(StatsTotalsSerializer):
 
 
 class PersonalRecordSerializer(serializers.Serializer):
-    value = MetricMassField(source="value_kg")
+    value = MeasurementField(kind="mass", allow_zero=True, source="value_kg")
     date = serializers.DateField(help_text="Local day of the workout that first reached it.")
     workout_id = serializers.UUIDField()
 

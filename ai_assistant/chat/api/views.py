@@ -1,4 +1,4 @@
-"""The coach: chat over REST (the WebSocket is `ai_assistant.consumers`) and recommendations."""
+"""The coach's chat over REST (the WebSocket is `ai_assistant.chat.consumers`)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -6,20 +6,15 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ai_assistant.api import coach_serializers as s
-from ai_assistant.api.views import AI_ERROR_CODES
 from ai_assistant.chat import selectors, services
+from ai_assistant.chat.api import serializers as s
 from ai_assistant.chat.schemas import (
     AIConversation,
     ChatHistoryPage,
     ChatMessage,
     ChatReplyResponse,
 )
-from ai_assistant.recommendations import service as recommendations
-from ai_assistant.recommendations.schemas import (
-    FoodRecommendationsResponse,
-    WorkoutRecommendationsResponse,
-)
+from ai_assistant.openapi import AI_ERROR_CODES
 from fitness.api.pagination import PagePagination
 from fitness.api.schema import error_responses
 
@@ -100,32 +95,3 @@ class ChatView(APIView):
     def delete(self, request, session):
         services.end_conversation(owner=request.user, session_id=session)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class FoodRecommendationsView(APIView):
-    @extend_schema(
-        tags=["ai"],
-        summary="Meals that fit what is left of today's goals",
-        responses={200: FoodRecommendationsResponse},
-        description="Respects `preferences.dietary_restrictions` (vegan, vegetarian, "
-        "pescatarian, gluten_free, dairy_free, nut_free) and `preferences.allergies`. From "
-        "the model when one is configured (cached for the day until a log or workout "
-        "changes: `source: cache`), otherwise or when it fails from rules over the user's "
-        "own goals and logs (`source: rules`). Never fails for want of a model.",
-    )
-    def get(self, request):
-        return Response(recommendations.recommend_food(user=request.user).model_dump(mode="json"))
-
-
-class WorkoutRecommendationsView(APIView):
-    @extend_schema(
-        tags=["ai"],
-        summary="The next workouts, from recent training",
-        responses={200: WorkoutRecommendationsResponse},
-        description="Balances workout types and muscle groups over the last 7 days, puts "
-        "rest after hard days and progresses from personal records. Sources and caching as "
-        "for food recommendations.",
-    )
-    def get(self, request):
-        response = recommendations.recommend_workouts(user=request.user)
-        return Response(response.model_dump(mode="json"))

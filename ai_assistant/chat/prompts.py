@@ -16,7 +16,8 @@ from django.conf import settings
 from ai_assistant.models import ChatMessage
 from ai_assistant.providers import Message
 
-COACH_PROMPT_VERSION = 1
+# Stored with each reply (metadata.prompt_version): bump it when COACH changes.
+PROMPT_VERSION = 1
 MAX_CONTEXT_CHARS = 2000
 EARLIER_QUESTIONS = 5
 EARLIER_QUESTION_CHARS = 100

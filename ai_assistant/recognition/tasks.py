@@ -4,18 +4,23 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from ai_assistant import jobs
+from ai_assistant.recognition import jobs
 from fitness.api.errors import InternalError
 
 logger = logging.getLogger(__name__)
 
 _LIMITS = settings.AI_RECOGNITION
+# The tasks keep the names they were registered under before they moved here from
+# `ai_assistant/tasks.py`: the beat schedule names them, and messages already queued
+# (or sent by a worker still running the old code) carry the old name.
+_OLD_MODULE = "ai_assistant.tasks"
 
 
 # acks_late + reject_on_worker_lost: the message is acknowledged only once a run is over,
 # and handed back to the broker if the worker process dies mid-run, so a lost worker
 # means a later run, not a lost job. A run that comes too late changes nothing (see jobs).
 @shared_task(
+    name=f"{_OLD_MODULE}.recognize_food",
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
@@ -51,7 +56,7 @@ def queue_recognition(job_id: str, *, countdown: float | None = None, retries: i
     )
 
 
-@shared_task
+@shared_task(name=f"{_OLD_MODULE}.fail_stuck_recognition_jobs")
 def fail_stuck_recognition_jobs() -> int:
     failed = jobs.fail_stuck_jobs()
     if failed:

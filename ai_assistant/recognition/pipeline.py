@@ -19,18 +19,19 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from accounts.models import User
-from ai_assistant import prompts
+from ai_assistant.cache import cached_answer, remember_answer
 from ai_assistant.client import AIClient, get_ai_client
-from ai_assistant.consolidation import consolidate_analyses
 from ai_assistant.errors import AIError
 from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.providers import Blob
-from ai_assistant.schemas import AIResultSource, FoodAnalysis, FoodAnalysisResponse
-from ai_assistant.services import cached_analysis, remember_analysis, seconds_since
+from ai_assistant.recognition import prompts
+from ai_assistant.recognition.consolidation import consolidate_analyses
+from ai_assistant.recognition.schemas import FoodAnalysis, FoodAnalysisResponse
+from ai_assistant.responses import AIResultSource
 from storage import images
+from storage import services as storage_services
 from storage.models import StoredFile
 from storage.selectors import owned_files, read_bytes
-from storage.uploads import FileTooLarge
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +39,6 @@ logger = logging.getLogger(__name__)
 # upload time of a full-size phone photo.
 MODEL_IMAGE_SIDE = 1024
 ANALYSES = 2
-# Part of the cache key with prompts.PROMPT_VERSION: bump it when PHOTO_PROMPT changes.
-PHOTO_PROMPT_VERSION = 1
-PHOTO_PROMPT = "Analyse the food and drink in this photo."
 
 
 def preprocess_photo(source: BinaryIO) -> images.EncodedImage:
@@ -55,10 +53,8 @@ def preprocess_photo(source: BinaryIO) -> images.EncodedImage:
 
 
 def preprocess_upload(upload: UploadedFile) -> images.EncodedImage:
-    max_bytes = settings.STORAGE_MAX_UPLOAD_BYTES
-    if upload.size is not None and upload.size > max_bytes:
-        raise FileTooLarge(max_bytes)
-    return preprocess_photo(upload)
+    """An upload as storage accepts it (size limit included), at the model's size."""
+    return storage_services.accept_image(upload, max_side=MODEL_IMAGE_SIDE, output_format="JPEG")
 
 
 def model_jpeg(stored: StoredFile) -> bytes:
@@ -104,30 +100,20 @@ def analyze_photo(
     """
     started = time.monotonic()
     key = photo_cache_key(jpeg, client.config.model_for("vision"))
-    cached = cached_analysis(key)
+    cached = cached_answer(key, FoodAnalysis)
     if cached is not None:
-        return FoodAnalysisResponse(
-            data=cached,
-            confidence=cached.confidence,
-            processing_time=seconds_since(started),
-            source=AIResultSource.CACHE,
-        )
+        return FoodAnalysisResponse.of(cached, started=started, source=AIResultSource.CACHE)
     kept = list(kept[:ANALYSES])
     missing = ANALYSES - len(kept)
     fresh = async_to_sync(_analyses)(client, user, jpeg, missing, on_answer, not kept)
     analysis = consolidate_analyses(kept + fresh)
-    remember_analysis(key, analysis, timeout=client.config.cache_ttl_seconds)
-    return FoodAnalysisResponse(
-        data=analysis,
-        confidence=analysis.confidence,
-        processing_time=seconds_since(started),
-        source=AIResultSource.GEMINI,
-    )
+    remember_answer(key, analysis, timeout=client.config.cache_ttl_seconds)
+    return FoodAnalysisResponse.of(analysis, started=started, source=AIResultSource.GEMINI)
 
 
 def photo_cache_key(jpeg: bytes, model: str) -> str:
     digest = hashlib.sha256(jpeg).hexdigest()
-    version = f"v{prompts.PROMPT_VERSION}.{PHOTO_PROMPT_VERSION}"
+    version = f"v{prompts.PROMPT_VERSION}.{prompts.PHOTO_PROMPT_VERSION}"
     return f"ai:food-photo:{version}:{model}:{digest}"
 
 
@@ -142,7 +128,7 @@ async def _analyses(
     """`count` independent analyses of the photo, side by side. One that fails (after the
     client's own retries) leaves the others to answer; only when all fail, and an answer
     is `required` (none was kept from an earlier run), is the first error raised."""
-    parts = [PHOTO_PROMPT, Blob(data=jpeg, mime_type="image/jpeg")]
+    parts = [prompts.PHOTO_PROMPT, Blob(data=jpeg, mime_type="image/jpeg")]
     keep = sync_to_async(on_answer) if on_answer is not None else None
 
     async def analyse() -> FoodAnalysis:

@@ -2,7 +2,7 @@ import json
 
 from rest_framework import serializers
 
-from ai_assistant.chat.prompting import MAX_CONTEXT_CHARS
+from ai_assistant.chat.prompts import MAX_CONTEXT_CHARS
 from ai_assistant.chat.services import MAX_MESSAGE_CHARS
 
 

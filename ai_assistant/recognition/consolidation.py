@@ -14,7 +14,7 @@ from statistics import fmean
 
 from pydantic import ValidationError
 
-from ai_assistant.schemas import (
+from ai_assistant.recognition.schemas import (
     MAX_ALLERGENS,
     MAX_ITEMS,
     FoodAnalysis,

@@ -5,8 +5,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from accounts.models import User
-from ai_assistant.api.coach_serializers import ChatSocketFrameSerializer
 from ai_assistant.chat import events, selectors, services
+from ai_assistant.chat.api.serializers import ChatSocketFrameSerializer
 from ai_assistant.chat.schemas import ChatMessage, ChatReplyResponse
 from ai_assistant.errors import AIError
 from fitness.api.errors import ApiError

@@ -1,15 +1,13 @@
-"""Requests and responses of the photo endpoints: food recognition jobs, food analysis
-(text or photo) and form check."""
+"""Requests and responses of food recognition: jobs, and food analysis (text or photo)."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ai_assistant.formcheck import MAX_PHOTOS
 from ai_assistant.models import RecognitionJob
-from ai_assistant.schemas import FoodAnalysisResponse
+from ai_assistant.recognition.schemas import FoodAnalysisResponse
 from fitness.api.schema import ErrorDetailSerializer
 
-_IMAGE_HELP = "JPEG, PNG, WebP or HEIC/HEIF photo; the type is read from its bytes."
+IMAGE_HELP = "JPEG, PNG, WebP or HEIC/HEIF photo; the type is read from its bytes."
 _FILE_ID_HELP = "Instead of `image`: the id of a photo you uploaded to /storage/upload."
 
 
@@ -21,7 +19,7 @@ def _exactly_one(attrs: dict, names: tuple[str, ...]) -> None:
 
 
 class RecognizeFoodSerializer(serializers.Serializer):
-    image = serializers.FileField(required=False, help_text=_IMAGE_HELP)
+    image = serializers.FileField(required=False, help_text=IMAGE_HELP)
     file_id = serializers.UUIDField(required=False, help_text=_FILE_ID_HELP)
     log = serializers.BooleanField(
         default=False,
@@ -39,49 +37,23 @@ class RecognizeFoodSerializer(serializers.Serializer):
         return attrs
 
 
+class AnalyzeFoodTextSerializer(serializers.Serializer):
+    text = serializers.CharField(
+        max_length=2000, help_text="What was eaten, in the user's words (e.g. '2 eggs and toast')."
+    )
+
+
 class AnalyzeFoodSerializer(serializers.Serializer):
     text = serializers.CharField(
         max_length=2000,
         required=False,
         help_text="What was eaten, in the user's words (e.g. '2 eggs and toast').",
     )
-    image = serializers.FileField(required=False, help_text=_IMAGE_HELP)
+    image = serializers.FileField(required=False, help_text=IMAGE_HELP)
     file_id = serializers.UUIDField(required=False, help_text=_FILE_ID_HELP)
 
     def validate(self, attrs: dict) -> dict:
         _exactly_one(attrs, ("text", "image", "file_id"))
-        return attrs
-
-
-class CheckFormSerializer(serializers.Serializer):
-    exercise = serializers.CharField(max_length=100, help_text="e.g. 'back squat'.")
-    image = serializers.ListField(
-        child=serializers.FileField(),
-        required=False,
-        default=list,
-        max_length=MAX_PHOTOS,
-        help_text=f"1 to {MAX_PHOTOS} photos (moments of one repetition, in order); "
-        "repeat the field. " + _IMAGE_HELP,
-    )
-    file_id = serializers.ListField(
-        child=serializers.UUIDField(),
-        required=False,
-        default=list,
-        max_length=MAX_PHOTOS,
-        help_text="Ids of photos you uploaded to /storage/upload, instead of or beside `image`.",
-    )
-    workout_id = serializers.UUIDField(
-        required=False,
-        allow_null=True,
-        default=None,
-        help_text="One of your workouts: the check is also kept as its `ai_form_check`.",
-    )
-
-    def validate(self, attrs: dict) -> dict:
-        if not 1 <= len(attrs["image"]) + len(attrs["file_id"]) <= MAX_PHOTOS:
-            raise serializers.ValidationError(
-                {"image": [f"Send 1 to {MAX_PHOTOS} photos (`image` and `file_id` together)."]}
-            )
         return attrs
 
 

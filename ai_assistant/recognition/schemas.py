@@ -5,10 +5,11 @@ the model, they validate what comes back, and drf-spectacular documents them in 
 Every field is required (no defaults), so the model cannot silently leave one out.
 """
 
-from enum import StrEnum
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
+
+from ai_assistant.responses import AIResponse, AIResultSource, seconds_since
 
 Grams = Annotated[float, Field(ge=0, le=10_000, description="Grams.")]
 Kcal = Annotated[float, Field(ge=0, le=50_000, description="Kilocalories.")]
@@ -67,23 +68,15 @@ class FoodAnalysis(BaseModel):
     confidence: float = Field(ge=0, le=1, description="How sure the analysis is, 0 to 1.")
 
 
-DataT = TypeVar("DataT", bound=BaseModel)
-
-
-class AIResultSource(StrEnum):
-    GEMINI = "gemini"  # answered by the model just now
-    CACHE = "cache"  # the same question was answered recently
-    RULES = "rules"  # computed without a model
-
-
-class AIResponse(BaseModel, Generic[DataT]):
-    """The plan's `AIResponse<T>`: every AI result the API returns is wrapped in it."""
-
-    data: DataT
-    confidence: float = Field(ge=0, le=1)
-    processing_time: float = Field(description="Seconds the server spent on the request.")
-    source: AIResultSource
-
-
 class FoodAnalysisResponse(AIResponse[FoodAnalysis]):
-    pass
+    @classmethod
+    def of(
+        cls, analysis: FoodAnalysis, *, started: float, source: AIResultSource
+    ) -> "FoodAnalysisResponse":
+        """The analysis as answered now, for a request that began at `started`."""
+        return cls(
+            data=analysis,
+            confidence=analysis.confidence,
+            processing_time=seconds_since(started),
+            source=source,
+        )

@@ -1,4 +1,4 @@
-"""Photo recognition jobs: requested over HTTP, run by `ai_assistant.tasks.recognize_food`,
+"""Photo recognition jobs: requested over HTTP, run by `recognition.tasks.recognize_food`,
 failed by the periodic sweep when stuck.
 
 Reliability comes from the job row, not from the broker alone:
@@ -17,7 +17,6 @@ import logging
 import time
 import uuid
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -28,18 +27,18 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from accounts.models import User
-from ai_assistant import recognition
 from ai_assistant.client import get_ai_client
 from ai_assistant.config import AIServiceConfig
 from ai_assistant.errors import AIError, AIRateLimited, AIUnavailable
 from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.models import RecognitionJob
-from ai_assistant.schemas import FoodAnalysis, FoodAnalysisResponse
+from ai_assistant.recognition import pipeline
+from ai_assistant.recognition.schemas import FoodAnalysis, FoodAnalysisResponse
 from fitness.api.errors import ApiError, IdConflict, NotFound
 from fitness.error_codes import ErrorCode
+from fitness.transactions import robust_on_commit
 from fitness.ws import send_user_event
 from food import services as food_services
-from food.models import MAX_CALORIES, MAX_GRAMS
 from storage import selectors as storage_selectors
 from storage import services as storage_services
 from storage.images import DecoderBusy
@@ -91,7 +90,7 @@ def request_recognition(
         return existing
     # A refused photo is refused before the allowance is counted, and stored only after.
     if upload is not None:
-        encoded = recognition.preprocess_upload(upload)
+        encoded = pipeline.preprocess_upload(upload)
     else:
         image = storage_selectors.owned_files(owner, [file_id], field="file_id")[0]
     enforce_rate_limit(user=owner, scope="food_recognition", config=config)
@@ -99,7 +98,7 @@ def request_recognition(
         image = storage_services.store_image(
             owner=owner,
             encoded=encoded,
-            original_filename=storage_services.sanitize_filename(upload.name or ""),
+            original_filename=upload.name or "",
             purpose=Purpose.FOOD_PHOTO,
         )
     return _create_job(owner=owner, image=image, log=log, job_id=job_id or uuid.uuid4())
@@ -116,14 +115,11 @@ def _create_job(*, owner: User, image: StoredFile, log: bool, job_id: uuid.UUID)
         if existing is None:
             raise
         return existing
-    from ai_assistant.tasks import queue_recognition  # the task module imports this one
+    from ai_assistant.recognition.tasks import queue_recognition  # it imports this module
 
-    queued = str(job.id)
     # Robust: the job is accepted even if queueing fails (the sweep fails it later), and
     # with eager Celery a failing run must not turn the accepted request into an error.
-    # A lambda, not functools.partial: Django logs a failing robust callback by its
-    # __qualname__, which a partial lacks (the logging itself would then raise).
-    transaction.on_commit(lambda: queue_recognition(queued), robust=True)
+    robust_on_commit(queue_recognition, str(job.id))
     return job
 
 
@@ -184,14 +180,14 @@ def run_job(*, job_id: uuid.UUID | str, retries: int) -> float | None:
         if job.image is None:
             raise PhotoMissing()
         try:
-            jpeg = recognition.model_jpeg(job.image)
+            jpeg = pipeline.model_jpeg(job.image)
         except FileNotFoundError:
             raise PhotoMissing() from None
         RecognitionJob.objects.filter(pk=job.pk).update(
             image_sha256=hashlib.sha256(jpeg).hexdigest()
         )
-        key = recognition.photo_cache_key(jpeg, client.config.model_for("vision"))
-        response = recognition.analyze_photo(
+        key = pipeline.photo_cache_key(jpeg, client.config.model_for("vision"))
+        response = pipeline.analyze_photo(
             client=client,
             user=job.owner,
             jpeg=jpeg,
@@ -340,7 +336,7 @@ def _finish(
     if error is not None:
         job.error = {"code": error.code, "message": error.message, "details": error.details}
     job.save()
-    transaction.on_commit(lambda: _announce(job), robust=True)
+    robust_on_commit(_announce, job)
     return True
 
 
@@ -350,24 +346,15 @@ def _food_log_data(job: RecognitionJob, analysis: FoodAnalysis) -> dict[str, Any
         # Derived from the job: however often this runs, it names the one log.
         "id": uuid.uuid5(_FOOD_LOG_IDS, str(job.pk)),
         "name": analysis.food_name[:255],
-        "calories": min(round(totals.calories), MAX_CALORIES),
-        "protein": _grams(totals.protein),
-        "carbs": _grams(totals.carbs),
-        "fat": _grams(totals.fat),
+        **food_services.estimated_nutrition(
+            calories=totals.calories, protein=totals.protein, carbs=totals.carbs, fat=totals.fat
+        ),
         "timestamp": job.created_at,
         # The photo may have expired while the job ran; the meal is still worth logging.
-        "image_id": job.image_id if _still_live(job.image_id) else None,
+        "image_id": job.image_id if storage_selectors.is_live(job.image_id) else None,
         "ai_analysis": analysis.model_dump(mode="json"),
         "metadata": {"source": "ai_recognition", "recognition_job_id": str(job.pk)},
     }
-
-
-def _still_live(file_id: uuid.UUID | None) -> bool:
-    return file_id is not None and StoredFile.objects.live().filter(pk=file_id).exists()
-
-
-def _grams(value: float) -> Decimal:
-    return min(Decimal(str(round(value, 2))), MAX_GRAMS)
 
 
 def _announce(job: RecognitionJob) -> None:

@@ -13,7 +13,7 @@ from django.conf import settings
 
 from fitness.api.errors import error_body
 from fitness.error_codes import ErrorCode
-from storage.uploads import MULTIPART_OVERHEAD_BYTES
+from fitness.uploads import MULTIPART_OVERHEAD_BYTES
 
 
 def max_request_bytes() -> int:

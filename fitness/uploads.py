@@ -2,14 +2,20 @@
 before it is held in memory or written out in full.
 
 `fitness.middleware.BodySizeLimitMiddleware` lets multipart bodies through; views taking
-files call `limit_multipart_upload` before they first touch `request.data`.
+files read their body with `read_multipart` (never `request.data` first), and services
+taking an `UploadedFile` from elsewhere check it with `check_upload_size`.
 """
 
 from collections import Counter
+from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import TooManyFilesSent
+from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 from django.http import HttpRequest
 from django.template.defaultfilters import filesizeformat
+from rest_framework.exceptions import ValidationError
 
 from fitness.api.errors import ApiError
 from fitness.error_codes import ErrorCode
@@ -90,3 +96,29 @@ def limit_multipart_upload(
     )
     request.upload_handlers.insert(0, counter)
     return counter
+
+
+def read_multipart(
+    request: Any, *, max_files: int, field: str, skip_oversized: bool = False
+) -> tuple[Any, PerFileLimitUploadHandler]:
+    """(request.data, the per-file counter), with each file bounded by
+    STORAGE_MAX_UPLOAD_BYTES while it streams in; more than `max_files` files is a 400
+    naming `field`."""
+    counter = limit_multipart_upload(
+        request,
+        max_files=max_files,
+        max_file_bytes=settings.STORAGE_MAX_UPLOAD_BYTES,
+        skip_oversized=skip_oversized,
+    )
+    try:
+        return request.data, counter
+    except TooManyFilesSent as exc:
+        raise ValidationError({field: [f"At most {max_files} files per request."]}) from exc
+
+
+def check_upload_size(upload: UploadedFile) -> None:
+    """413 for an upload past STORAGE_MAX_UPLOAD_BYTES, for files that did not come through
+    `read_multipart` (whose counter already stopped them)."""
+    max_bytes = settings.STORAGE_MAX_UPLOAD_BYTES
+    if upload.size is not None and upload.size > max_bytes:
+        raise FileTooLarge(max_bytes)

@@ -1,28 +1,25 @@
-"""Photo endpoints: food recognition jobs, food analysis (text or photo), form check."""
+"""Food recognition: jobs from a photo, and analysis of a meal from words or a photo."""
 
 import re
 
 from django.conf import settings
-from django.core.exceptions import TooManyFilesSent
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ai_assistant import formcheck, jobs, recognition, services
-from ai_assistant.api import photo_serializers as s
-from ai_assistant.api.views import AI_ERROR_CODES
 from ai_assistant.models import RecognitionJob
-from ai_assistant.schemas import FoodAnalysisResponse
-from ai_assistant.schemas_form_check import FormCheckResponse
+from ai_assistant.openapi import AI_ERROR_CODES, PHOTO_ERROR_CODES
+from ai_assistant.recognition import jobs, pipeline, text
+from ai_assistant.recognition.api import serializers as s
+from ai_assistant.recognition.schemas import FoodAnalysisResponse
 from fitness.api.parsers import JSONParser
 from fitness.api.schema import error_responses
 from fitness.error_codes import ErrorCode
-from storage.uploads import limit_multipart_upload
+from fitness.uploads import read_multipart
 
 _PREFER_WAIT = re.compile(r"(?:^|[\s,;])wait\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
 _PREFER = OpenApiParameter(
@@ -39,25 +36,7 @@ _LOCATION = OpenApiParameter(
     response=[200, 202],
     description="Where to follow the job: GET /api/v1/ai/jobs/{id}.",
 )
-# What a photo sent with the request can answer before any model is asked.
-_PHOTO_ERROR_CODES = (
-    ErrorCode.INVALID_IMAGE,
-    ErrorCode.IMAGE_TOO_LARGE,
-    ErrorCode.FILE_TOO_LARGE,
-    ErrorCode.QUOTA_EXCEEDED,
-)
 _MULTIPART_OR_JSON = [MultiPartParser, JSONParser]
-
-
-def _read_body(request, *, max_files: int):
-    """request.data, with oversized uploads refused while they stream in."""
-    limit_multipart_upload(
-        request, max_files=max_files, max_file_bytes=settings.STORAGE_MAX_UPLOAD_BYTES
-    )
-    try:
-        return request.data
-    except TooManyFilesSent as exc:
-        raise ValidationError({"image": [f"At most {max_files} files per request."]}) from exc
 
 
 def _preferred_wait(request) -> float:
@@ -99,14 +78,15 @@ class RecognizeFoodView(APIView):
             202: s.RecognitionJobSerializer,
             **error_responses(
                 ErrorCode.ID_CONFLICT,
-                *_PHOTO_ERROR_CODES,
+                *PHOTO_ERROR_CODES,
                 ErrorCode.RATE_LIMITED,
                 ErrorCode.AI_UNAVAILABLE,
             ),
         },
     )
     def post(self, request):
-        data = s.RecognizeFoodSerializer(data=_read_body(request, max_files=1))
+        body, _ = read_multipart(request, max_files=1, field="image")
+        data = s.RecognizeFoodSerializer(data=body)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         job = jobs.request_recognition(
@@ -150,50 +130,32 @@ class AnalyzeFoodView(APIView):
         },
         responses={
             200: FoodAnalysisResponse,
-            **error_responses(*_PHOTO_ERROR_CODES, *AI_ERROR_CODES),
+            **error_responses(*PHOTO_ERROR_CODES, *AI_ERROR_CODES),
         },
     )
     def post(self, request):
-        data = s.AnalyzeFoodSerializer(data=_read_body(request, max_files=1))
+        body, _ = read_multipart(request, max_files=1, field="image")
+        data = s.AnalyzeFoodSerializer(data=body)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         if "text" in fields:
-            result = services.analyze_food_text(user=request.user, text=fields["text"])
+            result = text.analyze_food_text(user=request.user, text=fields["text"])
         else:
-            result = recognition.analyze_food_photo(
+            result = pipeline.analyze_food_photo(
                 user=request.user, upload=fields.get("image"), file_id=fields.get("file_id")
             )
         return Response(result.model_dump(mode="json"))
 
 
-class FormCheckView(APIView):
-    parser_classes = _MULTIPART_OR_JSON
-
+class AnalyzeFoodTextView(APIView):
     @extend_schema(
-        tags=["workouts"],
-        summary="AI check of exercise form from photos",
-        description="Counts against the form_check allowance (429 with Retry-After). With "
-        "`workout_id` (one of your workouts, else 404) the check is kept as that "
-        "workout's `ai_form_check`.",
-        request={
-            "multipart/form-data": s.CheckFormSerializer,
-            "application/json": s.CheckFormSerializer,
-        },
-        responses={
-            200: FormCheckResponse,
-            **error_responses(ErrorCode.NOT_FOUND, *_PHOTO_ERROR_CODES, *AI_ERROR_CODES),
-        },
+        tags=["ai"],
+        summary="Nutrition of a meal described in words",
+        request=s.AnalyzeFoodTextSerializer,
+        responses={200: FoodAnalysisResponse, **error_responses(*AI_ERROR_CODES)},
     )
     def post(self, request):
-        body = _read_body(request, max_files=formcheck.MAX_PHOTOS)
-        data = s.CheckFormSerializer(data=body)
+        data = s.AnalyzeFoodTextSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        fields = data.validated_data
-        result = formcheck.check_form(
-            user=request.user,
-            exercise=fields["exercise"],
-            uploads=fields["image"],
-            file_ids=fields["file_id"],
-            workout_id=fields["workout_id"],
-        )
+        result = text.analyze_food_text(user=request.user, text=data.validated_data["text"])
         return Response(result.model_dump(mode="json"))

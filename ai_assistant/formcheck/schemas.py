@@ -1,11 +1,11 @@
-"""The shape of an exercise form check (`POST /workouts/form-check`), like `schemas`: the
+"""The shape of an exercise form check (`POST /workouts/form-check`), like recognition's: the
 JSON Schema sent to the model, the validation of its answer, and the OpenAPI types."""
 
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from ai_assistant.schemas import AIResponse
+from ai_assistant.responses import AIResponse
 
 MAX_ISSUES = 10
 
