@@ -221,10 +221,8 @@ def _can_see(group: Group, membership: GroupMembership | None, user: User) -> bo
         return False
     if group.visibility == Visibility.PUBLIC:
         return True
-    return membership is not None and membership.status in (
-        MemberStatus.ACTIVE,
-        MemberStatus.INVITED,
-    )
+    # Invited and requested users see it too: they have to be able to answer or withdraw.
+    return membership is not None
 
 
 def group_access(*, user: User, group_id: uuid.UUID, lock: bool = False) -> GroupAccess:
