@@ -341,19 +341,41 @@ def remove_member(*, user: User, group_id: uuid.UUID, user_id: uuid.UUID) -> Non
         access.require_admin()
         if target.role == Role.OWNER or (target.role == Role.ADMIN and not access.is_owner):
             raise Forbidden("Only the owner removes admins, and the owner cannot be removed.")
+    _drop_membership(access.group, target)
+
+
+def _drop_membership(group: Group, target: GroupMembership) -> None:
+    """Deletes the membership and the person's places in the group's open challenges;
+    the other members hear of it after commit."""
     was_active = target.status == MemberStatus.ACTIVE
     target.delete()
     left = ChallengeParticipant.objects.filter(
-        user_id=target.user_id, challenge__group=access.group, challenge__finalized_at__isnull=True
+        user_id=target.user_id, challenge__group=group, challenge__finalized_at__isnull=True
     )
     for challenge_id in set(left.values_list("challenge_id", flat=True)):
         _queue_refresh(challenge_id)
     LeaderboardEntry.objects.filter(
-        user_id=target.user_id, challenge__group=access.group, challenge__finalized_at__isnull=True
+        user_id=target.user_id, challenge__group=group, challenge__finalized_at__isnull=True
     ).delete()
     left.delete()
     if was_active:
-        events.member_left(access.group, target.user_id)
+        events.member_left(group, target.user_id)
+
+
+@transaction.atomic
+def staff_remove_member(*, membership_id: int) -> None:
+    """Staff (the admin) remove anyone but the owner, whose place must be handed over."""
+    target = GroupMembership.objects.select_related("group").filter(pk=membership_id).first()
+    if target is None:
+        return
+    if target.role == Role.OWNER:
+        raise OwnerMustRemain()
+    _drop_membership(target.group, target)
+
+
+@transaction.atomic
+def set_group_hidden(*, group_ids: list[uuid.UUID], hidden: bool) -> int:
+    return Group.objects.filter(pk__in=group_ids).update(hidden=hidden, updated_at=timezone.now())
 
 
 # --- challenges ------------------------------------------------------------------------
