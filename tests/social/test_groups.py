@@ -9,7 +9,14 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from social import services
-from social.models import Challenge, Group, GroupMembership, MemberStatus, Role
+from social.models import (
+    Challenge,
+    ChallengeParticipant,
+    Group,
+    GroupMembership,
+    MemberStatus,
+    Role,
+)
 from tests.conftest import client_for
 from tests.factories import UserFactory, connect
 from tests.social.conftest import Cast, add, assert_error, make_group
@@ -32,6 +39,7 @@ def _challenge_payload() -> dict:
 def _call(cast: Cast, who: str, verb: str):
     client = cast.client(who)
     group = f"{URL}/{cast.group.pk}"
+    challenge = f"{group}/challenges/{cast.challenge.pk}" if cast.challenge else None
     if verb == "get":
         return client.get(group)
     if verb == "put":
@@ -44,7 +52,22 @@ def _call(cast: Cast, who: str, verb: str):
         return client.get(f"{group}/challenges")
     if verb == "create_challenge":
         return client.post(f"{group}/challenges", _challenge_payload(), format="json")
+    if verb == "challenge":
+        return client.get(challenge)
+    if verb == "update_challenge":
+        return client.put(challenge, {"name": "Renamed"}, format="json")
+    if verb == "join_challenge":
+        return client.post(f"{challenge}/participants")
+    if verb == "approve":
+        return client.patch(f"{group}/members/{cast.requested.pk}", {"status": "active"}, "json")
+    if verb == "remove_member":
+        return client.delete(f"{group}/members/{cast.other_member.pk}")
+    if verb == "promote":
+        return client.patch(f"{group}/members/{cast.other_member.pk}", {"role": "admin"}, "json")
     raise AssertionError(verb)
+
+
+_CHALLENGE_VERBS = {"challenge", "update_challenge", "join_challenge"}
 
 
 # outsider, invited, requested, member, admin, owner, blocked, staff
@@ -54,6 +77,12 @@ PRIVATE = {
     "challenges": [404, 200, 200, 200, 200, 200, 404, 200],
     "put": [404, 403, 403, 403, 200, 200, 404, 403],
     "create_challenge": [404, 403, 403, 403, 201, 201, 404, 403],
+    "challenge": [404, 200, 200, 200, 200, 200, 404, 200],
+    "update_challenge": [404, 403, 403, 403, 200, 200, 404, 403],
+    "join_challenge": [404, 403, 403, 201, 201, 201, 404, 403],
+    "approve": [404, 403, 403, 404, 200, 200, 404, 403],
+    "remove_member": [404, 403, 403, 403, 204, 204, 404, 403],
+    "promote": [404, 403, 403, 403, 403, 200, 404, 403],
     "delete": [404, 403, 403, 403, 403, 204, 404, 403],
 }
 PUBLIC = {
@@ -62,6 +91,12 @@ PUBLIC = {
     "challenges": [200] * 8,
     "put": [403, 403, 403, 403, 200, 200, 403, 403],
     "create_challenge": [403, 403, 403, 403, 201, 201, 403, 403],
+    "challenge": [200] * 8,
+    "update_challenge": [403, 403, 403, 403, 200, 200, 403, 403],
+    "join_challenge": [403, 403, 403, 201, 201, 201, 403, 403],
+    "approve": [403, 403, 403, 404, 200, 200, 403, 403],
+    "remove_member": [403, 403, 403, 403, 204, 204, 403, 403],
+    "promote": [403, 403, 403, 403, 403, 200, 403, 403],
     "delete": [403, 403, 403, 403, 403, 204, 403, 403],
 }
 _CODES = {403: "forbidden", 404: "not_found"}
@@ -79,16 +114,42 @@ def _cases(table: dict, visibility: str):
 )
 def test_access_matrix(db, visibility, verb, who, status):
     cast = Cast(visibility=visibility, join_policy="approval")
-    before = Group.objects.get(pk=cast.group.pk)
+    cast.other_member = UserFactory()
+    add(cast.group, cast.other_member)
+    cast.challenge = None
+    if verb in _CHALLENGE_VERBS:
+        cast.challenge = services.create_challenge(
+            user=cast.owner, group_id=cast.group.pk, data=_challenge_data()
+        )
+    memberships = _memberships(cast.group)
 
     response = _call(cast, who, verb)
 
     assert response.status_code == status, response.content
     if status >= 400:
         assert_error(response, status, _CODES[status])
-        after = Group.objects.filter(pk=cast.group.pk).first()
-        assert after is not None and after.name == before.name
-        assert not Challenge.objects.exists()
+        group = Group.objects.filter(pk=cast.group.pk).first()
+        assert group is not None and group.name == "Runners"
+        assert _memberships(cast.group) == memberships
+        assert list(Challenge.objects.values_list("name", flat=True)) == (
+            ["c"] if cast.challenge else []
+        )
+        assert not ChallengeParticipant.objects.exists()
+
+
+def _memberships(group) -> set:
+    return set(GroupMembership.objects.filter(group=group).values_list("user_id", "role", "status"))
+
+
+def _challenge_data() -> dict:
+    return {
+        "name": "c",
+        "type": "workout_count",
+        "goals": {"target": 1, "unit": "workouts"},
+        "timezone": "UTC",
+        "start_date": timezone.now(),
+        "end_date": timezone.now() + timedelta(days=1),
+    }
 
 
 def test_hidden_group_answers_404_to_everyone_but_staff(cast):
