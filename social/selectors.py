@@ -24,6 +24,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from rest_framework.fields import DateTimeField
 
 from accounts.models import User, normalize_email
 from accounts.stats import StatsContribution
@@ -48,15 +49,22 @@ from social.models import (
 HIDDEN_CARD = {"id": None, "display_name": None, "avatar": None, "hidden": True}
 
 
+# What a card reads of a user: lists load only these columns.
+CARD_FIELDS = ("id", "display_name", "name")
+
+
 def user_card(user: User) -> dict:
-    """The public face of a user: never the e-mail."""
-    avatar = user.preferences.get("avatar_url") if isinstance(user.preferences, dict) else None
+    """The public face of a user: never the e-mail. Users have no avatar yet (null)."""
     return {
         "id": str(user.pk),
         "display_name": user.display_name or user.name,
-        "avatar": avatar if isinstance(avatar, str) else None,
+        "avatar": None,
         "hidden": False,
     }
+
+
+def _card_columns(relation: str) -> list[str]:
+    return [f"{relation}__{field}" for field in CARD_FIELDS]
 
 
 def card_for(viewer_hidden: set[uuid.UUID], user: User) -> dict:
@@ -289,7 +297,11 @@ def _subquery_count(queryset: QuerySet):
 
 def members(*, access: GroupAccess, status: str | None = None) -> QuerySet[GroupMembership]:
     """Active members for everyone; admins (and staff) also see invitations and requests."""
-    rows = GroupMembership.objects.filter(group=access.group).select_related("user")
+    rows = (
+        GroupMembership.objects.filter(group=access.group)
+        .select_related("user")
+        .only("group_id", "role", "status", "joined_at", "user_id", *_card_columns("user"))
+    )
     if not (access.is_admin or access.is_staff):
         rows = rows.filter(status=MemberStatus.ACTIVE)
     if status:
@@ -350,13 +362,19 @@ def challenge_status(challenge: Challenge, now: datetime) -> str:
 
 
 def _challenges_with_board(queryset: QuerySet[Challenge], top: int | None) -> QuerySet[Challenge]:
-    entries = LeaderboardEntry.objects.select_related("user").order_by("rank")
+    entries = (
+        LeaderboardEntry.objects.select_related("user")
+        .only("challenge_id", "user_id", "rank", "score", "completed_at", *_card_columns("user"))
+        .order_by("rank")
+    )
     if top is not None:
         entries = entries[:top]
     return queryset.prefetch_related(
         Prefetch(
             "participants",
-            queryset=ChallengeParticipant.objects.order_by("joined_at", "id"),
+            queryset=ChallengeParticipant.objects.only("challenge_id", "user_id").order_by(
+                "joined_at", "id"
+            ),
             to_attr="participant_list",
         ),
         Prefetch("entries", queryset=entries, to_attr="board"),
@@ -386,8 +404,27 @@ def get_challenge(*, access: GroupAccess, challenge_id: uuid.UUID) -> Challenge:
     return found
 
 
-def own_entry(*, challenge: Challenge, user: User) -> LeaderboardEntry | None:
-    return LeaderboardEntry.objects.filter(challenge=challenge, user=user).first()
+def board_rows(entries: Iterable[LeaderboardEntry], target: float, hidden: set) -> list[dict]:
+    """Leaderboard rows ready to render (REST and WebSocket alike): only scores, and
+    nobody the viewer is blocked from seeing."""
+    moment = DateTimeField().to_representation
+    rows = []
+    for entry in entries:
+        concealed = entry.user_id in hidden
+        card = HIDDEN_CARD if concealed else user_card(entry.user)
+        score = float(entry.score)
+        rows.append(
+            {
+                "rank": entry.rank,
+                "user_id": card["id"],
+                "display_name": card["display_name"],
+                "hidden": concealed,
+                "score": score,
+                "progress": min(1.0, score / target) if target > 0 else 0.0,
+                "completed_at": moment(entry.completed_at) if entry.completed_at else None,
+            }
+        )
+    return rows
 
 
 # --- stats -----------------------------------------------------------------------------

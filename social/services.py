@@ -502,9 +502,9 @@ def refresh_leaderboard(*, challenge_id: uuid.UUID) -> bool:
     participants = list(
         ChallengeParticipant.objects.filter(challenge=challenge).values_list("user_id", "joined_at")
     )
-    previous = {
-        entry.user_id: entry for entry in LeaderboardEntry.objects.filter(challenge=challenge)
-    }
+    completed_before = dict(
+        LeaderboardEntry.objects.filter(challenge=challenge).values_list("user_id", "completed_at")
+    )
     zero = scoring.Score(Decimal(0), None)
     far = datetime.max.replace(tzinfo=now.tzinfo)
 
@@ -519,8 +519,7 @@ def refresh_leaderboard(*, challenge_id: uuid.UUID) -> bool:
         score = scores.get(user_id, zero)
         completed_at = None
         if target > 0 and score.score >= target:
-            earlier = previous.get(user_id)
-            completed_at = (earlier.completed_at if earlier else None) or score.reached_at
+            completed_at = completed_before.get(user_id) or score.reached_at
         entries.append(
             LeaderboardEntry(
                 challenge=challenge,

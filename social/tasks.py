@@ -3,10 +3,12 @@
 import uuid
 from collections import defaultdict
 
+from asgiref.sync import async_to_sync
 from celery import shared_task
+from channels.layers import get_channel_layer
 from django.utils import timezone
 
-from fitness.ws import send_user_event
+from fitness.ws import user_group
 from social import services
 from social.models import (
     Block,
@@ -15,7 +17,7 @@ from social.models import (
     LeaderboardEntry,
     MemberStatus,
 )
-from social.selectors import HIDDEN_CARD, TOP_ENTRIES, user_card
+from social.selectors import TOP_ENTRIES, board_rows
 
 
 def _active_members(group_id: str) -> list[uuid.UUID]:
@@ -37,31 +39,31 @@ def _hidden_pairs(user_ids: list[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
     return hidden
 
 
+def _send_all(events: list[tuple[uuid.UUID, str, dict]]) -> None:
+    """Like fitness.ws.send_user_event for many users, entering the event loop once."""
+    layer = get_channel_layer()
+    if layer is None or not events:
+        return
+
+    async def send() -> None:
+        for user_id, event_type, payload in events:
+            await layer.group_send(
+                user_group(user_id),
+                {"type": "user.event", "event": {"type": event_type, **payload}},
+            )
+
+    async_to_sync(send)()
+
+
 @shared_task
 def broadcast_group_event(group_id: str, event_type: str, payload: dict) -> None:
     """Sends to the members active now: membership is read at send time."""
-    for user_id in _active_members(group_id):
-        send_user_event(user_id, event_type, payload)
+    _send_all([(user_id, event_type, payload) for user_id in _active_members(group_id)])
 
 
 @shared_task
 def refresh_leaderboard(challenge_id: str) -> None:
     services.refresh_leaderboard(challenge_id=uuid.UUID(challenge_id))
-
-
-def _entry(entry: LeaderboardEntry, target: float, hidden: set[uuid.UUID]) -> dict:
-    concealed = entry.user_id in hidden
-    return {
-        "rank": entry.rank,
-        "user_id": None if concealed else str(entry.user_id),
-        "display_name": HIDDEN_CARD["display_name"]
-        if concealed
-        else user_card(entry.user)["display_name"],
-        "hidden": concealed,
-        "score": float(entry.score),
-        "progress": min(1.0, float(entry.score) / target) if target > 0 else 0.0,
-        "completed_at": entry.completed_at.isoformat() if entry.completed_at else None,
-    }
 
 
 @shared_task
@@ -71,26 +73,35 @@ def broadcast_leaderboard(challenge_id: str) -> None:
     if challenge is None:
         return
     members = _active_members(str(challenge.group_id))
-    entries = list(
-        LeaderboardEntry.objects.filter(challenge=challenge).select_related("user").order_by("rank")
+    top = list(
+        LeaderboardEntry.objects.filter(challenge=challenge)
+        .select_related("user")
+        .only("user_id", "rank", "score", "completed_at", "user__display_name", "user__name")
+        .order_by("rank")[:TOP_ENTRIES]
     )
-    by_user = {entry.user_id: entry for entry in entries}
+    standings = {
+        user_id: (rank, score)
+        for user_id, rank, score in LeaderboardEntry.objects.filter(
+            challenge=challenge
+        ).values_list("user_id", "rank", "score")
+    }
     hidden = _hidden_pairs(members)
+    events = []
     for user_id in members:
-        mine = by_user.get(user_id)
-        send_user_event(
-            user_id,
-            "challenge.leaderboard",
-            {
-                "group_id": str(challenge.group_id),
-                "challenge_id": str(challenge.pk),
-                "top": [
-                    _entry(entry, challenge.target, hidden[user_id])
-                    for entry in entries[:TOP_ENTRIES]
-                ],
-                "you": {"rank": mine.rank, "score": float(mine.score)} if mine else None,
-            },
+        mine = standings.get(user_id)
+        events.append(
+            (
+                user_id,
+                "challenge.leaderboard",
+                {
+                    "group_id": str(challenge.group_id),
+                    "challenge_id": str(challenge.pk),
+                    "top": board_rows(top, challenge.target, hidden[user_id]),
+                    "you": None if mine is None else {"rank": mine[0], "score": float(mine[1])},
+                },
+            )
         )
+    _send_all(events)
 
 
 @shared_task

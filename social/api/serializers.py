@@ -17,12 +17,11 @@ from social.models import (
     Group,
     GroupMembership,
     JoinPolicy,
-    LeaderboardEntry,
     MemberStatus,
     Role,
     Visibility,
 )
-from social.selectors import HIDDEN_CARD, card_for, challenge_status, connection_status_for
+from social.selectors import board_rows, card_for, challenge_status, connection_status_for
 
 # --- shared output pieces ----------------------------------------------------------------
 
@@ -230,26 +229,6 @@ class LeaderboardEntrySerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
 
 
-def leaderboard_rows(entries: list[LeaderboardEntry], target: float, hidden: set) -> list[dict]:
-    rows = []
-    for entry in entries:
-        concealed = entry.user_id in hidden
-        card = HIDDEN_CARD if concealed else card_for(set(), entry.user)
-        score = float(entry.score)
-        rows.append(
-            {
-                "rank": entry.rank,
-                "user_id": card["id"],
-                "display_name": card["display_name"],
-                "hidden": concealed,
-                "score": score,
-                "progress": min(1.0, score / target) if target > 0 else 0.0,
-                "completed_at": entry.completed_at,
-            }
-        )
-    return rows
-
-
 class GoalsSerializer(StrictSerializer):
     target = serializers.FloatField(min_value=0.01, max_value=1e9)
     unit = serializers.CharField(max_length=16, required=False, help_text="Set from the type.")
@@ -387,8 +366,8 @@ class ChallengeSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(LeaderboardEntrySerializer(many=True))
     def get_leaderboard(self, challenge: Challenge) -> list[dict]:
-        rows = leaderboard_rows(challenge.board, challenge.target, _hidden(self.context))
-        return LeaderboardEntrySerializer(rows, many=True).data
+        # Rows are built ready to render: a board may have 1,000 of them.
+        return board_rows(challenge.board, challenge.target, _hidden(self.context))
 
     def get_finalized(self, challenge: Challenge) -> bool:
         return challenge.finalized_at is not None
