@@ -475,3 +475,38 @@ def test_two_joins_racing_for_the_last_seat_one_wins():
     assert sorted(statuses) == [201, 409]
     active = GroupMembership.objects.filter(group=group, status=MemberStatus.ACTIVE).count()
     assert active == 2
+
+
+_SOME = "00000000-0000-0000-0000-000000000001"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", URL),
+        ("post", URL),
+        ("get", f"{URL}/{_SOME}"),
+        ("put", f"{URL}/{_SOME}"),
+        ("delete", f"{URL}/{_SOME}"),
+        ("get", f"{URL}/{_SOME}/members"),
+        ("post", f"{URL}/{_SOME}/members"),
+        ("patch", f"{URL}/{_SOME}/members/{_SOME}"),
+        ("delete", f"{URL}/{_SOME}/members/{_SOME}"),
+        ("get", f"{URL}/{_SOME}/challenges"),
+        ("post", f"{URL}/{_SOME}/challenges"),
+        ("get", f"{URL}/{_SOME}/challenges/{_SOME}"),
+        ("put", f"{URL}/{_SOME}/challenges/{_SOME}"),
+        ("post", f"{URL}/{_SOME}/challenges/{_SOME}/participants"),
+        ("delete", f"{URL}/{_SOME}/challenges/{_SOME}/participants"),
+    ],
+)
+def test_anonymous_gets_401(api_client, db, method, path):
+    assert_error(getattr(api_client, method)(path), 401, "not_authenticated")
+
+
+def test_unknown_group_is_404_like_a_private_one(cast):
+    client = cast.client("outsider")
+    unknown = client.get(f"{URL}/{_SOME}")
+    private = client.get(f"{URL}/{cast.group.pk}")
+    assert unknown.status_code == private.status_code == 404
+    assert unknown.json()["error"]["code"] == private.json()["error"]["code"] == "not_found"
