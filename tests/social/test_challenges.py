@@ -387,3 +387,42 @@ def test_challenge_list_and_board_use_constant_queries(db, size, django_assert_m
     with django_assert_max_num_queries(8):
         body = client.get(url(board.group, board.challenge)).json()
     assert len(body["leaderboard"]) == size + 2
+
+
+def test_food_log_changes_refresh_the_board_after_commit(db, django_capture_on_commit_callbacks):
+    board = Board("food_logging_days", target=2)
+    client = client_for(board.aiko)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = client.post(
+            "/api/v1/food/logs",
+            {"name": "Rice", "calories": 300, "timestamp": board.at(0, 12, 0).isoformat()},
+            format="json",
+        )
+    assert created.status_code == 201
+    entry = LeaderboardEntry.objects.get(challenge=board.challenge, user=board.aiko)
+    assert entry.score == 1 and entry.rank == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = client.delete(f"/api/v1/food/logs/{created.json()['id']}")
+    assert deleted.status_code == 204
+    entry.refresh_from_db()
+    assert entry.score == 0
+
+
+def test_beat_task_finalizes_only_boards_past_their_grace(db):
+    from social.tasks import finalize_challenges
+
+    board = Board("workout_count", target=1)
+    board.workout(board.aiko, board.at(0, 12, 0))
+    board.refresh()
+    finalize_challenges()
+    assert Challenge.objects.get(pk=board.challenge.pk).finalized_at is None
+    Challenge.objects.filter(pk=board.challenge.pk).update(
+        end_date=timezone.now() - timedelta(hours=25)
+    )
+    finalize_challenges()
+    assert Challenge.objects.get(pk=board.challenge.pk).finalized_at is not None
+    stats = client_for(board.aiko).get("/api/v1/users/stats").json()
+    assert f"challenge_completed:{board.challenge.pk}" in stats["achievements"]
+    assert not any(
+        code.startswith("challenge_") for code in get_user_stats(board.ben)["achievements"]
+    )
