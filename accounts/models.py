@@ -1,3 +1,4 @@
+import secrets
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
@@ -30,6 +31,15 @@ class FitnessGoal(models.TextChoices):
     GAIN_MUSCLE = "gain_muscle"
     IMPROVE_ENDURANCE = "improve_endurance"
     GENERAL_FITNESS = "general_fitness"
+
+
+# No 0/O or 1/I/L: codes are read out and typed by hand.
+_INVITE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+INVITE_CODE_LENGTH = 10
+
+
+def new_invite_code() -> str:
+    return "".join(secrets.choice(_INVITE_ALPHABET) for _ in range(INVITE_CODE_LENGTH))
 
 
 def normalize_email(email: str) -> str:
@@ -78,7 +88,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     language = models.CharField(max_length=16, default="en")
     timezone = models.CharField(max_length=64, default="UTC")
+    # Booleans; `discoverable` (default true) lets others find the user by exact e-mail.
     privacy_settings = models.JSONField(default=dict, blank=True)
+    # Personal code others use to send a connection request (rotatable).
+    invite_code = models.CharField(max_length=16, unique=True, default=new_invite_code)
 
     firebase_uid = models.CharField(max_length=128, null=True, blank=True, unique=True)
 

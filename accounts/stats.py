@@ -18,6 +18,9 @@ class StatsContribution:
     total_food_logs: int = 0
     # Local calendar days on which the user did something that keeps a streak alive.
     active_days: set[date] = field(default_factory=set)
+    connections_count: int = 0
+    # Earned elsewhere and stored by their app (e.g. `challenge_completed:<id>`).
+    achievements: list[str] = field(default_factory=list)
 
 
 StatsProvider = Callable[[User, str], StatsContribution]
@@ -58,11 +61,15 @@ def collect(user: User, tz_name: str, today: date) -> dict:
         total.total_calories_burned += part.total_calories_burned
         total.total_food_logs += part.total_food_logs
         total.active_days |= part.active_days
+        total.connections_count += part.connections_count
+        total.achievements += part.achievements
     streak = current_streak(total.active_days, today)
     return {
         "total_workouts": total.total_workouts,
         "total_calories_burned": round(total.total_calories_burned, 1),
         "total_food_logs": total.total_food_logs,
         "streak_days": streak,
-        "achievements": [name for name, earned in _ACHIEVEMENTS if earned(total, streak)],
+        "connections_count": total.connections_count,
+        "achievements": [name for name, earned in _ACHIEVEMENTS if earned(total, streak)]
+        + total.achievements,
     }

@@ -74,6 +74,22 @@ class ErrorCode(StrEnum):
         "A food log with this id was deleted; it is not recreated.",
     )
 
+    # --- Social ----------------------------------------------------------------------------
+    FORBIDDEN = (
+        "forbidden",
+        403,
+        "The caller can see the group or challenge but lacks the role for this action.",
+    )
+    GROUP_FULL = "group_full", 409, "The group has no seat left (max_members)."
+    NOT_CONNECTED = "not_connected", 400, "Only accepted connections can be invited."
+    USER_BLOCKED = "user_blocked", 409, "The caller blocked this user; unblock them first."
+    OWNER_MUST_REMAIN = (
+        "owner_must_remain",
+        409,
+        "A group always has an owner: hand ownership over first.",
+    )
+    CHALLENGE_CLOSED = "challenge_closed", 409, "The challenge has ended."
+
     # --- Files -----------------------------------------------------------------------------
     INVALID_IMAGE = "invalid_image", 400, "The file is not a readable image."
     IMAGE_TOO_LARGE = "image_too_large", 400, "The image has more pixels than allowed."

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "social",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +267,8 @@ REST_FRAMEWORK = {
         # tight limit, this one stops one client guessing across many accounts.
         "login": env.str("THROTTLE_LOGIN", default="30/minute"),
         "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
+        # Per signed-in user: e-mail search must not become a way to test address lists.
+        "user_search": env.str("THROTTLE_USER_SEARCH", default="30/hour"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -507,4 +510,16 @@ CELERY_BEAT_SCHEDULE["ai-fail-stuck-recognition-jobs"] = {
 }
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RecognitionJobStatusEnum"] = (
     "ai_assistant.models.RecognitionJob.Status"
+)
+CELERY_BEAT_SCHEDULE["social-finalize-challenges"] = {
+    "task": "social.tasks.finalize_challenges",
+    "schedule": timedelta(minutes=10),
+}
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "ChallengeTypeEnum": "social.models.ChallengeType",
+        "MemberStatusEnum": "social.models.MemberStatus",
+        "ConnectionListStatusEnum": ["accepted", "incoming", "outgoing"],
+        "ChallengeStatusEnum": ["upcoming", "active", "finished"],
+    }
 )

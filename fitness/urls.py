@@ -6,10 +6,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.api.urls import auth_urlpatterns, users_urlpatterns
 from ai_assistant.urls import root_urlpatterns as ai_root_urlpatterns
 from fitness.api import health
+from social.api.urls import groups_urlpatterns
+from social.api.urls import users_urlpatterns as social_users_urlpatterns
 
 api_v1 = [
     path("auth/", include(auth_urlpatterns)),
     path("users/", include(users_urlpatterns)),
+    path("users/", include(social_users_urlpatterns)),
+    path("", include(groups_urlpatterns)),
     path("", include(ai_root_urlpatterns)),  # /food/analyze, /workouts/form-check
     path("food/", include("food.api.urls")),
     path("", include("workouts.api.urls")),

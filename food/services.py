@@ -13,10 +13,12 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
+from fitness.activity import activity_changed
 from fitness.api.errors import ApiError, IdConflict, NotFound
 from fitness.error_codes import ErrorCode
 from food import selectors
 from food.models import MAX_CALORIES, MAX_GRAMS, FoodLog, FoodLogShare, FoodLogTag
+from social import selectors as social
 from storage import selectors as storage
 from storage.models import StoredFile
 
@@ -65,23 +67,8 @@ class _Refused(Exception):
 
 
 def _reader_errors(owner: User, readers_per_item: list[list[UUID]]) -> dict[int, dict]:
-    wanted = {reader for readers in readers_per_item for reader in readers}
-    known = (
-        set(User.objects.filter(pk__in=wanted, is_active=True).values_list("pk", flat=True))
-        if wanted
-        else set()
-    )
-    errors = {}
-    for index, readers in enumerate(readers_per_item):
-        messages = []
-        if owner.pk in readers:
-            messages.append("A log cannot be shared with its owner.")
-        unknown = [str(reader) for reader in readers if reader not in known]
-        if unknown:
-            messages.append(f"Unknown users: {', '.join(unknown)}.")
-        if messages:
-            errors[index] = {"shared_with": messages}
-    return errors
+    refused = social.sharing_errors_per_item(owner, readers_per_item)
+    return {index: {"shared_with": messages} for index, messages in refused.items()}
 
 
 def _link_images(owner: User, items: list[dict[str, Any]]) -> dict[int, dict]:
@@ -179,6 +166,8 @@ def log_food(*, owner: User, data: dict[str, Any]) -> tuple[FoodLog, bool]:
         if refused.error is None:
             raise ValidationError(refused.fields[0]) from None
         raise refused.error() from None
+    if created:
+        _changed(owner, [logs[0].timestamp])
     return logs[0], bool(created)
 
 
@@ -191,7 +180,13 @@ def log_foods(*, owner: User, items: list[dict[str, Any]]) -> BatchResult:
         if refused.error is None:
             raise ValidationError({"items": refused.fields}) from None
         raise refused.error(details={"indexes": refused.indexes}) from None
+    if created:
+        _changed(owner, [log.timestamp for log in logs])
     return BatchResult(logs=logs, created=created, existing=len(logs) - created)
+
+
+def _changed(owner: User, moments: list) -> None:
+    activity_changed(user_id=owner.pk, kind="food_log", moments=moments)
 
 
 def _locked_own_log(owner: User, log_id: UUID) -> FoodLog:
@@ -214,6 +209,7 @@ def update_food_log(
     if log.is_deleted:
         raise NotFound()
     precondition(log)
+    before = log.timestamp
     changes = dict(changes)
     changes.pop("id", None)
     tag_names = changes.pop("tags", None)
@@ -242,6 +238,7 @@ def update_food_log(
         FoodLogShare.objects.bulk_create(
             FoodLogShare(food_log=log, user_id=reader) for reader in readers if reader not in kept
         )
+    _changed(owner, [before, log.timestamp])
     return selectors.food_logs_in_order([log.pk])[0]
 
 
@@ -255,12 +252,16 @@ def delete_food_log(*, owner: User, log_id: UUID, precondition: Precondition) ->
     precondition(log)
     log.deleted_at = timezone.now()
     log.save(update_fields=["deleted_at", "updated_at"])
+    _changed(owner, [log.timestamp])
 
 
 @transaction.atomic
 def delete_food_logs(*, owner: User, ids: list[UUID]) -> int:
     """Tombstones the caller's live logs among `ids`; other ids are skipped silently."""
     now = timezone.now()
-    return (
-        FoodLog.objects.for_owner(owner).filter(pk__in=ids).update(deleted_at=now, updated_at=now)
-    )
+    doomed = FoodLog.objects.for_owner(owner).filter(pk__in=ids)
+    moments = list(doomed.values_list("timestamp", flat=True))
+    deleted = doomed.update(deleted_at=now, updated_at=now)
+    if deleted:
+        _changed(owner, moments)
+    return deleted

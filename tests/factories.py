@@ -18,3 +18,10 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+
+def connect(a: User, b: User):
+    """An accepted connection between two users: whom they may share with."""
+    from social.models import Connection, ConnectionStatus
+
+    return Connection.objects.create(requester=a, addressee=b, status=ConnectionStatus.ACCEPTED)

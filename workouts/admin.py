@@ -55,7 +55,7 @@ class WorkoutAdmin(admin.ModelAdmin):
     list_filter = ["type", "completed", ("deleted_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "owner__email", "=id"]
     list_select_related = ["owner"]
-    raw_id_fields = ["owner"]
+    raw_id_fields = ["owner", "group"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
     readonly_fields = [

@@ -39,8 +39,11 @@ class Workout(OwnedSyncedModel):
     completed = models.BooleanField(default=False)
     completed_at = models.DateTimeField(null=True, blank=True)
     notes = models.TextField(blank=True)
-    # Becomes a foreign key to the social app's groups once that app lands.
-    group_id = models.UUIDField(null=True, blank=True, db_index=True)
+    # Visible to the group's active members while the owner is one; deleting the group
+    # unlinks (social.services.delete_group also touches `updated_at` for sync).
+    group = models.ForeignKey(
+        "social.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     ai_form_check = models.JSONField(null=True, blank=True)
     # Sum of the exercises' volume_kg, kept by the services so stats aggregate one column.
     volume_kg = _volume_field()

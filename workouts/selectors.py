@@ -8,9 +8,11 @@ from zoneinfo import ZoneInfo
 from django.db.models import (
     Count,
     DateField,
+    Exists,
     F,
     Max,
     Min,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -25,6 +27,7 @@ from accounts.models import User
 from accounts.selectors import user_zone
 from accounts.stats import StatsContribution, current_streak
 from fitness.api.errors import NotFound
+from social import selectors as social
 from workouts.models import (
     Exercise,
     Workout,
@@ -42,8 +45,16 @@ def _owned(user: User) -> QuerySet[Workout]:
     return Workout.objects.for_owner(user)
 
 
+def _visible(user: User) -> QuerySet[Workout]:
+    """The caller's own workouts, those shared with them, and those of their groups."""
+    shared = WorkoutShare.objects.filter(workout=OuterRef("pk"), user=user)
+    return Workout.objects.alive().filter(
+        Q(owner=user) | Exists(shared) | social.group_visible_workouts(user)
+    )
+
+
 def _with_children(queryset: QuerySet[Workout]) -> QuerySet[Workout]:
-    return queryset.prefetch_related(
+    return queryset.select_related("owner").prefetch_related(
         Prefetch("exercises", queryset=Exercise.objects.prefetch_related("set_logs")),
         Prefetch("shares", queryset=WorkoutShare.objects.order_by("created_at", "id")),
         Prefetch("photos", queryset=WorkoutPhoto.objects.select_related("file")),
@@ -65,9 +76,11 @@ def list_workouts(
     workout_type: str | None = None,
     completed: bool | None = None,
     q: str | None = None,
+    include_shared: bool = False,
 ) -> QuerySet[Workout]:
-    """Newest first; `end` is exclusive."""
-    queryset = _owned(user)
+    """Newest first; `end` is exclusive. With `include_shared`, also what others shared
+    with the caller or linked to a group of theirs (read-only)."""
+    queryset = _visible(user) if include_shared else _owned(user)
     if start is not None:
         queryset = queryset.filter(created_at__gte=start)
     if end is not None:
@@ -82,7 +95,8 @@ def list_workouts(
 
 
 def get_workout(*, user: User, workout_id: uuid.UUID) -> Workout:
-    workout = _with_children(_owned(user).filter(pk=workout_id)).first()
+    """One of the caller's workouts, or one they may read (shared, or through a group)."""
+    workout = _with_children(_visible(user).filter(pk=workout_id)).first()
     if workout is None:
         raise NotFound("No such workout.")
     return workout

@@ -11,7 +11,9 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
+from fitness.activity import activity_changed
 from fitness.api.errors import IdConflict, NotFound
+from social import selectors as social
 from storage import selectors as storage
 from storage.models import StoredFile
 from workouts import selectors
@@ -77,6 +79,7 @@ def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]
     workout_id = data.get("id")
     if workout_id is not None and (existing := _replay(owner, workout_id)) is not None:
         return existing, False
+    _check_group(owner, data)
     photos = _chosen_photos(owner, data)
     now = timezone.now()
     workout = Workout(
@@ -96,6 +99,7 @@ def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]
     _store_exercises(*exercises)
     _replace_shares(workout, owner, data.get("shared_with", []))
     _replace_photos(workout, photos or [])
+    _changed(owner, workout.created_at)
     return selectors.get_workout(user=owner, workout_id=workout.id), True
 
 
@@ -122,6 +126,8 @@ def update_workout(
     progress reported by id stays meaningful across edits.
     """
     workout = _lock(owner, workout_id, precondition)
+    if data.get("group_id") != workout.group_id:
+        _check_group(owner, data)
     _apply_scalars(workout, data, timezone.now())
     photos = _chosen_photos(owner, data)
     if photos is not None:
@@ -135,6 +141,7 @@ def update_workout(
         _replace_shares(workout, owner, data["shared_with"])
     _settle_calories(workout, data, owner)
     workout.save()
+    _changed(owner, workout.created_at)
     return selectors.get_workout(user=owner, workout_id=workout.id)
 
 
@@ -146,6 +153,7 @@ def delete_workout(
     workout = _lock(owner, workout_id, precondition)
     workout.deleted_at = timezone.now()
     workout.save(update_fields=["deleted_at", "updated_at"])
+    _changed(owner, workout.created_at)
 
 
 @transaction.atomic
@@ -190,6 +198,7 @@ def record_progress(
     if items and all(exercise.completed for exercise in items) and not workout.completed:
         workout.completed, workout.completed_at = True, moment
     workout.save()
+    _changed(owner, workout.created_at)
 
     return WorkoutProgress.objects.create(
         workout=workout,
@@ -378,12 +387,9 @@ def _store_exercises(rows: list[Exercise], logs: list[ExerciseSet]) -> None:
 
 def _replace_shares(workout: Workout, owner: User, user_ids: list[uuid.UUID]) -> None:
     wanted = list(dict.fromkeys(user_ids))
-    if owner.id in wanted:
-        raise ValidationError({"shared_with": ["A workout is not shared with its owner."]})
-    known = set(User.objects.filter(pk__in=wanted, is_active=True).values_list("id", flat=True))
-    unknown = [str(user_id) for user_id in wanted if user_id not in known]
-    if unknown:
-        raise ValidationError({"shared_with": [f"No such user: {user_id}." for user_id in unknown]})
+    refused = social.sharing_errors(owner, wanted)
+    if refused:
+        raise ValidationError({"shared_with": refused})
     WorkoutShare.objects.filter(workout=workout).exclude(user_id__in=wanted).delete()
     already = set(WorkoutShare.objects.filter(workout=workout).values_list("user_id", flat=True))
     WorkoutShare.objects.bulk_create(
@@ -391,6 +397,16 @@ def _replace_shares(workout: Workout, owner: User, user_ids: list[uuid.UUID]) ->
         for user_id in wanted
         if user_id not in already
     )
+
+
+def _check_group(owner: User, data: dict[str, Any]) -> None:
+    group_id = data.get("group_id")
+    if group_id is not None and not social.is_active_member(user=owner, group_id=group_id):
+        raise ValidationError({"group_id": ["Not a group you are a member of."]})
+
+
+def _changed(owner: User, *moments: datetime) -> None:
+    activity_changed(user_id=owner.pk, kind="workout", moments=list(moments))
 
 
 def _chosen_photos(owner: User, data: dict[str, Any]) -> list[StoredFile] | None:

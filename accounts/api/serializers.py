@@ -37,6 +37,7 @@ class UserProfileSerializer(serializers.ModelSerializer):
             "target_weight",
             "fitness_goal",
             "preferences",
+            "invite_code",
             "created_at",
             "updated_at",
         ]
@@ -106,6 +107,7 @@ class UserStatsSerializer(serializers.Serializer):
     total_calories_burned = serializers.FloatField()
     total_food_logs = serializers.IntegerField()
     streak_days = serializers.IntegerField()
+    connections_count = serializers.IntegerField(help_text="Accepted connections.")
     achievements = serializers.ListField(child=serializers.CharField())
 
 

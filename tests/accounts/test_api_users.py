@@ -25,8 +25,10 @@ def test_profile_returns_user_response(auth_client, user):
         "total_calories_burned": 0.0,
         "total_food_logs": 0,
         "streak_days": 0,
+        "connections_count": 0,
         "achievements": [],
     }
+    assert body["profile"]["invite_code"] == user.invite_code
 
 
 def test_update_profile_converts_units_and_ignores_nothing_silently(auth_client, user):
@@ -139,6 +141,7 @@ def test_stats_endpoint_shape(auth_client):
         "total_calories_burned",
         "total_food_logs",
         "streak_days",
+        "connections_count",
         "achievements",
     }
 

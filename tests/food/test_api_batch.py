@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from food.models import FoodLog, FoodLogShare, FoodLogTag
 from tests.asserts import assert_error
+from tests.factories import connect
 from tests.food.factories import FoodLogFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +26,7 @@ def item(n: int, **overrides) -> dict:
 
 
 def test_batch_create_stores_all_items_in_order(auth_client, user, other_user):
+    connect(user, other_user)
     items = [item(n) for n in range(3)]
     items[1]["shared_with"] = [str(other_user.pk)]
     items[2].pop("id")
@@ -153,6 +155,7 @@ def test_batch_create_answers_400_for_more_than_500_items(auth_client):
 def test_batch_create_of_500_uses_bounded_queries(
     auth_client, user, other_user, django_assert_max_num_queries
 ):
+    connect(user, other_user)
     items = [item(n, shared_with=[str(other_user.pk)]) for n in range(500)]
 
     # SQLite splits a 500-row insert by its bound-parameter limit; PostgreSQL sends one.

@@ -7,7 +7,7 @@ from django.utils import timezone
 from food.models import FoodLog, FoodLogShare
 from tests.asserts import assert_error
 from tests.conftest import client_for
-from tests.factories import UserFactory
+from tests.factories import UserFactory, connect
 from tests.food.factories import FoodLogFactory, FoodLogShareFactory, FoodLogTagFactory
 
 pytestmark = pytest.mark.django_db
@@ -213,7 +213,8 @@ def test_create_log_answers_400_when_timestamp_is_days_ahead(auth_client):
     assert "timestamp" in error["details"]["fields"]
 
 
-def test_create_log_shares_with_known_users(auth_client, other_user):
+def test_create_log_shares_with_known_users(auth_client, user, other_user):
+    connect(user, other_user)
     response = auth_client.post(
         LOGS, {"name": "Pizza", "calories": 800, "shared_with": [str(other_user.pk)]}, format="json"
     )
@@ -490,6 +491,7 @@ def test_put_answers_400_and_changes_nothing_without_required_fields(auth_client
 
 
 def test_patch_changes_only_given_fields(auth_client, user, other_user):
+    connect(user, other_user)
     log = FoodLogFactory(owner=user, name="Toast", calories=200, meal_type="breakfast")
     FoodLogTagFactory(food_log=log, name="bread")
 
@@ -508,6 +510,7 @@ def test_patch_changes_only_given_fields(auth_client, user, other_user):
 
 
 def test_patch_shared_with_replaces_readers(auth_client, user, other_user):
+    connect(user, other_user)
     log = FoodLogFactory(owner=user)
     kept = FoodLogShareFactory(food_log=log, user=other_user)
     dropped = FoodLogShareFactory(food_log=log)

@@ -46,7 +46,7 @@ def test_admin_edit_of_an_exercise_refreshes_stats_columns(staff_client, user):
         "duration": "60",
         "calories_burned": str(workout.calories_burned),
         "notes": "",
-        "group_id": "",
+        "group": "",
         "ai_form_check": "null",
         "exercises-TOTAL_FORMS": "2",
         "exercises-INITIAL_FORMS": "2",

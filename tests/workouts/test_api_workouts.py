@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.asserts import assert_error
+from tests.factories import connect
 from tests.workouts.factories import create_workout, exercise_payload, workout_payload
 from workouts.models import Exercise, ExerciseSet, Workout, WorkoutShare
 
@@ -235,7 +236,8 @@ def test_create_with_id_of_own_deleted_workout_is_409(auth_client, user):
 # --- share ----------------------------------------------------------------------------------
 
 
-def test_create_shares_with_listed_users(auth_client, other_user):
+def test_create_shares_with_listed_users(auth_client, user, other_user):
+    connect(user, other_user)
     body = auth_client.post(
         URL, workout_payload(shared_with=[str(other_user.id)] * 2), format="json"
     ).json()
@@ -545,6 +547,7 @@ def test_patch_completed_at_on_unfinished_workout_is_400(auth_client, user):
 
 
 def test_patch_shared_with_replaces_shares(auth_client, user, other_user):
+    connect(user, other_user)
     workout = create_workout(user, shared_with=[str(other_user.id)])
 
     body = auth_client.patch(detail(workout.id), {"shared_with": []}, format="json").json()

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from fitness.api.fields import TimeBoundField
 from fitness.measurements import MeasurementField, in_unit, measurement_schema
 from fitness.serializers import StrictSerializer
+from social.selectors import user_card
 from storage import selectors as storage
 from workouts.metrics import Mass
 from workouts.models import Exercise, ExerciseSet, Workout, WorkoutProgress, WorkoutType
@@ -133,7 +134,7 @@ class WorkoutWriteSerializer(StrictSerializer):
     """PUT (every field; missing ones take their defaults) and PATCH (only those sent).
 
     Fields that only the server sets (id, user_id, created_at, updated_at,
-    calories_estimated, calories_estimate) are accepted and ignored, so a client may
+    calories_estimated, calories_estimate, owner) are accepted and ignored, so a client may
     send back the object it read.
     """
 
@@ -143,6 +144,7 @@ class WorkoutWriteSerializer(StrictSerializer):
     updated_at = serializers.DateTimeField(read_only=True)
     calories_estimated = serializers.BooleanField(read_only=True)
     calories_estimate = serializers.JSONField(read_only=True)
+    owner = serializers.JSONField(read_only=True)
 
     name = serializers.CharField(max_length=255)
     type = serializers.ChoiceField(choices=WorkoutType.choices)
@@ -303,6 +305,10 @@ class StatsQuerySerializer(serializers.Serializer):
 
 class WorkoutListQuerySerializer(StatsQuerySerializer):
     type = serializers.ChoiceField(choices=WorkoutType.choices, required=False)
+    include_shared = serializers.BooleanField(
+        default=False,
+        help_text="Also workouts shared with you or linked to your groups (read-only).",
+    )
     completed = serializers.BooleanField(required=False, allow_null=True, default=None)
     q = serializers.CharField(max_length=100, required=False, help_text="Name or notes.")
 
@@ -376,6 +382,8 @@ class WorkoutSerializer(serializers.ModelSerializer):
     progress_photo_ids = serializers.SerializerMethodField()
     ai_form_check = serializers.JSONField(read_only=True, allow_null=True)
     shared_with = serializers.SerializerMethodField()
+    group_id = serializers.UUIDField(read_only=True, allow_null=True)
+    owner = serializers.SerializerMethodField()
 
     class Meta:
         model = Workout
@@ -399,6 +407,7 @@ class WorkoutSerializer(serializers.ModelSerializer):
             "ai_form_check",
             "shared_with",
             "group_id",
+            "owner",
         ]
         read_only_fields = fields
 
@@ -424,8 +433,38 @@ class WorkoutSerializer(serializers.ModelSerializer):
     def get_progress_photo_ids(self, obj: Workout) -> list[uuid.UUID]:
         return [photo.file_id for photo in obj.photos.all()]
 
+    @extend_schema_field(
+        serializers.ListField(
+            child=serializers.UUIDField(),
+            help_text="Whom the workout is shared with. A reader sees only their own id.",
+        )
+    )
     def get_shared_with(self, obj: Workout) -> list[uuid.UUID]:
-        return [share.user_id for share in obj.shares.all()]
+        readers = [share.user_id for share in obj.shares.all()]
+        viewer = _viewer_id(self.context)
+        if viewer is not None and viewer != obj.owner_id:
+            readers = [reader for reader in readers if reader == viewer]
+        return readers
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "description": "The owner's public card (id, display_name, avatar) when the "
+            "workout is someone else's (shared with you or through a group); null for yours.",
+        }
+    )
+    def get_owner(self, obj: Workout) -> dict | None:
+        viewer = _viewer_id(self.context)
+        if viewer is None or viewer == obj.owner_id:
+            return None
+        return user_card(obj.owner)
+
+
+def _viewer_id(context: dict) -> uuid.UUID | None:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    return user.pk if user is not None and user.is_authenticated else None
 
 
 def photo_urls_for(workouts: Iterable[Workout], request) -> dict[uuid.UUID, str]:

@@ -52,7 +52,8 @@ class WorkoutListView(APIView):
         tags=["workouts"],
         parameters=[s.WorkoutListQuerySerializer],
         responses={200: s.WorkoutSerializer(many=True)},
-        description="The caller's workouts, newest first.",
+        description="The caller's workouts, newest first (with `include_shared`, also "
+        "those shared with them or linked to their groups, which carry an `owner` card).",
     )
     def get(self, request):
         filters = _query(s.WorkoutListQuerySerializer, request)
@@ -63,6 +64,7 @@ class WorkoutListView(APIView):
             workout_type=filters.get("type"),
             completed=filters.get("completed"),
             q=filters.get("q"),
+            include_shared=filters.get("include_shared", False),
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(workouts, request, view=self)
@@ -97,7 +99,9 @@ class WorkoutDetailView(APIView):
         tags=["workouts"],
         responses=s.WorkoutResponseSerializer,
         description="The plan's `WorkoutResponse`: the workout, its current progress and "
-        "the caller's workout stats. Sends an `ETag` for later If-Match.",
+        "the caller's workout stats. Sends an `ETag` for later If-Match. A workout shared "
+        "with the caller (or linked to one of their groups) reads too, with its `owner` "
+        "card; writes to it answer 404.",
     )
     def get(self, request, workout_id):
         workout = selectors.get_workout(user=request.user, workout_id=workout_id)
