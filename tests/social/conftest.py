@@ -22,15 +22,6 @@ def add(group, user, status=MemberStatus.ACTIVE, role=Role.MEMBER):
     )
 
 
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    return body["error"]
-
-
 class Cast:
     """One group and a user in every relation to it, each with a signed-in client."""
 

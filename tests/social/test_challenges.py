@@ -10,10 +10,11 @@ from django.utils import timezone
 from accounts.selectors import get_user_stats
 from social import services
 from social.models import Challenge, ChallengeParticipant, LeaderboardEntry
+from tests.asserts import assert_error
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tests.food.factories import FoodLogFactory
-from tests.social.conftest import add, assert_error, make_group
+from tests.social.conftest import add, make_group
 from tests.workouts.factories import create_workout, exercise_payload
 
 TOKYO = ZoneInfo("Asia/Tokyo")

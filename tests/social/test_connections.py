@@ -1,9 +1,9 @@
 import pytest
 
 from social.models import Block, Connection, ConnectionStatus
+from tests.asserts import assert_error
 from tests.conftest import client_for
 from tests.factories import UserFactory, connect
-from tests.social.conftest import assert_error
 
 URL = "/api/v1/users/connections"
 

@@ -17,9 +17,10 @@ from social.models import (
     MemberStatus,
     Role,
 )
+from tests.asserts import assert_error
 from tests.conftest import client_for
 from tests.factories import UserFactory, connect
-from tests.social.conftest import Cast, add, assert_error, make_group
+from tests.social.conftest import Cast, add, make_group
 
 URL = "/api/v1/groups"
 WHO = ["outsider", "invited", "requested", "member", "admin", "owner", "blocked", "staff"]

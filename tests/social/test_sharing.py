@@ -5,10 +5,11 @@ import pytest
 
 from food.models import FoodLog, FoodLogShare
 from social.models import MemberStatus
+from tests.asserts import assert_error
 from tests.conftest import client_for
 from tests.factories import UserFactory, connect
 from tests.food.factories import FoodLogFactory
-from tests.social.conftest import add, assert_error, make_group
+from tests.social.conftest import add, make_group
 from tests.storage.factories import stored_file
 from tests.workouts.factories import create_workout, workout_payload
 from workouts.models import Workout, WorkoutShare
