@@ -55,4 +55,4 @@ def public_cast(db):
     return Cast(visibility="public", join_policy="open")
 
 
-__all__ = ["Cast", "add", "assert_error", "connect", "make_group"]
+__all__ = ["Cast", "add", "connect", "make_group"]
