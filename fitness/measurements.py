@@ -20,6 +20,46 @@ LENGTH_TO_CM = {
 _KINDS = {"mass": (MASS_TO_KG, "kg", "lb"), "length": (LENGTH_TO_CM, "cm", "in")}
 
 
+class InvalidQuantity(ValueError):
+    """Why a client's `{value, unit}` was refused; `key` names the field's error message."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(key)
+
+
+def parse_quantity(
+    data: object, *, kind: str, maximum: Decimal, places: Decimal, zero_allowed: bool
+) -> tuple[Decimal, str]:
+    """A client's `{value, unit}` → (metric value rounded to `places`, unit).
+
+    The one place client measurements become Decimals, so every field refuses the same
+    inputs the same way: only JSON numbers (the parser already refused NaN, Infinity and
+    out-of-range floats), bounds checked before rounding (quantizing 1e300 to 0.01 overflows
+    the decimal context) and a positive value checked after it (1 g must not become a
+    0.00 kg value that the database's positive-value constraint then refuses).
+    """
+    factors = _KINDS[kind][0]
+    if not isinstance(data, dict) or set(data) - {"value", "unit"} or "value" not in data:
+        raise InvalidQuantity("invalid")
+    unit = data.get("unit")
+    if not isinstance(unit, str) or unit not in factors:
+        raise InvalidQuantity("unit")
+    value = data["value"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidQuantity("invalid")
+    number = Decimal(str(value))
+    if not number.is_finite():
+        raise InvalidQuantity("invalid")
+    metric = to_metric(number, unit, kind)
+    if metric < 0 or metric > maximum:
+        raise InvalidQuantity("range")
+    metric = metric.quantize(places)
+    if metric == 0 and not zero_allowed:
+        raise InvalidQuantity("range")
+    return metric, unit
+
+
 def to_metric(value: Decimal, unit: str, kind: str) -> Decimal:
     factors = _KINDS[kind][0]
     return Decimal(value) * factors[unit]
@@ -46,7 +86,7 @@ class MeasurementField(serializers.Field):
 
     default_error_messages = {
         "invalid": "Expected an object {{value: number, unit: string}}.",
-        "unit": "Unknown unit {unit!r}; use one of: {choices}.",
+        "unit": "Unknown unit; use one of: {choices}.",
         "range": "Value must be greater than 0 and at most {maximum} {unit}.",
     }
 
@@ -56,26 +96,22 @@ class MeasurementField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        if not isinstance(data, dict) or set(data) - {"value", "unit"} or "value" not in data:
-            self.fail("invalid")
-        unit = data.get("unit")
         factors, metric_unit, _ = _KINDS[self.kind]
-        if not isinstance(unit, str) or unit not in factors:
-            self.fail("unit", unit=unit, choices=", ".join(factors))
-        value = data["value"]
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            self.fail("invalid")
         try:
-            number = Decimal(str(value))
-        except ArithmeticError:
-            self.fail("invalid")
-        if not number.is_finite():
-            self.fail("invalid")
-        # Checked after rounding to the stored precision: 1 g must not become a 0.00 kg
-        # weight that the database's positive-value constraint then refuses.
-        metric = to_metric(number, unit, self.kind).quantize(Decimal("0.01"))
-        if metric <= 0 or metric > self.max_metric:
-            self.fail("range", maximum=self.max_metric, unit=metric_unit)
+            metric, _ = parse_quantity(
+                data,
+                kind=self.kind,
+                maximum=self.max_metric,
+                places=Decimal("0.01"),
+                zero_allowed=False,
+            )
+        except InvalidQuantity as refused:
+            self.fail(
+                refused.key,
+                choices=", ".join(factors),
+                maximum=self.max_metric,
+                unit=metric_unit,
+            )
         return metric
 
     def to_representation(self, value):

@@ -16,6 +16,7 @@ from fitness.api.errors import ApiError, NotFound
 from fitness.api.schema import DeleteWithBodySchema, error_responses
 from storage import selectors, services, signing
 from storage.api import serializers as s
+from storage.images import OUTPUT_FORMATS
 from storage.models import StoredFile
 from storage.uploads import FileTooLarge, limit_multipart_upload
 
@@ -198,9 +199,13 @@ class SignedFileView(APIView):
         tags=[TAG],
         auth=[],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="The image, with its own Content-Type."
-            ),
+            # Every stored blob is one of the formats uploads are re-encoded to.
+            **{
+                (200, output.content_type): OpenApiResponse(
+                    OpenApiTypes.BINARY, description="The image, with its own Content-Type."
+                )
+                for output in OUTPUT_FORMATS.values()
+            },
             **error_responses(403, 404),
         },
         description="403 `invalid_signature` or `url_expired`; 404 once the file is deleted.",

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from accounts.api.serializers import StrictSerializer
 from fitness.api.fields import TimeBoundField
-from fitness.measurements import MASS_TO_KG, from_metric
+from fitness.measurements import MASS_TO_KG, InvalidQuantity, from_metric, parse_quantity
 from storage import selectors as storage
 from workouts.metrics import Mass
 from workouts.models import Exercise, ExerciseSet, Workout, WorkoutProgress, WorkoutType
@@ -46,26 +46,22 @@ class MassField(serializers.Field):
 
     default_error_messages = {
         "invalid": "Expected an object {{value: number, unit: string}}.",
-        "unit": "Unknown unit {unit!r}; use one of: {choices}.",
+        "unit": "Unknown unit; use one of: {choices}.",
         "range": "Value must be between 0 and {maximum} kg.",
     }
 
     def to_internal_value(self, data) -> Mass:
-        if not isinstance(data, dict) or set(data) - {"value", "unit"} or "value" not in data:
-            self.fail("invalid")
-        unit = data.get("unit")
-        if not isinstance(unit, str) or unit not in MASS_TO_KG:
-            self.fail("unit", unit=unit, choices=", ".join(MASS_TO_KG))
-        value = data["value"]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.fail("invalid")
-        number = Decimal(str(value))
-        if not number.is_finite():
-            self.fail("invalid")
-        kg = number * MASS_TO_KG[unit]
-        if kg < 0 or kg > _MAX_WEIGHT_KG:
-            self.fail("range", maximum=_MAX_WEIGHT_KG)
-        return Mass(kg=kg.quantize(Decimal("0.0001")), unit=unit)
+        try:
+            kg, unit = parse_quantity(
+                data,
+                kind="mass",
+                maximum=_MAX_WEIGHT_KG,
+                places=Decimal("0.0001"),
+                zero_allowed=True,
+            )
+        except InvalidQuantity as refused:
+            self.fail(refused.key, choices=", ".join(MASS_TO_KG), maximum=_MAX_WEIGHT_KG)
+        return Mass(kg=kg, unit=unit)
 
     def to_representation(self, value: Mass):
         return _mass(value.kg, value.unit)
