@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -21,9 +23,11 @@ def env_example() -> dict[str, str]:
     return values
 
 
-def test_env_example_production_settings_pass_check_deploy():
+@pytest.mark.parametrize("left_out", [None, "SECURE_SSL_REDIRECT"], ids=["as-written", "default"])
+def test_env_example_production_settings_pass_check_deploy(left_out):
     recommended = env_example()
     assert recommended["DEBUG"] == "false"
+    recommended.pop(left_out, None)
     env = {
         # Only what the file says, plus the one secret it leaves to the secret store.
         "PATH": os.environ.get("PATH", ""),
@@ -41,3 +45,16 @@ def test_env_example_production_settings_pass_check_deploy():
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "System check identified no issues" in result.stdout
+
+
+def test_plain_http_is_redirected_to_https_except_the_probes(client, settings):
+    settings.SECURE_SSL_REDIRECT = True  # the default whenever DEBUG is off
+
+    redirected = client.get("/api/v1/auth/me")
+    behind_tls = client.get("/api/v1/auth/me", HTTP_X_FORWARDED_PROTO="https")
+    probe = client.get("/healthz")
+
+    assert redirected.status_code == 301
+    assert redirected["Location"] == "https://testserver/api/v1/auth/me"
+    assert behind_tls.status_code == 401
+    assert probe.status_code == 200
