@@ -74,7 +74,7 @@ check: install ## Django checks: migrations, OpenAPI schema, deploy settings
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=true $(BIN)/python manage.py spectacular --fail-on-warn --file /dev/null
 	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
-		ALLOWED_HOSTS=api.example.com SECURE_SSL_REDIRECT=true \
+		ALLOWED_HOSTS=api.example.com \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 bench: install ## Run the benchmarks in bench/ against a running server (see README)

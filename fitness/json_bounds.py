@@ -3,12 +3,15 @@
 The decoder's own recursion limit is the depth bound: past it `json` raises RecursionError,
 which neither DRF nor Channels treats as a malformed document, so both would end in a 500 or
 a dead socket. PostgreSQL's jsonb (free-form fields such as `metadata`) cannot store a NUL
-character, which no legitimate client sends anyway.
+character, which no legitimate client sends anyway. Numbers are finite: the decoder reads
+1e400 as infinity and only refuses the NaN and Infinity literals when asked, so past this
+point no field has to fear NaN or an overflow of its own.
 """
 
 import json
+import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 TOO_DEEP = "JSON parse error - the document is nested too deeply."
 HAS_NUL = "JSON text may not contain NUL characters (\\u0000)."
@@ -49,9 +52,24 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"Number out of range: {text[:32]}")
+    return number
+
+
+_STRICT = {"parse_constant": _refuse_constant, "parse_float": _finite_float}
+
+
 def loads(text: str | bytes) -> Any:
-    """`json.loads`, strict like DRF's parser (no NaN or Infinity), within the bounds.
+    """`json.loads`, strict (no NaN, Infinity or numbers past a float), within the bounds.
 
     Raises ValueError for text that is not JSON, UnsafeJSON (a ValueError) past a bound.
     """
-    return bounded(lambda: json.loads(text, parse_constant=_refuse_constant))
+    return bounded(lambda: json.loads(text, **_STRICT))
+
+
+def load(stream: TextIO) -> Any:
+    """`loads` for a text stream (a request body)."""
+    return bounded(lambda: json.load(stream, **_STRICT))

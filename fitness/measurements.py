@@ -67,7 +67,7 @@ class MeasurementField(serializers.Field):
 
     default_error_messages = {
         "invalid": "Expected an object {{value: number, unit: string}}.",
-        "unit": "Unknown unit {unit!r}; use one of: {choices}.",
+        "unit": "Unknown unit; use one of: {choices}.",
         "range": "Value must be greater than 0 and at most {maximum} {unit}.",
         "range_with_zero": "Value must be between 0 and {maximum} {unit}.",
     }

@@ -1,9 +1,11 @@
+import logging
 import re
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import DisallowedHost
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 from fitness.api.errors import error_response
 from fitness.error_codes import ErrorCode
@@ -11,6 +13,8 @@ from fitness.logging import request_id_var
 
 # Accept a caller's id only when it is short and plain, so it cannot inject into log lines.
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Django's own logger for this, so operators who already filter it keep doing so.
+_host_logger = logging.getLogger("django.security.DisallowedHost")
 
 
 class RequestIDMiddleware:
@@ -71,4 +75,28 @@ class BodySizeLimitMiddleware:
                     "The request body is too large.",
                     {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
                 )
+        return self.get_response(request)
+
+
+class AllowedHostMiddleware:
+    """Answers a `Host` outside ALLOWED_HOSTS with a 400 (the envelope under /api/) and one
+    WARNING line.
+
+    Left to Django, the first middleware that reads the host raises DisallowedHost, which
+    answers an HTML page and logs an ERROR with a full traceback: scanners send such
+    requests all day, and they would bury real errors. Placed before anything that reads
+    the host (SecurityMiddleware does, to redirect).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        try:
+            request.get_host()
+        except DisallowedHost as exc:
+            _host_logger.warning("Refused request: %s", exc)
+            if request.path.startswith("/api/"):
+                return error_response(ErrorCode.BAD_REQUEST, "This host name is not served here.")
+            return HttpResponseBadRequest("Bad Request (400)", content_type="text/plain")
         return self.get_response(request)

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "fitness.middleware.RequestIDMiddleware",
+    "fitness.middleware.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "fitness.middleware.BodySizeLimitMiddleware",
@@ -323,9 +324,15 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Security -------------------------------------------------------------------------------
-# TLS usually ends at the load balancer, which tells us the scheme in X-Forwarded-Proto.
+# TLS ends at the load balancer (Google's sets X-Forwarded-Proto on every request it
+# forwards, overwriting any the client sent), so the scheme is read from that header.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Redirecting here rather than silencing W008: whether the load balancer also redirects
+# (a separate HTTP frontend and URL map that can be missing or misconfigured) is out of
+# this service's sight, and a plain-HTTP request that reaches it should never be served.
+# The load balancer's health checks go straight to the backend over HTTP without the
+# header, hence the exempt probes.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG

@@ -27,6 +27,9 @@ if REDIS_URL:
 
 # Hashing with Argon2 costs ~50 ms a call; the suite checks Argon2 is configured, not its speed.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The test client speaks plain HTTP without a load balancer's X-Forwarded-Proto; the
+# redirect production has by default is tested on its own (tests/fitness/test_deploy_check.py).
+SECURE_SSL_REDIRECT = False
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

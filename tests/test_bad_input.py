@@ -1,5 +1,7 @@
 """Hostile or extreme input answers 4xx in the envelope, never a 500, and stores nothing."""
 
+import logging
+
 import pytest
 
 from accounts.models import User
@@ -117,3 +119,109 @@ def test_preferences_are_bounded_as_a_whole(auth_client, user):
     response = auth_client.post("/api/v1/users/preferences", {"k2": "x" * 7000}, format="json")
     assert_error(response, 400, "validation_error")
     assert set(User.objects.get(pk=user.pk).preferences) == {"k0", "k1"}
+
+
+def test_language_longer_than_its_column_is_400(auth_client, user):
+    response = auth_client.patch(
+        "/api/v1/users/settings", {"language": "en-" + "-".join(["abcdefgh"] * 3)}, format="json"
+    )
+    assert len("en-" + "-".join(["abcdefgh"] * 3)) > 16
+    error = assert_error(response, 400, "validation_error")
+    assert "language" in error["details"]["fields"]
+    assert User.objects.get(pk=user.pk).language == "en"
+
+
+@pytest.mark.parametrize("field", ["height", "weight", "target_weight"])
+@pytest.mark.parametrize("value", ["1e300", "-1e300", "1.7976931348623157e308", "1" + "0" * 40])
+def test_profile_measurement_too_large_for_a_decimal_is_400(auth_client, user, field, value):
+    unit = "cm" if field == "height" else "g"
+    body = f'{{"{field}": {{"value": {value}, "unit": "{unit}"}}}}'
+    response = auth_client.put("/api/v1/users/profile", body, content_type="application/json")
+    error = assert_error(response, 400, "validation_error")
+    assert field in error["details"]["fields"]
+    user.refresh_from_db()
+    assert (user.height_cm, user.weight_kg, user.target_weight_kg) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    "exercise",
+    [
+        '{"name": "b", "weight": {"value": 1e300, "unit": "lb"}}',
+        '{"name": "b", "weight": {"value": -1e300, "unit": "g"}}',
+        '{"name": "b", "set_logs": [{"reps": 1, "weight": {"value": 1e300, "unit": "kg"}}]}',
+        '{"name": "b", "distance": 1e300}',
+    ],
+)
+def test_workout_numbers_too_large_for_a_decimal_are_400(auth_client, exercise):
+    body = f'{{"name": "x", "type": "strength", "exercises": [{exercise}]}}'
+    response = auth_client.post("/api/v1/workouts", body, content_type="application/json")
+    assert_error(response, 400, "validation_error")
+    assert not Workout.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["protein", "carbs", "fat", "fiber", "sugar"])
+@pytest.mark.parametrize("value", ["1e300", "-1e300"])
+def test_food_numbers_too_large_for_a_decimal_are_400(auth_client, field, value):
+    body = f'{{"name": "a", "calories": 1, "{field}": {value}}}'
+    response = auth_client.post("/api/v1/food/logs", body, content_type="application/json")
+    assert_error(response, 400, "validation_error")
+    assert not FoodLog.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/api/v1/users/preferences", '{"x": 1e400}'),
+        ("/api/v1/users/preferences", '{"x": [-1e999]}'),
+        ("/api/v1/users/profile", '{"weight": {"value": 1e400, "unit": "kg"}}'),
+        ("/api/v1/food/logs", '{"name": "a", "calories": 1, "metadata": {"n": 1e400}}'),
+        ("/api/v1/food/logs", '{"name": "a", "calories": 1e400}'),
+    ],
+)
+def test_json_number_beyond_a_float_is_400(auth_client, user, url, body):
+    method = auth_client.put if url.endswith("profile") else auth_client.post
+    response = method(url, body, content_type="application/json")
+    assert_error(response, 400, "malformed_request")
+    user.refresh_from_db()
+    assert user.preferences == {} and user.weight_kg is None
+    assert not FoodLog.objects.exists()
+
+
+def test_exercise_name_that_casefolds_longer_is_stored(auth_client):
+    # "ß" casefolds to "ss": the key personal records group by is twice the name's length.
+    body = {"name": "x", "type": "strength", "exercises": [{"name": "ß" * 255}]}
+    response = auth_client.post("/api/v1/workouts", body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["exercises"][0]["name"] == "ß" * 255
+
+
+def test_email_that_lowercases_past_its_column_is_400(api_client):
+    # Valid as typed (254 characters), but "İ" lowercases to two characters.
+    email = "a@" + ".".join(["İ" * 60] * 4) + ".com"
+    assert len(email) <= 254 < len(email.lower())
+    response = api_client.post(
+        "/api/v1/auth/register",
+        {"email": email, "password": "correct-horse-battery-staple", "name": "A"},
+        format="json",
+    )
+    assert "email" in assert_error(response, 400, "validation_error")["details"]["fields"]
+    assert not User.objects.exists()
+
+
+def test_host_not_allowed_is_400_in_the_envelope_with_one_warning(auth_client, caplog):
+    caplog.set_level(logging.INFO)
+    response = auth_client.get("/api/v1/auth/me", HTTP_HOST="evil.example")
+    assert_error(response, 400, "bad_request")
+    assert response["Content-Type"] == "application/json"
+    assert response["X-Request-ID"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    warnings = [r for r in caplog.records if r.name == "django.security.DisallowedHost"]
+    assert [r.levelno for r in warnings] == [logging.WARNING]
+    assert "evil.example" in warnings[0].getMessage()
+
+
+def test_host_not_allowed_outside_the_api_is_a_plain_400(client, caplog):
+    response = client.get("/admin/login/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

@@ -31,6 +31,8 @@ MET_BY_TYPE: dict[str, Decimal] = {
 DEFAULT_BODY_WEIGHT_KG = Decimal("70")
 
 _KG = Decimal("0.0001")
+# Length of Exercise.name_key, which is as long as an exercise name may be.
+NAME_KEY_LENGTH = 255
 
 
 class Mass(NamedTuple):
@@ -125,4 +127,6 @@ def exercise_metrics(
 
 def normalize_exercise_name(name: str) -> str:
     """The key personal records group by: "Bench  press" and "bench press" are one lift."""
-    return " ".join(name.split()).casefold()
+    # Casefolding can lengthen a name ("ß" becomes "ss"), and the key's column holds as many
+    # characters as a name may have; two names alike that far are one lift anyway.
+    return " ".join(name.split()).casefold()[:NAME_KEY_LENGTH]

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from fitness.measurements import MASS_TO_KG
 from fitness.models import OwnedSyncedModel
+from workouts.metrics import NAME_KEY_LENGTH
 
 MassUnit = models.TextChoices("MassUnit", [(unit, unit) for unit in MASS_TO_KG])
 
@@ -117,7 +118,7 @@ class Exercise(models.Model):
     position = models.PositiveSmallIntegerField()
     name = models.CharField(max_length=255)
     # Case- and space-folded name: personal records group by it.
-    name_key = models.CharField(max_length=255, db_index=True, editable=False)
+    name_key = models.CharField(max_length=NAME_KEY_LENGTH, db_index=True, editable=False)
     sets = models.PositiveIntegerField(default=0)
     reps = models.PositiveIntegerField(default=0)
     # Canonical kg for maths, plus the unit the user entered so it renders back unchanged.

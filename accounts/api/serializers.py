@@ -4,7 +4,14 @@ from zoneinfo import available_timezones
 from django.utils import timezone
 from rest_framework import serializers
 
-from accounts.models import FitnessGoal, Gender, MeasurementSystem, ThemeMode, User
+from accounts.models import (
+    FitnessGoal,
+    Gender,
+    MeasurementSystem,
+    ThemeMode,
+    User,
+    normalize_email,
+)
 from fitness.measurements import MeasurementField
 from fitness.serializers import StrictSerializer
 
@@ -21,6 +28,11 @@ class UserProfileSerializer(serializers.ModelSerializer):
     )
     target_weight = MeasurementField(
         kind="mass", max_metric=_MAX_WEIGHT_KG, source="target_weight_kg", allow_null=True
+    )
+    # The plan types these as optional: unset (stored blank) is null, never an empty string.
+    gender = serializers.ChoiceField(choices=Gender.choices, allow_null=True, read_only=True)
+    fitness_goal = serializers.ChoiceField(
+        choices=FitnessGoal.choices, allow_null=True, read_only=True
     )
 
     class Meta:
@@ -45,7 +57,6 @@ class UserProfileSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        # The plan types these as optional: unset is null, not an empty string.
         for field in ("gender", "fitness_goal"):
             data[field] = data[field] or None
         return data
@@ -87,7 +98,11 @@ class UserSettingsSerializer(StrictSerializer):
     theme_mode = serializers.ChoiceField(choices=ThemeMode.choices, required=False)
     notifications_enabled = serializers.BooleanField(required=False)
     measurement_system = serializers.ChoiceField(choices=MeasurementSystem.choices, required=False)
-    language = serializers.RegexField(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", required=False)
+    language = serializers.RegexField(
+        r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        max_length=User._meta.get_field("language").max_length,
+        required=False,
+    )
     timezone = serializers.CharField(max_length=64, required=False)
     privacy_settings = serializers.DictField(child=serializers.BooleanField(), required=False)
 
@@ -123,6 +138,16 @@ class RegisterSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=128, trim_whitespace=False)
     name = serializers.CharField(max_length=150)
     display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+
+    def validate_email(self, value: str) -> str:
+        # Lowercasing can lengthen a valid address ("İ" becomes two characters), so the
+        # column's limit is checked on what is stored.
+        limit = User._meta.get_field("email").max_length
+        if len(normalize_email(value)) > limit:
+            raise serializers.ValidationError(
+                f"Ensure this field has no more than {limit} characters."
+            )
+        return value
 
 
 class LoginSerializer(serializers.Serializer):

@@ -15,6 +15,7 @@ from fitness.error_codes import ErrorCode
 from fitness.uploads import FileTooLarge, read_multipart
 from storage import selectors, services, signing
 from storage.api import serializers as s
+from storage.images import OUTPUT_FORMATS
 from storage.models import StoredFile
 
 TAG = "storage"
@@ -205,9 +206,13 @@ class SignedFileView(APIView):
         tags=[TAG],
         auth=[],
         responses={
-            (200, "application/octet-stream"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="The image, with its own Content-Type."
-            ),
+            # Every stored blob is one of the formats uploads are re-encoded to.
+            **{
+                (200, output.content_type): OpenApiResponse(
+                    OpenApiTypes.BINARY, description="The image, with its own Content-Type."
+                )
+                for output in OUTPUT_FORMATS.values()
+            },
             **error_responses(
                 ErrorCode.INVALID_SIGNATURE, ErrorCode.URL_EXPIRED, ErrorCode.NOT_FOUND
             ),
