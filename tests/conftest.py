@@ -1,4 +1,5 @@
 import pytest
+from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 from django.db import connections
 from rest_framework.test import APIClient
@@ -62,3 +63,25 @@ def auth_client(user) -> APIClient:
 @pytest.fixture
 def other_client(other_user) -> APIClient:
     return client_for(other_user)
+
+
+@pytest.fixture(autouse=True)
+async def _disconnect_test_sockets(monkeypatch):
+    """Every WebSocket a test opens is disconnected when the test ends.
+
+    A consumer that closed the socket itself (4401, 4404) still waits on the channel layer
+    until the client says it has gone; left waiting when the test's event loop closes, its
+    cancelled Redis read can keep the loop from closing at all.
+    """
+    opened: list[WebsocketCommunicator] = []
+    original = WebsocketCommunicator.__init__
+
+    def tracked(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(WebsocketCommunicator, "__init__", tracked)
+    yield
+    for socket in opened:
+        if not socket.future.done():
+            await socket.disconnect(timeout=5)
