@@ -11,7 +11,14 @@ Roles:
 - other: another user sending the same request. Where the operation addresses one of the
   owner's objects (by path, or by id in the body) it must not reach it: 404 `not_found` on
   every verb of an object path;
-- reader: a user the owner's object is shared with (where the resource has sharing).
+- reader: a user the owner's object is shared with (where the resource has sharing): an
+  accepted connection of the owner for food logs and workouts, the other side of a
+  connection request, an active plain member of the owner's group. They read what is
+  shared (200); a write meant for the owner or the group's admins answers 404 where the
+  object is only lent to them, 403 `forbidden` where they see it by right (a member).
+
+In the World the owner's group is private, so "other" is an outsider who may not see it:
+404 on every verb, as for a group that does not exist.
 
 Every cell that is not the owner's (or a public call's) success also proves that nothing in
 the database changed and that no id of the owner's objects appears in the answer.
@@ -21,12 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
 import pytest
 from django.apps import apps
 from django.contrib.auth.tokens import default_token_generator
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
@@ -34,13 +43,15 @@ from rest_framework.test import APIClient
 
 from accounts import tokens
 from ai_assistant.models import AIConversation, RecognitionJob
+from social.models import Block, Challenge, ChallengeParticipant, Connection, ConnectionStatus
 from storage import signing
 from tests.ai_assistant.factories import analysis_payload, form_check_payload
 from tests.ai_assistant.gemini_standin import GeminiStandIn
 from tests.asserts import assert_error
 from tests.conftest import client_for
-from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.factories import DEFAULT_PASSWORD, UserFactory, connect
 from tests.food.factories import FoodLogFactory, FoodLogShareFactory
+from tests.social.conftest import add, make_group
 from tests.storage.factories import jpeg_bytes, stored_file, upload
 from tests.workouts.factories import create_workout, workout_payload
 
@@ -70,14 +81,70 @@ class World:
         self.reader = UserFactory()
 
     @cached_property
+    def connection(self) -> Connection:
+        """The owner and the reader, connected: whom the owner may share with."""
+        return connect(self.owner, self.reader)
+
+    @cached_property
+    def request(self) -> Connection:
+        """The reader asks the owner to connect (instead of `connection`: one per pair)."""
+        return Connection.objects.create(
+            requester=self.reader, addressee=self.owner, status=ConnectionStatus.PENDING
+        )
+
+    @cached_property
+    def block(self) -> Block:
+        return Block.objects.create(blocker=self.owner, blocked=UserFactory())
+
+    @cached_property
+    def group(self):
+        """The owner's group, private and by invitation (the defaults); the reader is an
+        active plain member."""
+        group = make_group(self.owner)
+        add(group, self.reader)
+        return group
+
+    @cached_property
+    def fellow(self):
+        """Another plain member: whom the admin-only member writes address."""
+        fellow = UserFactory()
+        add(self.group, fellow)
+        return fellow
+
+    @cached_property
+    def invitee(self):
+        """A connection of the owner who is not in the group yet."""
+        invitee = UserFactory()
+        connect(self.owner, invitee)
+        return invitee
+
+    @cached_property
+    def challenge(self) -> Challenge:
+        now = timezone.now()
+        return Challenge.objects.create(
+            group=self.group,
+            created_by=self.owner,
+            name="Ten workouts",
+            type="workout_count",
+            goals={"target": 10},
+            start_date=now - timedelta(days=1),
+            end_date=now + timedelta(days=6),
+        )
+
+    @cached_property
+    def participation(self) -> ChallengeParticipant:
+        return ChallengeParticipant.objects.create(challenge=self.challenge, user=self.owner)
+
+    @cached_property
     def log(self):
         log = FoodLogFactory(owner=self.owner)
-        FoodLogShareFactory(food_log=log, user=self.reader)
+        FoodLogShareFactory(food_log=log, user=self.connection.addressee)
         return log
 
     @cached_property
     def workout(self):
-        return create_workout(self.owner, shared_with=[str(self.reader.pk)])
+        # Sharing is limited to the owner's connections: the reader is connected first.
+        return create_workout(self.owner, shared_with=[str(self.connection.addressee_id)])
 
     @cached_property
     def file(self):
@@ -109,9 +176,20 @@ class World:
     def owned_ids(self) -> set[str]:
         """Ids of the owner and of every object built for them so far."""
         ids = {str(self.owner.pk)}
-        for name in ("log", "workout", "file", "job"):
+        for name in (
+            "log",
+            "workout",
+            "file",
+            "job",
+            "connection",
+            "request",
+            "group",
+            "challenge",
+        ):
             if name in self.__dict__:
                 ids.add(str(self.__dict__[name].pk))
+        if "block" in self.__dict__:  # whom the owner blocked (the block's own id is a number)
+            ids.add(str(self.block.blocked_id))
         if "conversation" in self.__dict__:
             ids |= {str(self.conversation.pk), str(self.conversation.session_id)}
         return ids
@@ -167,6 +245,33 @@ def file_id(world: World) -> dict:
 
 def session(world: World) -> dict:
     return {"session": world.conversation.session_id}
+
+
+def connection_id(world: World) -> dict:
+    return {"connection_id": world.connection.pk}
+
+
+def group_id(world: World) -> dict:
+    return {"group_id": world.group.pk}
+
+
+def fellow_id(world: World) -> dict:
+    return {"group_id": world.group.pk, "user_id": world.fellow.pk}
+
+
+def challenge_id(world: World) -> dict:
+    return {"group_id": world.group.pk, "challenge_id": world.challenge.pk}
+
+
+def new_challenge(_: World) -> dict:
+    now = timezone.now()
+    return {
+        "name": "Ten workouts",
+        "type": "workout_count",
+        "goals": {"target": 10},
+        "start_date": (now - timedelta(days=1)).isoformat(),
+        "end_date": (now + timedelta(days=6)).isoformat(),
+    }
 
 
 def analyses(gemini: GeminiStandIn, count: int) -> None:
@@ -260,16 +365,22 @@ MATRIX: dict[str, Row] = {
         body=lambda w: {"file_id": str(w.file.pk)},
         gemini=lambda g: analyses(g, 2),
     ),
-    # --- workouts (shared reading is not built yet: a reader is refused like a stranger;
-    # when it is, the reader's GET cells turn 200) ----------------------------------------
-    "GET /api/v1/workouts": Row(owner=200, other=200, owns=lambda w: w.workout),
+    # --- workouts (shared with the reader, a connection of the owner: read-only for them;
+    # the progress history stays the owner's) ---------------------------------------------
+    "GET /api/v1/workouts": Row(
+        owner=200,
+        other=200,
+        reader=200,
+        owns=lambda w: w.workout,
+        body=lambda w: {"include_shared": "true"},
+    ),
     "POST /api/v1/workouts": Row(
         owner=201,
         other=(409, "id_conflict"),
         body=lambda w: workout_payload(),
         other_body=lambda w: workout_payload(id=str(w.workout.pk)),
     ),
-    "GET /api/v1/workouts/{workout_id}": Row(owner=200, other=404, reader=404, path=workout_id),
+    "GET /api/v1/workouts/{workout_id}": Row(owner=200, other=404, reader=200, path=workout_id),
     "PUT /api/v1/workouts/{workout_id}": Row(
         owner=200, other=404, reader=404, path=workout_id, body=lambda w: workout_payload()
     ),
@@ -334,6 +445,94 @@ MATRIX: dict[str, Row] = {
     # Without a model configured these answer from the rules, for the caller alone.
     "GET /api/v1/ai/recommendations/food": Row(owner=200, other=200, owns=lambda w: w.log),
     "GET /api/v1/ai/recommendations/workout": Row(owner=200, other=200, owns=lambda w: w.workout),
+    # --- connections and blocks (the reader is the other side of the owner's connection
+    # or request; a third user's search or unblock reaches nothing of the owner's) --------
+    "GET /api/v1/users/connections": Row(
+        owner=200, other=200, reader=200, owns=lambda w: w.connection
+    ),
+    "POST /api/v1/users/connections": Row(owner=201, body=lambda w: {"user_id": str(w.reader.pk)}),
+    # Only the one asked accepts: the requester is refused, a stranger does not see it.
+    "POST /api/v1/users/connections/{connection_id}/accept": Row(
+        owner=200,
+        other=404,
+        reader=(403, "forbidden"),
+        path=lambda w: {"connection_id": w.request.pk},
+    ),
+    "DELETE /api/v1/users/connections/{connection_id}": Row(
+        owner=204, other=404, path=connection_id
+    ),
+    "POST /api/v1/users/invite-code": Row(owner=200),
+    # Unknown and undiscoverable addresses answer alike.
+    "GET /api/v1/users/search": Row(
+        owner=200,
+        other=404,
+        body=lambda w: {"email": w.reader.email},
+        other_body=lambda w: {"email": "nobody@example.com"},
+    ),
+    "GET /api/v1/users/blocks": Row(owner=200, other=200, owns=lambda w: w.block),
+    "POST /api/v1/users/blocks": Row(owner=201, body=lambda w: {"user_id": str(w.other.pk)}),
+    # Only the blocker lifts a block.
+    "DELETE /api/v1/users/blocks/{user_id}": Row(
+        owner=204, other=404, path=lambda w: {"user_id": w.block.blocked_id}
+    ),
+    # --- groups (the owner's group is private: an outsider gets 404 on every verb; the
+    # reader, a plain member, reads it and is refused what needs an admin or the owner) --
+    "GET /api/v1/groups": Row(owner=200, other=200, reader=200, owns=lambda w: w.group),
+    "POST /api/v1/groups": Row(owner=201, body=lambda w: {"name": "Walkers"}),
+    "GET /api/v1/groups/{group_id}": Row(owner=200, other=404, reader=200, path=group_id),
+    "PUT /api/v1/groups/{group_id}": Row(
+        owner=200,
+        other=404,
+        reader=(403, "forbidden"),
+        path=group_id,
+        body=lambda w: {"name": "Walkers"},
+    ),
+    "DELETE /api/v1/groups/{group_id}": Row(
+        owner=204, other=404, reader=(403, "forbidden"), path=group_id
+    ),
+    "GET /api/v1/groups/{group_id}/members": Row(owner=200, other=404, reader=200, path=group_id),
+    # members_can_invite is off by default: only admins invite.
+    "POST /api/v1/groups/{group_id}/members": Row(
+        owner=201,
+        other=404,
+        reader=(403, "forbidden"),
+        path=group_id,
+        body=lambda w: {"user_id": str(w.invitee.pk)},
+    ),
+    "PATCH /api/v1/groups/{group_id}/members/{user_id}": Row(
+        owner=200,
+        other=404,
+        reader=(403, "forbidden"),
+        path=fellow_id,
+        body=lambda w: {"role": "admin"},
+    ),
+    "DELETE /api/v1/groups/{group_id}/members/{user_id}": Row(
+        owner=204, other=404, reader=(403, "forbidden"), path=fellow_id
+    ),
+    "GET /api/v1/groups/{group_id}/challenges": Row(
+        owner=200, other=404, reader=200, path=group_id, owns=lambda w: w.challenge
+    ),
+    "POST /api/v1/groups/{group_id}/challenges": Row(
+        owner=201, other=404, reader=(403, "forbidden"), path=group_id, body=new_challenge
+    ),
+    "GET /api/v1/groups/{group_id}/challenges/{challenge_id}": Row(
+        owner=200, other=404, reader=200, path=challenge_id
+    ),
+    "PUT /api/v1/groups/{group_id}/challenges/{challenge_id}": Row(
+        owner=200,
+        other=404,
+        reader=(403, "forbidden"),
+        path=challenge_id,
+        body=lambda w: {"name": "Twelve workouts"},
+    ),
+    # Any active member joins (the reader's join would succeed, a write this table does
+    # not follow); leaving ends only the caller's own place: the owner's stays.
+    "POST /api/v1/groups/{group_id}/challenges/{challenge_id}/participants": Row(
+        owner=201, other=404, path=challenge_id
+    ),
+    "DELETE /api/v1/groups/{group_id}/challenges/{challenge_id}/participants": Row(
+        owner=204, other=404, reader=404, path=challenge_id, owns=lambda w: w.participation
+    ),
     # --- probes ------------------------------------------------------------------------
     "GET /healthz": Row(owner=None, anonymous=200),
     "GET /readyz": Row(owner=None, anonymous=200),
