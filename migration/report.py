@@ -40,6 +40,10 @@ def _readers(source: str) -> dict[str, Callable]:
     readers = dict(_READERS.get(source, {}))
     if source == "supabase":
         readers = {**_supabase_readers(), **readers}
+    if source == "firebase_storage":
+        from migration.importers import firebase_storage
+
+        readers.setdefault(firebase_storage.ENTITY, firebase_storage.read_back)
     return readers
 
 
