@@ -43,6 +43,11 @@ _SECRET_COLUMN = re.compile(r"(^encrypted_password$|_token$|^confirmation|^recov
 _BCRYPT = re.compile(r"^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}$")
 
 
+# The verified-e-mail flag arrives with the Firebase Auth import (accounts); until then the
+# source's `email_confirmed_at` stays in the id map's legacy data only.
+_HAS_EMAIL_VERIFIED = any(f.name == "email_verified" for f in User._meta.get_fields())
+
+
 class Reject(Exception):
     """A row that cannot be imported as it is; the message is the reason in the report."""
 
@@ -141,7 +146,11 @@ class AuthUsers(Entity):
             "is_active": not (banned and aware(banned) > timezone.now()),
             "date_joined": aware(created) if created else None,
             "firebase_uid": self.column(row, "firebase_uid") or None,
+            "email_verified": self.column(row, "email_confirmed_at") is not None,
         }
+        confirmed = self.column(row, "email_confirmed_at")
+        if confirmed is not None and not _HAS_EMAIL_VERIFIED:
+            prepared.legacy["email_confirmed_at"] = jsonable(confirmed)
         prepared.normal = {"email": email}
 
     def _match(self, rows: list[Prepared]) -> dict[str, User]:
@@ -179,6 +188,8 @@ class AuthUsers(Entity):
                 )
                 if p.data["date_joined"]:
                     user.date_joined = p.data["date_joined"]
+                if _HAS_EMAIL_VERIFIED:
+                    user.email_verified = p.data["email_verified"]
                 if password:
                     user.password = password
                 else:
@@ -431,8 +442,13 @@ class Workouts(Entity):
             extra.append({k: jsonable(v) for k, v in exercise.items() if k not in known})
         if any(extra):
             legacy["exercises_extra"] = extra
-        readers = [self.owner_ids.get(str(r)) for r in self.column(row, "shared_with") or []]
-        data["shared_with"] = [str(r) for r in readers if r]
+        readers, unknown = [], []
+        for old in self.column(row, "shared_with") or []:
+            reader = self.owner_ids.get(str(old))
+            (readers.append(str(reader)) if reader else unknown.append(str(old)))
+        if unknown:
+            legacy["shared_with_unknown"] = unknown
+        data["shared_with"] = readers
         data["exercises"] = exercises
         validated = _validated(WorkoutCreateSerializer, data)
         prepared.data = validated

@@ -125,6 +125,9 @@ def test_import_rerun_delta_report_and_corruption(seeded, standin, bcrypt_hasher
     assert ana.email == "ana@example.com"
     assert ana.password.startswith("bcrypt$")
     assert ana.gender == "female"
+    ana_map = IdMap.objects.get(source_table="auth_users", old_id=str(ana.pk))
+    assert "confirmation_token" not in ana_map.legacy  # the old system's secrets stay behind
+    assert ana_map.legacy["aud"] == "authenticated"
     assert ana.height_cm == Decimal("165.10")  # 65 in
     assert ana.weight_kg == Decimal("58.97")  # 130 lb
 

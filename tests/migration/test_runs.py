@@ -1,3 +1,4 @@
+import io
 import uuid
 
 import pytest
@@ -5,6 +6,7 @@ from django.db import transaction
 
 from migration.ids import legacy_uuid
 from migration.models import IdMap, MigrationRun, RunStatus
+from migration.progress import terminal_progress
 from migration.runs import RunRecorder, latest_high_water_mark
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -71,3 +73,20 @@ def test_id_map_is_unique_on_table_and_old_id():
     IdMap.objects.create(source_table="food_logs", old_id="1", new_id=uuid.uuid4())
     with pytest.raises(IntegrityError):
         IdMap.objects.create(source_table="food_logs", old_id="1", new_id=uuid.uuid4())
+
+
+class _Terminal(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_progress_only_on_a_terminal():
+    assert terminal_progress(_Terminal(tty=False)) is None
+    terminal = _Terminal(tty=True)
+    show = terminal_progress(terminal)
+    show("food_logs", 2000)
+    assert terminal.getvalue() == "\rfood_logs: 2000 rows read"
