@@ -38,6 +38,15 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+class MigrationSource(models.TextChoices):
+    """Where an account came from, for the migration off Firebase and Supabase."""
+
+    NONE = "none", "registered here"
+    FIREBASE_IMPORT = "firebase_import", "imported from a Firebase Auth export"
+    FIREBASE_LAZY = "firebase_lazy", "created at its first Firebase ID token"
+    SUPABASE = "supabase", "imported from Supabase"
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
@@ -81,6 +90,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     privacy_settings = models.JSONField(default=dict, blank=True)
 
     firebase_uid = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    email_verified = models.BooleanField(default=False)
+    migration_source = models.CharField(
+        max_length=16, choices=MigrationSource.choices, default=MigrationSource.NONE
+    )
+    # What an imported account brought that has no column (Firebase customAttributes,
+    # providers, phone number, photo URL...), kept so that nothing is dropped.
+    legacy = models.JSONField(default=dict, blank=True)
 
     is_active = models.BooleanField(default=True)
     # Every access and refresh token carries the version it was issued under; bumping it
@@ -120,6 +136,10 @@ class User(AbstractBaseUser, PermissionsMixin):
             models.CheckConstraint(
                 condition=models.Q(measurement_system__in=MeasurementSystem.values),
                 name="user_measurement_system_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(migration_source__in=MigrationSource.values),
+                name="user_migration_source_valid",
             ),
         ]
 
