@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "workouts",
     "ai_assistant",
     "storage",
+    "migration",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
