@@ -172,6 +172,9 @@ PASSWORD_HASHERS = [
     # Verifies passwords imported from Firebase Auth; never first, so a successful login
     # re-hashes them with Argon2.
     "accounts.hashers.FirebaseScryptPasswordHasher",
+    # Verifies passwords imported from Supabase (`bcrypt$<hash>`); after the default, so the
+    # first successful login re-hashes them with Argon2.
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

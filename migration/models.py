@@ -51,9 +51,14 @@ class IdMap(models.Model):
         blank=True,
         related_name="+",
     )
-    # The normalised source values' hash at import: the reconciliation compares it, and a
-    # re-run whose hash is unchanged leaves the row alone.
+    # The raw source row's hash: a re-run whose row hashes the same leaves the row alone.
     source_hash = models.CharField(max_length=64, blank=True)
+    # The hash of the row's normalised values as imported; migration_report reads the row
+    # back from our database, normalises it the same way and compares.
+    content_hash = models.CharField(max_length=64, blank=True)
+    # Source columns without a field of their own (and rows with no table of their own yet,
+    # such as groups), so nothing is dropped.
+    legacy = models.JSONField(default=dict, blank=True)
     run = models.ForeignKey(
         MigrationRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
