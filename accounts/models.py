@@ -68,6 +68,9 @@ class UserManager(BaseUserManager):
 
 class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Longer than Django's 128: an imported Firebase hash carries its project's signer key
+    # (accounts.hashers), about 230 characters in all.
+    password = models.CharField("password", max_length=255)
     email = models.EmailField(max_length=254, unique=True)
     name = models.CharField(max_length=150)
     display_name = models.CharField(max_length=150, blank=True)
