@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
-from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
 
@@ -41,6 +41,11 @@ MAX_PREFERENCES_BYTES = 16_384
 class InvalidCredentials(ApiError):
     code = ErrorCode.INVALID_CREDENTIALS
     message = "E-mail or password is incorrect."
+
+
+class UserInactive(ApiError):
+    code = ErrorCode.AUTHENTICATION_FAILED
+    message = "This account is disabled."
 
 
 class InvalidResetToken(ApiError):
@@ -130,7 +135,7 @@ def user_for_firebase_token(*, claims: firebase.FirebaseIdToken) -> User:
             if user is None:
                 raise firebase.FirebaseTokenInvalid() from None
     if not user.is_active:
-        raise AuthenticationFailed("User is inactive.")
+        raise UserInactive()
     return user
 
 
