@@ -105,6 +105,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # Every access and refresh token carries the version it was issued under; bumping it
     # (a new password, "log out everywhere") ends every session of the user at once.
     token_version = models.PositiveIntegerField(default=0, editable=False)
+    # When the version was last bumped: Firebase ID tokens (which carry no version) from a
+    # sign-in before it are refused, as Firebase's own revocation does with `auth_time`.
+    sessions_ended_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=dj_timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -162,9 +165,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         # upgrade at login clears _password first, so it logs nobody out.
         if self._password is not None and not self._state.adding:
             self.token_version += 1
+            self.sessions_ended_at = dj_timezone.now()
             update_fields = kwargs.get("update_fields")
             if update_fields is not None and "password" in update_fields:
-                kwargs["update_fields"] = {*update_fields, "token_version"}
+                kwargs["update_fields"] = {*update_fields, "token_version", "sessions_ended_at"}
         super().save(*args, **kwargs)
 
 

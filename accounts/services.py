@@ -136,6 +136,11 @@ def user_for_firebase_token(*, claims: firebase.FirebaseIdToken) -> User:
                 raise firebase.FirebaseTokenInvalid() from None
     if not user.is_active:
         raise UserInactive()
+    if user.sessions_ended_at is not None and (
+        claims["auth_time"] < user.sessions_ended_at.timestamp()
+    ):
+        # Signed in on Firebase before a new password here ended every session.
+        raise firebase.FirebaseTokenInvalid("This session has ended; sign in again.")
     return user
 
 

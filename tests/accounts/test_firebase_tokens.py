@@ -1,6 +1,7 @@
 """Firebase ID tokens during the transition: REST, the WebSockets and the exchange endpoint
 accept the project's tokens and refuse every forged, foreign or expired one."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -22,7 +23,7 @@ from tests.accounts.firebase_standin import (
     unsigned,
 )
 from tests.ai_assistant.coach import conversation_for
-from tests.factories import UserFactory
+from tests.factories import DEFAULT_PASSWORD
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +48,16 @@ def certs(key, settings):
     firebase.clear_certificate_cache()
 
 
+def make_user(email: str | None = None, **fields) -> User:
+    """A user as registration or the importer makes it: its password set before the first
+    save, so no session has ended yet (the factory's second save would end them)."""
+    email = email or f"person-{uuid.uuid4().hex[:8]}@example.com"
+    return User.objects.create_user(email, DEFAULT_PASSWORD, name="Person", **fields)
+
+
 @pytest.fixture
 def imported(db) -> User:
-    return UserFactory(firebase_uid="fbUid0001", migration_source=MigrationSource.FIREBASE_IMPORT)
+    return make_user(firebase_uid="fbUid0001", migration_source=MigrationSource.FIREBASE_IMPORT)
 
 
 def _bearer(token: str) -> APIClient:
@@ -117,7 +125,7 @@ def test_an_unknown_uid_becomes_a_user_on_the_spot(certs, key, db):
 
 
 def test_a_verified_firebase_address_links_the_account_registered_with_it(certs, key, db):
-    existing = UserFactory(email="taken@example.com")
+    existing = make_user("taken@example.com")
 
     response = _bearer(sign(key, claims_for("LinkMe", email="taken@example.com"))).get(
         "/api/v1/auth/me"
@@ -130,7 +138,7 @@ def test_a_verified_firebase_address_links_the_account_registered_with_it(certs,
 
 
 def test_an_unverified_firebase_address_does_not_take_over_an_account(certs, key, db):
-    existing = UserFactory(email="taken@example.com")
+    existing = make_user("taken@example.com")
     token = sign(key, claims_for("Intruder", email="taken@example.com", email_verified=False))
 
     response = _bearer(token).get("/api/v1/auth/me")
@@ -310,7 +318,7 @@ def test_unreachable_certificates_answer_503_not_a_login(key, imported, settings
 
 @pytest.mark.django_db(transaction=True)
 async def test_events_websocket_accepts_a_firebase_token(certs, key):
-    user = await database_sync_to_async(UserFactory)(firebase_uid="WsUid")
+    user = await database_sync_to_async(make_user)(firebase_uid="WsUid")
     token = sign(key, claims_for("WsUid"))
     ws = WebsocketCommunicator(
         application, "/ws/events/", headers=[(b"authorization", f"Bearer {token}".encode())]
@@ -324,7 +332,7 @@ async def test_events_websocket_accepts_a_firebase_token(certs, key):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("case", ["alg none", "wrong audience", "expired"])
 async def test_events_websocket_refuses_a_bad_firebase_token(case, certs, key, stranger_key):
-    await database_sync_to_async(UserFactory)(firebase_uid="fbUid0001")
+    await database_sync_to_async(make_user)(firebase_uid="fbUid0001")
     ws = WebsocketCommunicator(application, f"/ws/events/?token={_forged(case, key, stranger_key)}")
     connected, _ = await ws.connect()
     assert connected
@@ -333,7 +341,7 @@ async def test_events_websocket_refuses_a_bad_firebase_token(case, certs, key, s
 
 @pytest.mark.django_db(transaction=True)
 async def test_chat_websocket_accepts_a_firebase_token(certs, key):
-    user = await database_sync_to_async(UserFactory)(firebase_uid="ChatUid")
+    user = await database_sync_to_async(make_user)(firebase_uid="ChatUid")
     conversation = await database_sync_to_async(conversation_for)(user)
     token = sign(key, claims_for("ChatUid"))
     ws = WebsocketCommunicator(application, f"/ws/ai/chat/{conversation.session_id}/?token={token}")
@@ -348,7 +356,7 @@ async def test_chat_websocket_accepts_a_firebase_token(certs, key):
 
 @pytest.mark.django_db(transaction=True)
 async def test_events_websocket_after_the_bridge_ends_is_refused(certs, key, settings):
-    await database_sync_to_async(UserFactory)(firebase_uid="fbUid0001")
+    await database_sync_to_async(make_user)(firebase_uid="fbUid0001")
     settings.FIREBASE_TOKENS_UNTIL = (timezone.now() - timedelta(days=1)).date()
     ws = WebsocketCommunicator(
         application, f"/ws/events/?token={sign(key, claims_for('fbUid0001'))}"
@@ -356,3 +364,26 @@ async def test_events_websocket_after_the_bridge_ends_is_refused(certs, key, set
     connected, _ = await ws.connect()
     assert connected
     assert await ws.receive_output() == {"type": "websocket.close", "code": 4401}
+
+
+def test_a_new_password_here_ends_firebase_sessions_signed_in_before_it(certs, key, imported):
+    signed_in_before = sign(key, claims_for("fbUid0001"))
+    imported.set_password("A-new-password-77")
+    imported.save()
+
+    refused = _bearer(signed_in_before).get("/api/v1/auth/me")
+
+    assert refused.status_code == 401
+    assert _error(refused)["code"] == "token_not_valid"
+
+
+def test_a_firebase_sign_in_after_sessions_ended_is_accepted(certs, key, imported):
+    now = timezone.now()
+    User.objects.filter(pk=imported.pk).update(sessions_ended_at=now - timedelta(minutes=5))
+    stamp = int(now.timestamp())
+
+    later = _bearer(sign(key, claims_for("fbUid0001", auth_time=stamp - 60)))
+    earlier = _bearer(sign(key, claims_for("fbUid0001", auth_time=stamp - 600)))
+
+    assert later.get("/api/v1/auth/me").status_code == 200
+    assert earlier.get("/api/v1/auth/me").status_code == 401
