@@ -505,3 +505,17 @@ CELERY_BEAT_SCHEDULE["ai-fail-stuck-recognition-jobs"] = {
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RecognitionJobStatusEnum"] = (
     "ai_assistant.models.RecognitionJob.Status"
 )
+
+# --- migration ---
+# The dual-write period: while old app versions still write to Supabase, a beat task imports
+# what changed since the last run every MIGRATION_DELTA_INTERVAL seconds (0: off, no entry).
+MIGRATION_SUPABASE_URL = env.str("MIGRATION_SUPABASE_URL", default="")
+MIGRATION_MAPPING_FILE = env.str("MIGRATION_MAPPING_FILE", default="")
+MIGRATION_DELTA_INTERVAL = env.int("MIGRATION_DELTA_INTERVAL", default=0)
+if MIGRATION_DELTA_INTERVAL > 0:
+    if not MIGRATION_SUPABASE_URL:
+        raise ImproperlyConfigured("MIGRATION_DELTA_INTERVAL needs MIGRATION_SUPABASE_URL.")
+    CELERY_BEAT_SCHEDULE["migration-supabase-delta"] = {
+        "task": "migration.tasks.import_supabase_delta",
+        "schedule": timedelta(seconds=MIGRATION_DELTA_INTERVAL),
+    }

@@ -44,6 +44,10 @@ def _readers(source: str) -> dict[str, Callable]:
         from migration.importers.firebase_auth import ENTITY, read_back
 
         readers = {ENTITY: read_back, **readers}
+    if source == "firebase_storage":
+        from migration.importers import firebase_storage
+
+        readers.setdefault(firebase_storage.ENTITY, firebase_storage.read_back)
     return readers
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 
+from migration.importers import firebase_storage
 from migration.importers.supabase import SOURCE, SupabaseImporter, connect
 from migration.mapping import load_mapping
 from migration.models import MigrationRun
@@ -58,3 +59,19 @@ def import_supabase(
         recorder.fail(f"{type(exc).__name__}: {exc}")
         raise
     return recorder.finish(high_water_mark=mark)
+
+
+def import_firebase_storage(*, bucket: str, dry_run: bool = False) -> MigrationRun:
+    """A dry run only looks the objects up: blobs written to storage could not be rolled
+    back with the database."""
+    recorder = RunRecorder.start(
+        source=firebase_storage.SOURCE, options={"bucket": bucket}, dry_run=dry_run
+    )
+    try:
+        firebase_storage.FirebaseStorageImporter(
+            bucket_name=bucket, recorder=recorder, progress=terminal_progress()
+        ).run()
+    except Exception as exc:
+        recorder.fail(f"{type(exc).__name__}: {exc}")
+        raise
+    return recorder.finish()

@@ -23,3 +23,13 @@ def bcrypt_hasher(settings):
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.BCryptPasswordHasher",
     ]
+
+
+# The storage suite's GCS emulator (gcp-storage-emulator on a free loopback port) and local
+# backend, shared rather than started twice.
+from tests.storage.conftest import gcs_emulator, local_backend  # noqa: E402, F401
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
