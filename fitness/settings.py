@@ -5,7 +5,7 @@ on embedded defaults (SQLite, local-memory cache, in-memory channel layer, eager
 console e-mail); naming a real service in the environment switches to it with the same code.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import environ
@@ -169,6 +169,9 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
+    # Verifies passwords imported from Firebase Auth; never first, so a successful login
+    # re-hashes them with Argon2.
+    "accounts.hashers.FirebaseScryptPasswordHasher",
     # Verifies passwords imported from Supabase (`bcrypt$<hash>`); after the default, so the
     # first successful login re-hashes them with Argon2.
     "django.contrib.auth.hashers.BCryptPasswordHasher",
@@ -360,7 +363,20 @@ if SENTRY_DSN:
     import sentry_sdk
 
     sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=0.0)
+# --- accounts: the Firebase ID token bridge ---
+# With a project set, Firebase ID tokens of that project are accepted as bearer tokens and
+# exchanged at /api/v1/auth/firebase, until FIREBASE_TOKENS_UNTIL (a date, inclusive) has
+# passed; then they answer 401 `legacy_token_expired`.
 FIREBASE_PROJECT_ID = env.str("FIREBASE_PROJECT_ID", default="")
+FIREBASE_CERTS_URL = env.str(
+    "FIREBASE_CERTS_URL",
+    default="https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
+)
+_firebase_until = env.str("FIREBASE_TOKENS_UNTIL", default="")
+try:
+    FIREBASE_TOKENS_UNTIL = date.fromisoformat(_firebase_until) if _firebase_until else None
+except ValueError as exc:
+    raise ImproperlyConfigured("FIREBASE_TOKENS_UNTIL must be a date (YYYY-MM-DD).") from exc
 
 # --- workouts ---
 # A named enum, so other apps' `type` fields do not collide with it in the schema.

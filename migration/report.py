@@ -40,6 +40,10 @@ def _readers(source: str) -> dict[str, Callable]:
     readers = dict(_READERS.get(source, {}))
     if source == "supabase":
         readers = {**_supabase_readers(), **readers}
+    if source == "firebase_auth":
+        from migration.importers.firebase_auth import ENTITY, read_back
+
+        readers = {ENTITY: read_back, **readers}
     if source == "firebase_storage":
         from migration.importers import firebase_storage
 
