@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 from rest_framework import serializers
 
 from accounts.api.serializers import ProfileUpdateSerializer
-from accounts.models import User, normalize_email
+from accounts.models import MigrationSource, User, normalize_email
 from ai_assistant.models import AIConversation, ChatMessage
 from food.api.serializers import FoodLogWriteSerializer
 from food.models import FoodLog, FoodLogShare, FoodLogTag
@@ -41,11 +41,6 @@ BATCH_SIZE = 1000
 # Columns that are secrets of the old system, never copied into legacy data.
 _SECRET_COLUMN = re.compile(r"(^encrypted_password$|_token$|^confirmation|^recovery)")
 _BCRYPT = re.compile(r"^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}$")
-
-
-# The verified-e-mail flag arrives with the Firebase Auth import (accounts); until then the
-# source's `email_confirmed_at` stays in the id map's legacy data only.
-_HAS_EMAIL_VERIFIED = any(f.name == "email_verified" for f in User._meta.get_fields())
 
 
 class Reject(Exception):
@@ -148,9 +143,6 @@ class AuthUsers(Entity):
             "firebase_uid": self.column(row, "firebase_uid") or None,
             "email_verified": self.column(row, "email_confirmed_at") is not None,
         }
-        confirmed = self.column(row, "email_confirmed_at")
-        if confirmed is not None and not _HAS_EMAIL_VERIFIED:
-            prepared.legacy["email_confirmed_at"] = jsonable(confirmed)
         prepared.normal = {"email": email}
 
     def _match(self, rows: list[Prepared]) -> dict[str, User]:
@@ -188,8 +180,9 @@ class AuthUsers(Entity):
                 )
                 if p.data["date_joined"]:
                     user.date_joined = p.data["date_joined"]
-                if _HAS_EMAIL_VERIFIED:
-                    user.email_verified = p.data["email_verified"]
+                user.email_verified = p.data["email_verified"]
+                user.migration_source = MigrationSource.SUPABASE
+                user.legacy = {"supabase": p.legacy} if p.legacy else {}
                 if password:
                     user.password = password
                 else:
@@ -209,6 +202,13 @@ class AuthUsers(Entity):
                 if p.data["firebase_uid"] and not user.firebase_uid:
                     user.firebase_uid = p.data["firebase_uid"]
                     changed.append("firebase_uid")
+                if p.data["email_verified"] and not user.email_verified:
+                    user.email_verified = True
+                    changed.append("email_verified")
+                if p.legacy and user.legacy.get("supabase") != p.legacy:
+                    # Beside what a Firebase import kept, not over it.
+                    user.legacy = {**user.legacy, "supabase": p.legacy}
+                    changed.append("legacy")
                 if changed:
                     user.save(update_fields=[*changed, "updated_at"])
             p.new_id = user.id

@@ -128,6 +128,9 @@ def test_import_rerun_delta_report_and_corruption(seeded, standin, bcrypt_hasher
     ana_map = IdMap.objects.get(source_table="auth_users", old_id=str(ana.pk))
     assert "confirmation_token" not in ana_map.legacy  # the old system's secrets stay behind
     assert ana_map.legacy["aud"] == "authenticated"
+    assert ana.legacy["supabase"] == ana_map.legacy
+    assert ana.migration_source == "supabase"
+    assert ana.email_verified is False  # email_confirmed_at was null
     assert ana.height_cm == Decimal("165.10")  # 65 in
     assert ana.weight_kg == Decimal("58.97")  # 130 lb
 
@@ -240,12 +243,15 @@ def test_users_from_firebase_are_matched_by_email_or_uid(standin):
     by_uid = User.objects.create_user("dan-old@example.com", "pw", firebase_uid="fb-dan")
     standin.add_auth_user(email="CARLA@example.com", password="x")
     standin.add_auth_user(email="dan@example.com", meta={"firebase_uid": "fb-dan"})
+    standin.execute("UPDATE auth.users SET email_confirmed_at = now() WHERE email LIKE 'dan%%'")
     _run(standin)
     assert User.objects.count() == 2
     carla = User.objects.get(pk=firebase.pk)
     assert carla.password == firebase.password  # the Firebase password stays
     dan = User.objects.get(pk=by_uid.pk)
     assert dan.email == "dan@example.com"
+    assert dan.email_verified is True
+    assert carla.email_verified is False
 
 
 def test_ids_endpoint_answers_only_the_callers_rows(seeded, standin):
