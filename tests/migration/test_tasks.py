@@ -37,10 +37,10 @@ def test_the_task_imports_only_what_changed(standin, settings):
     settings.MIGRATION_SUPABASE_URL = standin.url
     ana = standin.add_auth_user(email="ana@example.com")
     standin.add_food_log(ana, name="Toast")
-    first = import_supabase_delta.delay().get()
+    first = import_supabase_delta.apply().result
     assert FoodLog.objects.get().name == "Toast"
     standin.add_food_log(ana, name="Jam")
-    second = MigrationRun.objects.get(pk=import_supabase_delta.delay().get())
+    second = MigrationRun.objects.get(pk=import_supabase_delta.apply().result)
     assert str(second.pk) != first
     assert second.options["since"] is not None  # started at the first run's mark
     assert second.counts["food_logs"]["imported"] == 1
