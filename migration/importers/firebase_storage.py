@@ -17,6 +17,7 @@ from uuid import UUID
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.utils import timezone
 from google.cloud import storage as gcs
 
 from accounts.models import User
@@ -187,6 +188,11 @@ class FirebaseStorageImporter:
             log = FoodLog.objects.select_for_update().get(pk=ref.row_id)
             log.image = stored
             log.save(update_fields=["image", "updated_at"])
+            # The importer's own change: the log is still as imported (its source URL stays
+            # in image_url), so the report keeps checking it.
+            IdMap.objects.filter(source_table="food_logs", new_id=log.pk).update(
+                updated_at=timezone.now()
+            )
             return
         workout = Workout.objects.select_for_update().get(pk=ref.row_id)
         taken = set(workout.photos.values_list("position", flat=True))

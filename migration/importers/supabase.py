@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import psycopg
@@ -77,6 +77,19 @@ def _validated(
         raise Reject(_reason(exc.detail)) from exc
 
 
+def _refusal(stored: tuple[UUID, datetime | None] | None, owner_id: UUID, noun: str) -> str:
+    """Why a source row may not overwrite the row stored under its id, if it may not."""
+    if stored is None:
+        return ""
+    if stored[0] != owner_id:
+        return f"id used by another user's {noun}"
+    if stored[1] is not None:
+        # Deleted here (by its owner) after it was imported: a later change in the old app
+        # does not bring it back, as the API never recreates a deleted log.
+        return f"{noun} deleted here since the import"
+    return ""
+
+
 @dataclass
 class Prepared:
     old_id: str
@@ -118,6 +131,16 @@ class Entity:
 
     def read_back(self, new_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
         raise NotImplementedError
+
+    # The model whose `updated_at` says a row was changed here after its import (by its
+    # owner, through the API): the report counts those apart instead of as differences.
+    changed_model: ClassVar[Any] = None
+
+    def changed_at(self, new_ids: list[UUID]) -> dict[UUID, datetime]:
+        if self.changed_model is None:
+            return {}
+        rows = self.changed_model.objects.filter(pk__in=new_ids)  # deleted ones included
+        return dict(rows.values_list("id", "updated_at"))
 
 
 class AuthUsers(Entity):
@@ -223,6 +246,7 @@ class AuthUsers(Entity):
 
 
 class Profiles(Entity):
+    changed_model = User
     _MEASURED = ("height", "weight", "target_weight")
 
     def prepare(self, row, prepared):
@@ -286,6 +310,7 @@ class Profiles(Entity):
 
 
 class FoodLogs(Entity):
+    changed_model = FoodLog
     _FIELDS = (
         "name",
         "calories",
@@ -342,16 +367,18 @@ class FoodLogs(Entity):
         }
 
     def write(self, rows):
-        claimed = dict(
-            FoodLog.objects.filter(pk__in=[p.new_id for p in rows]).values_list("id", "owner_id")
-        )
+        claimed = {
+            pk: (owner_id, deleted_at)
+            for pk, owner_id, deleted_at in FoodLog.objects.filter(
+                pk__in=[p.new_id for p in rows]
+            ).values_list("id", "owner_id", "deleted_at")
+        }
         logs, tags, shares, ids = [], [], [], []
         for p in list(rows):
-            if claimed.get(p.new_id, p.owner_id) != p.owner_id:
+            reason = _refusal(claimed.get(p.new_id), p.owner_id, "log")
+            if reason:
                 rows.remove(p)
-                self.importer.recorder.reject(
-                    self.name, old_id=p.old_id, reason="id used by another user's log"
-                )
+                self.importer.recorder.reject(self.name, old_id=p.old_id, reason=reason)
                 continue
             fields = {k: v for k, v in p.data.items() if k not in ("id", "tags", "shared_with")}
             fields.setdefault("timestamp", timezone.now())
@@ -373,7 +400,6 @@ class FoodLogs(Entity):
             "ai_analysis",
             "metadata",
             "updated_at",
-            "deleted_at",
         ]
         FoodLog.objects.bulk_create(
             logs, update_conflicts=True, unique_fields=["id"], update_fields=update_fields
@@ -399,6 +425,7 @@ class FoodLogs(Entity):
 
 
 class Workouts(Entity):
+    changed_model = Workout
     _SCALARS = ("name", "type", "duration", "calories_burned", "completed", "created_at")
 
     def prepare(self, row, prepared):
@@ -471,16 +498,18 @@ class Workouts(Entity):
 
     def write(self, rows):
         owners = User.objects.in_bulk({p.owner_id for p in rows})
-        existing = dict(
-            Workout.objects.filter(pk__in=[p.new_id for p in rows]).values_list("id", "owner_id")
-        )
+        existing = {
+            pk: (owner_id, deleted_at)
+            for pk, owner_id, deleted_at in Workout.objects.filter(
+                pk__in=[p.new_id for p in rows]
+            ).values_list("id", "owner_id", "deleted_at")
+        }
         for p in list(rows):
             owner = owners[p.owner_id]
-            if existing.get(p.new_id, p.owner_id) != p.owner_id:
+            reason = _refusal(existing.get(p.new_id), p.owner_id, "workout")
+            if reason:
                 rows.remove(p)
-                self.importer.recorder.reject(
-                    self.name, old_id=p.old_id, reason="id used by another user's workout"
-                )
+                self.importer.recorder.reject(self.name, old_id=p.old_id, reason=reason)
             elif p.new_id in existing:
                 data = {k: v for k, v in p.data.items() if k not in ("id", "created_at")}
                 workout_services.update_workout(owner=owner, workout_id=p.new_id, data=data)
@@ -523,6 +552,7 @@ class Groups(Entity):
 
 
 class AIConversations(Entity):
+    changed_model = AIConversation
     _ROLES = {"user": "user", "assistant": "assistant", "model": "assistant"}
 
     def prepare(self, row, prepared):

@@ -12,6 +12,8 @@ from ai_assistant.models import AIConversation
 from food.models import FoodLog
 from migration.ids import legacy_uuid
 from migration.models import IdMap, MigrationRun, RunStatus
+from migration.report import build_report, report_lines
+from tests.conftest import client_for
 from workouts.models import Workout
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -198,16 +200,32 @@ def test_import_rerun_delta_report_and_corruption(seeded, standin, bcrypt_hasher
     assert delta.report["ok"] is True
     assert delta.report["entities"]["food_logs"]["content"]["checked"] == 1
 
+    # An owner's own edit through the API is a newer version, not a loss.
+    ana_client = client_for(User.objects.get(pk=seeded["ana"]))
+    workout_url = f"/api/v1/workouts/{seeded['workout']}"
+    assert ana_client.patch(workout_url, {"name": "Leg day"}, format="json").status_code == 200
+    report = build_report(delta)
+    assert report["ok"] is True, "\n".join(report_lines(report))
+    assert report["entities"]["workouts"]["content"]["changed_here"] == 1
+    # ... and a deleted log stays deleted when the old app changes it again.
+    assert ana_client.delete(f"/api/v1/food/logs/{seeded['good']}").status_code == 204
+    standin.execute("UPDATE food_logs SET calories = 340 WHERE id = %s", (seeded["good"],))
+    _run(standin)
+    after_delete = MigrationRun.objects.order_by("-started_at").first()
+    assert after_delete.counts["food_logs"]["reasons"]["log deleted here since the import"] == 1
+    assert FoodLog.objects.get(pk=seeded["good"]).deleted_at is not None
+    assert "OK" in _report().splitlines()[-1]
+
     # One imported row changed behind the importer's back: the report fails.
-    FoodLog.objects.filter(pk=seeded["good"]).update(calories=334)
+    surviving = IdMap.objects.get(source_table="ai_conversations")
+    AIConversation.objects.filter(pk=surviving.new_id).update(context={"goal": "bulk"})
     with pytest.raises(CommandError):
         _report()
-    delta.refresh_from_db()
-    assert delta.report["ok"] is False
-    examples = delta.report["entities"]["food_logs"]["content"]["examples"]
-    assert examples == [
-        {"id": str(seeded["good"]), "new_id": str(seeded["good"]), "problem": "content differs"}
-    ]
+    after_delete.refresh_from_db()
+    assert after_delete.report["ok"] is False
+    examples = after_delete.report["entities"]["ai_conversations"]["content"]["examples"]
+    conversation = str(seeded["conversation"])
+    assert examples == [{"id": conversation, "new_id": conversation, "problem": "content differs"}]
 
 
 def test_dry_run_writes_nothing(seeded, standin):
