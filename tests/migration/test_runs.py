@@ -90,3 +90,31 @@ def test_progress_only_on_a_terminal():
     show = terminal_progress(terminal)
     show("food_logs", 2000)
     assert terminal.getvalue() == "\rfood_logs: 2000 rows read"
+
+
+def test_a_source_row_unaccounted_for_fails_the_report():
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    recorder = RunRecorder.start(source="supabase")
+    recorder.seen("groups", 3)
+    recorder.record("groups", "imported")
+    recorder.reject("groups", old_id="g-2", reason="missing owner")
+    run = recorder.finish()
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("migration_report", str(run.pk), stdout=out)
+    assert "UNACCOUNTED 1" in out.getvalue()
+    run.refresh_from_db()
+    assert run.report["entities"]["groups"]["unaccounted"] == 1
+    assert run.report["ok"] is False
+
+
+def test_report_of_an_unknown_run_is_refused():
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError):
+        call_command("migration_report", str(uuid.uuid4()))
+    with pytest.raises(CommandError):
+        call_command("migration_report")  # no runs yet
