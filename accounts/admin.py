@@ -23,7 +23,14 @@ class UserAdmin(BaseUserAdmin):
     add_form = UserCreationAdminForm
     ordering = ("-created_at",)
     list_display = ("email", "name", "display_name", "is_active", "is_staff", "created_at")
-    list_filter = ("is_active", "is_staff", "measurement_system", "fitness_goal", "created_at")
+    list_filter = (
+        "is_active",
+        "is_staff",
+        "migration_source",
+        "measurement_system",
+        "fitness_goal",
+        "created_at",
+    )
     search_fields = ("email", "name", "display_name", "firebase_uid")
     readonly_fields = (
         "id",
@@ -32,6 +39,8 @@ class UserAdmin(BaseUserAdmin):
         "last_login",
         "date_joined",
         "token_version",
+        "migration_source",
+        "legacy",
     )
     fieldsets = (
         (None, {"fields": ("id", "email", "password")}),
@@ -64,7 +73,10 @@ class UserAdmin(BaseUserAdmin):
                 )
             },
         ),
-        ("Migration", {"fields": ("firebase_uid",)}),
+        (
+            "Migration",
+            {"fields": ("firebase_uid", "email_verified", "migration_source", "legacy")},
+        ),
         (
             "Permissions",
             {

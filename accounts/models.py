@@ -48,6 +48,15 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+class MigrationSource(models.TextChoices):
+    """Where an account came from, for the migration off Firebase and Supabase."""
+
+    NONE = "none", "registered here"
+    FIREBASE_IMPORT = "firebase_import", "imported from a Firebase Auth export"
+    FIREBASE_LAZY = "firebase_lazy", "created at its first Firebase ID token"
+    SUPABASE = "supabase", "imported from Supabase"
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
@@ -69,6 +78,9 @@ class UserManager(BaseUserManager):
 
 class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Longer than Django's 128: an imported Firebase hash carries its project's signer key
+    # (accounts.hashers), about 230 characters in all.
+    password = models.CharField("password", max_length=255)
     email = models.EmailField(max_length=254, unique=True)
     name = models.CharField(max_length=150)
     display_name = models.CharField(max_length=150, blank=True)
@@ -94,11 +106,21 @@ class User(AbstractBaseUser, PermissionsMixin):
     invite_code = models.CharField(max_length=16, unique=True, default=new_invite_code)
 
     firebase_uid = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    email_verified = models.BooleanField(default=False)
+    migration_source = models.CharField(
+        max_length=16, choices=MigrationSource.choices, default=MigrationSource.NONE
+    )
+    # What an imported account brought that has no column (Firebase customAttributes,
+    # providers, phone number, photo URL...), kept so that nothing is dropped.
+    legacy = models.JSONField(default=dict, blank=True)
 
     is_active = models.BooleanField(default=True)
     # Every access and refresh token carries the version it was issued under; bumping it
     # (a new password, "log out everywhere") ends every session of the user at once.
     token_version = models.PositiveIntegerField(default=0, editable=False)
+    # When the version was last bumped: Firebase ID tokens (which carry no version) from a
+    # sign-in before it are refused, as Firebase's own revocation does with `auth_time`.
+    sessions_ended_at = models.DateTimeField(null=True, blank=True, editable=False)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=dj_timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -134,6 +156,10 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=models.Q(measurement_system__in=MeasurementSystem.values),
                 name="user_measurement_system_valid",
             ),
+            models.CheckConstraint(
+                condition=models.Q(migration_source__in=MigrationSource.values),
+                name="user_migration_source_valid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -152,9 +178,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         # upgrade at login clears _password first, so it logs nobody out.
         if self._password is not None and not self._state.adding:
             self.token_version += 1
+            self.sessions_ended_at = dj_timezone.now()
             update_fields = kwargs.get("update_fields")
             if update_fields is not None and "password" in update_fields:
-                kwargs["update_fields"] = {*update_fields, "token_version"}
+                kwargs["update_fields"] = {*update_fields, "token_version", "sessions_ended_at"}
         super().save(*args, **kwargs)
 
 

@@ -20,8 +20,14 @@ from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
 
-from accounts import tokens
-from accounts.models import LoginAttemptWindow, TokenFamily, User, normalize_email
+from accounts import firebase, tokens
+from accounts.models import (
+    LoginAttemptWindow,
+    MigrationSource,
+    TokenFamily,
+    User,
+    normalize_email,
+)
 from accounts.tasks import send_password_reset_email
 from fitness.api import ratelimit
 from fitness.api.errors import ApiError, RateLimited
@@ -35,6 +41,11 @@ MAX_PREFERENCES_BYTES = 16_384
 class InvalidCredentials(ApiError):
     code = ErrorCode.INVALID_CREDENTIALS
     message = "E-mail or password is incorrect."
+
+
+class UserInactive(ApiError):
+    code = ErrorCode.AUTHENTICATION_FAILED
+    message = "This account is disabled."
 
 
 class InvalidResetToken(ApiError):
@@ -111,6 +122,72 @@ def login(*, request: HttpRequest | None, email: str, password: str) -> User:
     return user
 
 
+def user_for_firebase_token(*, claims: firebase.FirebaseIdToken) -> User:
+    """The user a verified Firebase ID token stands for, created on the spot (lazy
+    migration) when its uid was not imported yet. Disabled users are refused."""
+    user = User.objects.filter(firebase_uid=claims["sub"]).first()
+    if user is None:
+        try:
+            user = _create_firebase_user(claims)
+        except IntegrityError:
+            # A parallel first request of the same user created it.
+            user = User.objects.filter(firebase_uid=claims["sub"]).first()
+            if user is None:
+                raise firebase.FirebaseTokenInvalid() from None
+    if not user.is_active:
+        raise UserInactive()
+    if user.sessions_ended_at is not None and (
+        claims["auth_time"] < user.sessions_ended_at.timestamp()
+    ):
+        # Signed in on Firebase before a new password here ended every session.
+        raise firebase.FirebaseTokenInvalid("This session has ended; sign in again.")
+    return user
+
+
+@transaction.atomic
+def _create_firebase_user(claims: firebase.FirebaseIdToken) -> User:
+    uid = claims["sub"]
+    if not claims.get("email"):
+        raise firebase.FirebaseTokenInvalid("This Firebase account has no e-mail address.")
+    email = normalize_email(claims["email"])
+    verified = claims.get("email_verified") is True
+    existing = User.objects.select_for_update().filter(email=email).first()
+    if existing is not None:
+        # Linking on the e-mail would hand the account to whoever controls a Firebase
+        # user with that address, so only an address Firebase verified is linked, and
+        # only to an account that belongs to no other Firebase user.
+        if not verified or existing.firebase_uid is not None:
+            raise firebase.FirebaseTokenInvalid(
+                "An account with this e-mail exists; sign in with its password."
+            )
+        existing.firebase_uid = uid
+        existing.email_verified = True
+        existing.save(update_fields=["firebase_uid", "email_verified", "updated_at"])
+        return existing
+    name = str(claims.get("name") or "")[:150]
+    user = User(
+        id=firebase.firebase_user_id(uid),
+        email=email,
+        name=name,
+        display_name=name,
+        firebase_uid=uid,
+        email_verified=verified,
+        migration_source=MigrationSource.FIREBASE_LAZY,
+        legacy={
+            "firebase_claims": {
+                key: claims[key]
+                for key in ("picture", "phone_number", "firebase", "auth_time")
+                if key in claims
+            }
+        },
+    )
+    user.set_unusable_password()
+    with transaction.atomic():
+        user.save(force_insert=True)
+    logger.info("User created from a Firebase ID token", extra={"user_id": str(user.pk)})
+    return user
+
+
 def refresh_session(*, raw_refresh_token: str) -> tuple[User, dict]:
     refresh = tokens.parse_refresh(raw_refresh_token)
     user, family = tokens.consume_refresh(refresh)
@@ -129,9 +206,13 @@ def logout(*, user: User, raw_refresh_token: str, access_token: Token) -> None:
 
 
 def request_password_reset(*, email: str) -> None:
-    """Queues the reset e-mail if the account exists; callers answer the same either way."""
+    """Queues the reset e-mail if the account exists; callers answer the same either way.
+
+    Accounts without a usable password get it too: users imported from Firebase who signed
+    in with a provider only, or whose hash Firebase did not export, set one this way.
+    """
     user = User.objects.filter(email=normalize_email(email), is_active=True).first()
-    if user is None or not user.has_usable_password():
+    if user is None:
         return
     send_password_reset_email.delay_on_commit(str(user.pk))
 

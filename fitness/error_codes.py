@@ -46,6 +46,11 @@ class ErrorCode(StrEnum):
     NOT_AUTHENTICATED = "not_authenticated", 401, "No credentials were sent."
     AUTHENTICATION_FAILED = "authentication_failed", 401, "The credentials were refused."
     TOKEN_NOT_VALID = "token_not_valid", 401, "The token is invalid, expired or revoked."
+    LEGACY_TOKEN_EXPIRED = (
+        "legacy_token_expired",
+        401,
+        "Firebase ID tokens are no longer accepted; sign in with e-mail and password.",
+    )
     INVALID_CREDENTIALS = "invalid_credentials", 401, "E-mail or password is incorrect."
     TOO_MANY_ATTEMPTS = (
         "too_many_attempts",
@@ -124,7 +129,8 @@ class ErrorCode(StrEnum):
     SERVICE_UNAVAILABLE = (
         "service_unavailable",
         503,
-        "A backing service (Redis) is unreachable; retry after `Retry-After` seconds.",
+        "A backing service (Redis, Firebase's token certificates) is unreachable; retry "
+        "after `Retry-After` seconds.",
     )
 
     @classmethod

@@ -5,7 +5,7 @@ on embedded defaults (SQLite, local-memory cache, in-memory channel layer, eager
 console e-mail); naming a real service in the environment switches to it with the same code.
 """
 
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import environ
@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "workouts",
     "ai_assistant",
     "storage",
+    "migration",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
@@ -181,6 +182,12 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
+    # Verifies passwords imported from Firebase Auth; never first, so a successful login
+    # re-hashes them with Argon2.
+    "accounts.hashers.FirebaseScryptPasswordHasher",
+    # Verifies passwords imported from Supabase (`bcrypt$<hash>`); after the default, so the
+    # first successful login re-hashes them with Argon2.
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -382,7 +389,20 @@ if SENTRY_DSN:
     import sentry_sdk
 
     sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=0.0)
+# --- accounts: the Firebase ID token bridge ---
+# With a project set, Firebase ID tokens of that project are accepted as bearer tokens and
+# exchanged at /api/v1/auth/firebase, until FIREBASE_TOKENS_UNTIL (a date, inclusive) has
+# passed; then they answer 401 `legacy_token_expired`.
 FIREBASE_PROJECT_ID = env.str("FIREBASE_PROJECT_ID", default="")
+FIREBASE_CERTS_URL = env.str(
+    "FIREBASE_CERTS_URL",
+    default="https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
+)
+_firebase_until = env.str("FIREBASE_TOKENS_UNTIL", default="")
+try:
+    FIREBASE_TOKENS_UNTIL = date.fromisoformat(_firebase_until) if _firebase_until else None
+except ValueError as exc:
+    raise ImproperlyConfigured("FIREBASE_TOKENS_UNTIL must be a date (YYYY-MM-DD).") from exc
 
 # --- workouts ---
 # A named enum, so other apps' `type` fields do not collide with it in the schema.
@@ -530,3 +550,17 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "ChallengeStatusEnum": ["upcoming", "active", "finished"],
     }
 )
+
+# --- migration ---
+# The dual-write period: while old app versions still write to Supabase, a beat task imports
+# what changed since the last run every MIGRATION_DELTA_INTERVAL seconds (0: off, no entry).
+MIGRATION_SUPABASE_URL = env.str("MIGRATION_SUPABASE_URL", default="")
+MIGRATION_MAPPING_FILE = env.str("MIGRATION_MAPPING_FILE", default="")
+MIGRATION_DELTA_INTERVAL = env.int("MIGRATION_DELTA_INTERVAL", default=0)
+if MIGRATION_DELTA_INTERVAL > 0:
+    if not MIGRATION_SUPABASE_URL:
+        raise ImproperlyConfigured("MIGRATION_DELTA_INTERVAL needs MIGRATION_SUPABASE_URL.")
+    CELERY_BEAT_SCHEDULE["migration-supabase-delta"] = {
+        "task": "migration.tasks.import_supabase_delta",
+        "schedule": timedelta(seconds=MIGRATION_DELTA_INTERVAL),
+    }

@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("workouts.api.urls")),
     path("ai/", include("ai_assistant.urls")),
     path("storage/", include("storage.api.urls")),
+    path("migration/", include("migration.api.urls")),
 ]
 
 urlpatterns = [

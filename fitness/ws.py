@@ -13,7 +13,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from accounts.authentication import JWTAuthentication
-from fitness.api.errors import BACKEND_OUTAGES, log_outage
+from fitness.api.errors import BACKEND_OUTAGES, ApiError, ServiceUnavailable, log_outage
 
 # Close codes: 4000 + the HTTP status a REST client would have seen.
 CLOSE_UNAUTHENTICATED = 4401
@@ -45,6 +45,11 @@ def _authenticate(raw: str):
         return auth.get_user(validated)
     except (InvalidToken, TokenError, AuthenticationFailed):
         return AnonymousUser()
+    except ApiError as exc:
+        # A refused Firebase ID token (invalid, or the bridge has ended) is anonymous too.
+        if isinstance(exc, ServiceUnavailable):
+            raise
+        return AnonymousUser()
 
 
 class JWTAuthMiddleware:
@@ -61,7 +66,7 @@ class JWTAuthMiddleware:
         raw = _raw_token(scope)
         try:
             user = await _authenticate(raw) if raw else AnonymousUser()
-        except BACKEND_OUTAGES as exc:
+        except (*BACKEND_OUTAGES, ServiceUnavailable) as exc:
             # Fails closed, and cleanly: a token that cannot be checked is not let in, and
             # the client gets a close code it can retry on instead of an HTTP 500.
             log_outage(exc, f"WebSocket {scope.get('path', '?')}")

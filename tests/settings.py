@@ -26,7 +26,11 @@ if REDIS_URL:
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test-{RUN_ID}-asgi"
 
 # Hashing with Argon2 costs ~50 ms a call; the suite checks Argon2 is configured, not its speed.
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "accounts.hashers.FirebaseScryptPasswordHasher",
+    "django.contrib.auth.hashers.BCryptPasswordHasher",
+]
 # The test client speaks plain HTTP without a load balancer's X-Forwarded-Proto; the
 # redirect production has by default is tested on its own (tests/fitness/test_deploy_check.py).
 SECURE_SSL_REDIRECT = False

@@ -40,6 +40,7 @@ class UserProfileSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "email",
+            "email_verified",
             "name",
             "display_name",
             "birthday",
@@ -165,6 +166,10 @@ class AuthResponseSerializer(serializers.Serializer):
     token_type = serializers.CharField(default="Bearer")
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
     user = UserProfileSerializer()
+
+
+class FirebaseExchangeSerializer(serializers.Serializer):
+    id_token = serializers.CharField(max_length=8192, help_text="A Firebase Auth ID token.")
 
 
 class PasswordResetRequestSerializer(serializers.Serializer):

@@ -6,6 +6,7 @@ auth_urlpatterns = [
     path("register", views.RegisterView.as_view(), name="auth-register"),
     path("login", views.LoginView.as_view(), name="auth-login"),
     path("refresh", views.RefreshView.as_view(), name="auth-refresh"),
+    path("firebase", views.FirebaseExchangeView.as_view(), name="auth-firebase"),
     path("logout", views.LogoutView.as_view(), name="auth-logout"),
     path("reset-password", views.PasswordResetView.as_view(), name="auth-reset-password"),
     path(

@@ -4,7 +4,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services, tokens
+from accounts import firebase, selectors, services, tokens
 from accounts.api import serializers as s
 from accounts.models import User
 from fitness.api.schema import error_responses
@@ -80,6 +80,39 @@ class LoginView(APIView):
         data = s.LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.login(request=request, **data.validated_data)
+        pair = tokens.issue_pair(user)
+        return Response(_auth_response(user, pair, request))
+
+
+class FirebaseExchangeView(APIView):
+    """The app's one call to leave Firebase Auth: its ID token for our own tokens."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ScopedIPThrottle]
+    throttle_scope = "login"
+
+    @extend_schema(
+        tags=["auth"],
+        request=s.FirebaseExchangeSerializer,
+        responses={
+            200: s.AuthResponseSerializer,
+            **error_responses(
+                ErrorCode.TOKEN_NOT_VALID,
+                ErrorCode.AUTHENTICATION_FAILED,
+                ErrorCode.LEGACY_TOKEN_EXPIRED,
+                ErrorCode.SERVICE_UNAVAILABLE,
+            ),
+        },
+        auth=[],
+        description="Exchanges a Firebase ID token of the project for an `AuthResponse`; "
+        "a Firebase user not imported yet is created from the token's claims.",
+    )
+    def post(self, request):
+        data = s.FirebaseExchangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        claims = firebase.verify_id_token(data.validated_data["id_token"])
+        user = services.user_for_firebase_token(claims=claims)
         pair = tokens.issue_pair(user)
         return Response(_auth_response(user, pair, request))
 

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class MigrationConfig(AppConfig):
+    """The move off Firebase and Supabase: importers, the id map, recorded runs and reports."""
+
+    name = "migration"
+    default_auto_field = "django.db.models.BigAutoField"

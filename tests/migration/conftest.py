@@ -1,0 +1,35 @@
+import pytest
+from django.conf import settings
+
+from tests.migration.standin import StandIn
+
+
+@pytest.fixture
+def standin(transactional_db):
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip(
+            "The Supabase stand-in is a PostgreSQL database: set DATABASE_URL to a PostgreSQL "
+            "server to run the migration importer tests."
+        )
+    db = StandIn()
+    db.create()
+    yield db
+    db.drop()
+
+
+@pytest.fixture
+def bcrypt_hasher(settings):
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.BCryptPasswordHasher",
+    ]
+
+
+# The storage suite's GCS emulator (gcp-storage-emulator on a free loopback port) and local
+# backend, shared rather than started twice.
+from tests.storage.conftest import gcs_emulator, local_backend  # noqa: E402, F401
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
