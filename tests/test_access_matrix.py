@@ -43,6 +43,7 @@ from rest_framework.test import APIClient
 
 from accounts import tokens
 from ai_assistant.models import AIConversation, RecognitionJob
+from migration.models import IdMap
 from social.models import Block, Challenge, ChallengeParticipant, Connection, ConnectionStatus
 from storage import signing
 from tests.ai_assistant.factories import analysis_payload, form_check_payload
@@ -90,6 +91,13 @@ class World:
         """The reader asks the owner to connect (instead of `connection`: one per pair)."""
         return Connection.objects.create(
             requester=self.reader, addressee=self.owner, status=ConnectionStatus.PENDING
+        )
+
+    @cached_property
+    def id_map(self) -> IdMap:
+        """One of the owner's food logs as a migration importer recorded it."""
+        return IdMap.objects.create(
+            source_table="food_logs", old_id="legacy-log-1", new_id=self.log.pk, owner=self.owner
         )
 
     @cached_property
@@ -294,6 +302,7 @@ PUBLIC = {
     "POST /api/v1/auth/refresh",
     "POST /api/v1/auth/reset-password",
     "POST /api/v1/auth/reset-password/confirm",
+    "POST /api/v1/auth/firebase",
     "GET /api/v1/storage/signed/{token}",
     "GET /healthz",
     "GET /readyz",
@@ -463,6 +472,20 @@ MATRIX: dict[str, Row] = {
     ),
     "POST /api/v1/users/invite-code": Row(owner=200),
     # Unknown and undiscoverable addresses answer alike.
+    "POST /api/v1/auth/firebase": Row(
+        # The bridge is off unless FIREBASE_PROJECT_ID is set: every token is refused.
+        owner=None,
+        anonymous=(401, "token_not_valid"),
+        body=lambda w: {"id_token": "not-a-firebase-token"},
+    ),
+    # --- migration ---------------------------------------------------------------------
+    # Another user asking for the owner's old ids gets an empty answer, never the mapping.
+    "GET /api/v1/migration/ids": Row(
+        owner=200,
+        other=200,
+        owns=lambda w: w.id_map,
+        body=lambda w: {"table": "food_logs", "ids": "legacy-log-1"},
+    ),
     "GET /api/v1/users/search": Row(
         owner=200,
         other=404,
