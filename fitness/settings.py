@@ -3,6 +3,11 @@
 Everything comes from the environment (see `.env.example`). With nothing set the service runs
 on embedded defaults (SQLite, local-memory cache, in-memory channel layer, eager Celery,
 console e-mail); naming a real service in the environment switches to it with the same code.
+
+Each setting is defined once, in sections by concern, in the order a reader looks for them:
+the core and the apps, the backing services (database, Redis, Celery), authentication and the
+admin, the API, bodies and files, AI, migration, e-mail, security, logging, and last the
+periodic tasks, which name tasks of every app.
 """
 
 from datetime import date, timedelta
@@ -27,6 +32,7 @@ SECRET_KEY_IS_WEAK = SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# --- Applications, middleware, URLs, templates --------------------------------------------
 INSTALLED_APPS = [
     "fitness.apps.FitnessAdminConfig",
     "django.contrib.auth",
@@ -39,17 +45,17 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "fitness",
     "accounts",
     "food",
     "workouts",
+    "social",
     "ai_assistant",
     "storage",
     "migration",
-    "django_otp",
-    "django_otp.plugins.otp_totp",
-    "axes",
-    "social",
 ]
 
 MIDDLEWARE = [
@@ -88,7 +94,7 @@ TEMPLATES = [
     },
 ]
 
-# --- Database ---------------------------------------------------------------------------
+# --- Database -----------------------------------------------------------------------------
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
@@ -111,7 +117,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
-# --- Redis: cache, channel layer, Celery --------------------------------------------------
+# --- Redis: cache and channel layer -------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 
 if REDIS_URL:
@@ -153,6 +159,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Celery: broker and workers (periodic tasks are at the end) ---------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL) or "memory://"
 CELERY_RESULT_BACKEND = None
 # Without a broker there is no worker either, so tasks run in-process at the call site.
@@ -169,14 +176,14 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Keep the JSON log format of LOGGING in workers too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE = {
-    "flush-expired-tokens": {
-        "task": "accounts.tasks.flush_expired_tokens",
-        "schedule": timedelta(days=1),
-    },
-}
+# When a whole worker machine is lost, nothing is left to hand its unacknowledged
+# messages back; Redis does so itself after this long. Celery's default (an hour) would
+# leave a recognition to its stuck-job sweep (AI_RECOGNITION); this must stay longer than
+# the task's hard limit and its retry delays, or a message still being worked on would be
+# handed out again.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 
-# --- Auth -------------------------------------------------------------------------------
+# --- Authentication: passwords, JWT, revocation, lockout, Firebase tokens -----------------
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -227,6 +234,20 @@ OUTAGE_RETRY_AFTER_SECONDS = env.int("OUTAGE_RETRY_AFTER_SECONDS", default=5)
 LOGIN_MAX_FAILURES = env.int("LOGIN_MAX_FAILURES", default=5)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=15 * 60)
 
+# With a project set, Firebase ID tokens of that project are accepted as bearer tokens and
+# exchanged at /api/v1/auth/firebase, until FIREBASE_TOKENS_UNTIL (a date, inclusive) has
+# passed; then they answer 401 `legacy_token_expired`.
+FIREBASE_PROJECT_ID = env.str("FIREBASE_PROJECT_ID", default="")
+FIREBASE_CERTS_URL = env.str(
+    "FIREBASE_CERTS_URL",
+    default="https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
+)
+_firebase_until = env.str("FIREBASE_TOKENS_UNTIL", default="")
+try:
+    FIREBASE_TOKENS_UNTIL = date.fromisoformat(_firebase_until) if _firebase_until else None
+except ValueError as exc:
+    raise ImproperlyConfigured("FIREBASE_TOKENS_UNTIL must be a date (YYYY-MM-DD).") from exc
+
 # --- Admin --------------------------------------------------------------------------------
 # The admin's path: one of its own keeps it out of the way of scanners that try /admin/.
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
@@ -259,7 +280,7 @@ AXES_USERNAME_CALLABLE = "fitness.admin_security.login_username"
 AXES_CLIENT_IP_CALLABLE = "fitness.admin_security.client_ip"
 AXES_LOCKOUT_CALLABLE = "fitness.admin_security.lockout_response"
 
-# --- REST framework -----------------------------------------------------------------------
+# --- REST API and OpenAPI -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -296,10 +317,19 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {},
+    # Named enums, so that fields of the same name in other apps (`type`, `status`) do not
+    # collide in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "WorkoutTypeEnum": "workouts.models.WorkoutType",
+        "RecognitionJobStatusEnum": "ai_assistant.models.RecognitionJob.Status",
+        "ChallengeTypeEnum": "social.models.ChallengeType",
+        "MemberStatusEnum": "social.models.MemberStatus",
+        "ConnectionListStatusEnum": ["accepted", "incoming", "outgoing"],
+        "ChallengeStatusEnum": ["upcoming", "active", "finished"],
+    },
 }
 
-# --- Uploads and bodies -------------------------------------------------------------------
+# --- Request bodies and WebSocket frames --------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_JSON_BODY_BYTES", default=5 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # A WebSocket frame past this answers a `payload_too_large` error frame; the socket stays
@@ -308,29 +338,153 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # it and closes the socket with 1009.
 WS_MAX_FRAME_BYTES = env.int("WS_MAX_FRAME_BYTES", default=64 * 1024)
 
+# --- Files: uploads, images, signed URLs, where the blobs live ----------------------------
+STORAGE_MAX_UPLOAD_BYTES = env.int("STORAGE_MAX_UPLOAD_MB", default=10) * 1024 * 1024
+STORAGE_USER_QUOTA_BYTES = env.int("STORAGE_USER_QUOTA_MB", default=1024) * 1024 * 1024
+STORAGE_MAX_PIXELS = env.int("STORAGE_MAX_PIXELS", default=40_000_000)
+# What one batch upload may decode in all, summed from the files' headers before any is
+# decoded (a 40 MP image costs about 2 s and 160 MB): ten 12 MP phone photos fit.
+STORAGE_MAX_BATCH_PIXELS = env.int("STORAGE_MAX_BATCH_PIXELS", default=120_000_000)
+# Images decoded at once per process (thread or Celery child); a request that waits longer
+# than STORAGE_DECODE_WAIT_SECONDS for a slot answers 503 with Retry-After.
+STORAGE_MAX_CONCURRENT_DECODES = env.int("STORAGE_MAX_CONCURRENT_DECODES", default=2)
+STORAGE_DECODE_WAIT_SECONDS = env.float("STORAGE_DECODE_WAIT_SECONDS", default=10.0)
+STORAGE_URL_TTL_SECONDS = env.int("STORAGE_URL_TTL_SECONDS", default=15 * 60)
+if not 60 <= STORAGE_URL_TTL_SECONDS <= 7 * 24 * 3600:
+    # GCS V4 signatures cannot outlive 7 days.
+    raise ImproperlyConfigured("STORAGE_URL_TTL_SECONDS must be between 60 and 604800.")
+STORAGE_BATCH_MAX_FILES = 10
+# Django refuses more files than a batch may hold while parsing, before storing any.
+DATA_UPLOAD_MAX_NUMBER_FILES = STORAGE_BATCH_MAX_FILES
+
+GS_BUCKET_NAME = env.str("GS_BUCKET_NAME", default="")
+# django-storages wants a credentials object here; the environment names a key file.
+GS_CREDENTIALS = None
+# Local backend: a folder that no URL serves; files leave only through signed links.
+MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))
+_default_storage = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+}
+if GS_BUCKET_NAME:
+    _gs_key_file = env.str("GS_CREDENTIALS", default="")
+    if _gs_key_file:
+        from google.oauth2 import service_account
+
+        GS_CREDENTIALS = service_account.Credentials.from_service_account_file(
+            _gs_key_file, scopes=["https://www.googleapis.com/auth/cloud-platform"]
+        )
+    _default_storage = {
+        "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
+        "OPTIONS": {
+            "bucket_name": GS_BUCKET_NAME,
+            "project_id": env.str("GS_PROJECT_ID", default="") or None,
+            # Against the emulator (STORAGE_EMULATOR_HOST) data calls go anonymous and the
+            # key only signs URLs; in production the key does both.
+            "credentials": None if env.str("STORAGE_EMULATOR_HOST", default="") else GS_CREDENTIALS,
+            # Without a key (workload identity) URLs are signed through IAM signBlob.
+            "iam_sign_blob": env.bool("GS_IAM_SIGN_BLOB", default=not _gs_key_file),
+            "querystring_auth": True,
+            "default_acl": None,
+            "expiration": timedelta(seconds=STORAGE_URL_TTL_SECONDS),
+            # Keys are random (a retried variant overwrites its own), so no existence check.
+            "file_overwrite": True,
+            "object_parameters": {"cache_control": "private, max-age=86400"},
+        },
+    }
+
+# --- Static files -------------------------------------------------------------------------
+STATIC_URL = "static/"
+# Only needed by collectstatic for a CDN; WhiteNoise serves from the apps otherwise.
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- AI (Gemini): the coach, photo recognition --------------------------------------------
+# The plan's AIServiceConfig. Only the server holds the key: read from the environment, never
+# logged or returned. Without a key the AI endpoints answer 503 `ai_unavailable`.
+GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
+GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="")  # a proxy, or the tests' stand-in
+GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-2.5-flash")
+AI_SERVICE = {
+    "MODELS": {"vision": GEMINI_MODEL, "text": GEMINI_MODEL, "fast": GEMINI_MODEL},
+    "GENERATION": {
+        "temperature": 0.2,
+        "top_k": 32,
+        "top_p": 0.7,
+        "max_output_tokens": 2048,
+        # On 2.5 models thinking tokens count against max_output_tokens; the structured
+        # answers need none. -1 lets the model decide (models that cannot turn it off).
+        "thinking_budget": env.int("GEMINI_THINKING_BUDGET", default=0),
+    },
+    "RETRY": {"max_attempts": 3, "backoff_seconds": 1.0, "max_backoff_seconds": 10.0},
+    "TIMEOUT_SECONDS": env.float("GEMINI_TIMEOUT_SECONDS", default=30.0),
+    "CACHE_TTL_SECONDS": 300,
+    # Per user, counted in the shared cache (Redis when configured).
+    "RATE_LIMITS": {
+        "food_recognition": env.str("AI_RATE_FOOD_RECOGNITION", default="30/hour"),
+        "food_text": env.str("AI_RATE_FOOD_TEXT", default="60/hour"),
+        "form_check": env.str("AI_RATE_FORM_CHECK", default="30/hour"),
+        "chat": env.str("AI_RATE_CHAT", default="120/hour"),
+        "recommendations": env.str("AI_RATE_RECOMMENDATIONS", default="30/hour"),
+    },
+}
+
+# What of a conversation is sent with each message: the newest messages within both limits
+# (about 4 characters a token); older ones are summarised in a line.
+AI_COACH = {
+    "HISTORY_CHARS": env.int("AI_CHAT_HISTORY_CHARS", default=16_000),
+    "HISTORY_MESSAGES": env.int("AI_CHAT_HISTORY_MESSAGES", default=40),
+}
+
+AI_RECOGNITION = {
+    # Task-level retries after a transient provider failure outlasted the client's own
+    # quick retries (AI_SERVICE["RETRY"]); waits RETRY_BACKOFF_SECONDS, then twice that...
+    "MAX_RETRIES": 2,
+    "RETRY_BACKOFF_SECONDS": 5,
+    # Runs of one job at most, retries and redeliveries after a lost worker included: a
+    # photo that kills every worker it reaches fails instead of circulating for ever.
+    "MAX_ATTEMPTS": 5,
+    # The task's own limits; a soft limit fails the job, the hard one ends the process.
+    "SOFT_TIME_LIMIT_SECONDS": 120,
+    "TIME_LIMIT_SECONDS": 150,
+    # The periodic sweep fails jobs untouched this long: running (longer than the hard
+    # limit plus the broker's visibility timeout, CELERY_BROKER_TRANSPORT_OPTIONS, so
+    # neither a live run nor the redelivery of a lost one is swept) or pending (never
+    # picked up: a lost message).
+    "STUCK_RUNNING_SECONDS": 600,
+    "STUCK_PENDING_SECONDS": 900,
+    # The longest `Prefer: wait=N` honoured.
+    "MAX_WAIT_SECONDS": 30,
+}
+
+# --- Migration off Firebase and Supabase --------------------------------------------------
+# The dual-write period: while old app versions still write to Supabase, a beat task imports
+# what changed since the last run every MIGRATION_DELTA_INTERVAL seconds (0: off, no entry;
+# see the periodic tasks below).
+MIGRATION_SUPABASE_URL = env.str("MIGRATION_SUPABASE_URL", default="")
+MIGRATION_MAPPING_FILE = env.str("MIGRATION_MAPPING_FILE", default="")
+MIGRATION_DELTA_INTERVAL = env.int("MIGRATION_DELTA_INTERVAL", default=0)
+if MIGRATION_DELTA_INTERVAL > 0 and not MIGRATION_SUPABASE_URL:
+    raise ImproperlyConfigured("MIGRATION_DELTA_INTERVAL needs MIGRATION_SUPABASE_URL.")
+
 # --- E-mail -------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str(
     "DEFAULT_FROM_EMAIL", default="Future Fitness <no-reply@futurefitness.app>"
 )
 
-# --- i18n, static -------------------------------------------------------------------------
+# --- i18n ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
-# Only needed by collectstatic for a CDN; WhiteNoise serves from the apps otherwise.
-STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
-}
-WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
-
-# --- Security -------------------------------------------------------------------------------
+# --- Security -----------------------------------------------------------------------------
 # TLS ends at the load balancer (Google's sets X-Forwarded-Proto on every request it
 # forwards, overwriting any the client sent), so the scheme is read from that header.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -355,7 +509,7 @@ SILENCED_SYSTEM_CHECKS = [
     "security.W021",
 ]
 
-# --- Logging: one JSON object per line, with the request id ------------------------------
+# --- Logging: one JSON object per line, with the request id -------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
@@ -389,177 +543,28 @@ if SENTRY_DSN:
     import sentry_sdk
 
     sentry_sdk.init(dsn=SENTRY_DSN, send_default_pii=False, traces_sample_rate=0.0)
-# --- accounts: the Firebase ID token bridge ---
-# With a project set, Firebase ID tokens of that project are accepted as bearer tokens and
-# exchanged at /api/v1/auth/firebase, until FIREBASE_TOKENS_UNTIL (a date, inclusive) has
-# passed; then they answer 401 `legacy_token_expired`.
-FIREBASE_PROJECT_ID = env.str("FIREBASE_PROJECT_ID", default="")
-FIREBASE_CERTS_URL = env.str(
-    "FIREBASE_CERTS_URL",
-    default="https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com",
-)
-_firebase_until = env.str("FIREBASE_TOKENS_UNTIL", default="")
-try:
-    FIREBASE_TOKENS_UNTIL = date.fromisoformat(_firebase_until) if _firebase_until else None
-except ValueError as exc:
-    raise ImproperlyConfigured("FIREBASE_TOKENS_UNTIL must be a date (YYYY-MM-DD).") from exc
 
-# --- workouts ---
-# A named enum, so other apps' `type` fields do not collide with it in the schema.
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["WorkoutTypeEnum"] = "workouts.models.WorkoutType"
-
-# --- ai_assistant ---
-# The plan's AIServiceConfig. Only the server holds the key: read from the environment, never
-# logged or returned. Without a key the AI endpoints answer 503 `ai_unavailable`.
-GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
-GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="")  # a proxy, or the tests' stand-in
-GEMINI_MODEL = env.str("GEMINI_MODEL", default="gemini-2.5-flash")
-AI_SERVICE = {
-    "MODELS": {"vision": GEMINI_MODEL, "text": GEMINI_MODEL, "fast": GEMINI_MODEL},
-    "GENERATION": {
-        "temperature": 0.2,
-        "top_k": 32,
-        "top_p": 0.7,
-        "max_output_tokens": 2048,
-        # On 2.5 models thinking tokens count against max_output_tokens; the structured
-        # answers need none. -1 lets the model decide (models that cannot turn it off).
-        "thinking_budget": env.int("GEMINI_THINKING_BUDGET", default=0),
+# --- Periodic tasks (Celery beat) ---------------------------------------------------------
+CELERY_BEAT_SCHEDULE = {
+    # Also flushes ended sessions and login-attempt windows.
+    "flush-expired-tokens": {
+        "task": "accounts.tasks.flush_expired_tokens",
+        "schedule": timedelta(days=1),
     },
-    "RETRY": {"max_attempts": 3, "backoff_seconds": 1.0, "max_backoff_seconds": 10.0},
-    "TIMEOUT_SECONDS": env.float("GEMINI_TIMEOUT_SECONDS", default=30.0),
-    "CACHE_TTL_SECONDS": 300,
-    # Per user, counted in the shared cache (Redis when configured).
-    "RATE_LIMITS": {
-        "food_recognition": env.str("AI_RATE_FOOD_RECOGNITION", default="30/hour"),
-        "food_text": env.str("AI_RATE_FOOD_TEXT", default="60/hour"),
-        "form_check": env.str("AI_RATE_FORM_CHECK", default="30/hour"),
-        "chat": env.str("AI_RATE_CHAT", default="120/hour"),
+    "storage-delete-expired-files": {
+        "task": "storage.tasks.delete_expired_files",
+        "schedule": timedelta(hours=1),
+    },
+    "ai-fail-stuck-recognition-jobs": {
+        "task": "ai_assistant.tasks.fail_stuck_recognition_jobs",
+        "schedule": timedelta(minutes=1),
+    },
+    "social-finalize-challenges": {
+        "task": "social.tasks.finalize_challenges",
+        "schedule": timedelta(minutes=10),
     },
 }
-
-# --- storage ---
-# Uploaded images: limits, signed-URL lifetime, and where the blobs live.
-STORAGE_MAX_UPLOAD_BYTES = env.int("STORAGE_MAX_UPLOAD_MB", default=10) * 1024 * 1024
-STORAGE_USER_QUOTA_BYTES = env.int("STORAGE_USER_QUOTA_MB", default=1024) * 1024 * 1024
-STORAGE_MAX_PIXELS = env.int("STORAGE_MAX_PIXELS", default=40_000_000)
-# What one batch upload may decode in all, summed from the files' headers before any is
-# decoded (a 40 MP image costs about 2 s and 160 MB): ten 12 MP phone photos fit.
-STORAGE_MAX_BATCH_PIXELS = env.int("STORAGE_MAX_BATCH_PIXELS", default=120_000_000)
-# Images decoded at once per process (thread or Celery child); a request that waits longer
-# than STORAGE_DECODE_WAIT_SECONDS for a slot answers 503 with Retry-After.
-STORAGE_MAX_CONCURRENT_DECODES = env.int("STORAGE_MAX_CONCURRENT_DECODES", default=2)
-STORAGE_DECODE_WAIT_SECONDS = env.float("STORAGE_DECODE_WAIT_SECONDS", default=10.0)
-STORAGE_URL_TTL_SECONDS = env.int("STORAGE_URL_TTL_SECONDS", default=15 * 60)
-if not 60 <= STORAGE_URL_TTL_SECONDS <= 7 * 24 * 3600:
-    # GCS V4 signatures cannot outlive 7 days.
-    raise ImproperlyConfigured("STORAGE_URL_TTL_SECONDS must be between 60 and 604800.")
-STORAGE_BATCH_MAX_FILES = 10
-# Django refuses more files than a batch may hold while parsing, before storing any.
-DATA_UPLOAD_MAX_NUMBER_FILES = STORAGE_BATCH_MAX_FILES
-CELERY_BEAT_SCHEDULE["storage-delete-expired-files"] = {
-    "task": "storage.tasks.delete_expired_files",
-    "schedule": timedelta(hours=1),
-}
-
-# Local backend: a folder that no URL serves; files leave only through signed links.
-MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(BASE_DIR / "media"))
-STORAGES["default"] = {
-    "BACKEND": "django.core.files.storage.FileSystemStorage",
-    "OPTIONS": {"file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
-}
-GS_BUCKET_NAME = env.str("GS_BUCKET_NAME", default="")
-# django-storages wants a credentials object here; the environment names a key file.
-GS_CREDENTIALS = None
-if GS_BUCKET_NAME:
-    _gs_key_file = env.str("GS_CREDENTIALS", default="")
-    if _gs_key_file:
-        from google.oauth2 import service_account
-
-        GS_CREDENTIALS = service_account.Credentials.from_service_account_file(
-            _gs_key_file, scopes=["https://www.googleapis.com/auth/cloud-platform"]
-        )
-    STORAGES["default"] = {
-        "BACKEND": "storages.backends.gcloud.GoogleCloudStorage",
-        "OPTIONS": {
-            "bucket_name": GS_BUCKET_NAME,
-            "project_id": env.str("GS_PROJECT_ID", default="") or None,
-            # Against the emulator (STORAGE_EMULATOR_HOST) data calls go anonymous and the
-            # key only signs URLs; in production the key does both.
-            "credentials": None if env.str("STORAGE_EMULATOR_HOST", default="") else GS_CREDENTIALS,
-            # Without a key (workload identity) URLs are signed through IAM signBlob.
-            "iam_sign_blob": env.bool("GS_IAM_SIGN_BLOB", default=not _gs_key_file),
-            "querystring_auth": True,
-            "default_acl": None,
-            "expiration": timedelta(seconds=STORAGE_URL_TTL_SECONDS),
-            # Keys are random (a retried variant overwrites its own), so no existence check.
-            "file_overwrite": True,
-            "object_parameters": {"cache_control": "private, max-age=86400"},
-        },
-    }
-
-# --- ai_assistant: coach ---
-AI_SERVICE["RATE_LIMITS"]["recommendations"] = env.str("AI_RATE_RECOMMENDATIONS", default="30/hour")
-# What of a conversation is sent with each message: the newest messages within both limits
-# (about 4 characters a token); older ones are summarised in a line.
-AI_COACH = {
-    "HISTORY_CHARS": env.int("AI_CHAT_HISTORY_CHARS", default=16_000),
-    "HISTORY_MESSAGES": env.int("AI_CHAT_HISTORY_MESSAGES", default=40),
-}
-
-# --- ai_assistant: photo recognition jobs ---
-AI_RECOGNITION = {
-    # Task-level retries after a transient provider failure outlasted the client's own
-    # quick retries (AI_SERVICE["RETRY"]); waits RETRY_BACKOFF_SECONDS, then twice that...
-    "MAX_RETRIES": 2,
-    "RETRY_BACKOFF_SECONDS": 5,
-    # Runs of one job at most, retries and redeliveries after a lost worker included: a
-    # photo that kills every worker it reaches fails instead of circulating for ever.
-    "MAX_ATTEMPTS": 5,
-    # The task's own limits; a soft limit fails the job, the hard one ends the process.
-    "SOFT_TIME_LIMIT_SECONDS": 120,
-    "TIME_LIMIT_SECONDS": 150,
-    # The periodic sweep fails jobs untouched this long: running (longer than the hard
-    # limit plus the broker's visibility timeout below, so neither a live run nor the
-    # redelivery of a lost one is swept) or pending (never picked up: a lost message).
-    "STUCK_RUNNING_SECONDS": 600,
-    "STUCK_PENDING_SECONDS": 900,
-    # The longest `Prefer: wait=N` honoured.
-    "MAX_WAIT_SECONDS": 30,
-}
-# When a whole worker machine is lost, nothing is left to hand its unacknowledged
-# messages back; Redis does so itself after this long. Celery's default (an hour) would
-# leave a recognition to the sweep above; this must stay longer than the task's hard limit
-# and its retry delays, or a message still being worked on would be handed out again.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
-CELERY_BEAT_SCHEDULE["ai-fail-stuck-recognition-jobs"] = {
-    "task": "ai_assistant.tasks.fail_stuck_recognition_jobs",
-    "schedule": timedelta(minutes=1),
-}
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["RecognitionJobStatusEnum"] = (
-    "ai_assistant.models.RecognitionJob.Status"
-)
-CELERY_BEAT_SCHEDULE["social-finalize-challenges"] = {
-    "task": "social.tasks.finalize_challenges",
-    "schedule": timedelta(minutes=10),
-}
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
-    {
-        "ChallengeTypeEnum": "social.models.ChallengeType",
-        "MemberStatusEnum": "social.models.MemberStatus",
-        "ConnectionListStatusEnum": ["accepted", "incoming", "outgoing"],
-        "ChallengeStatusEnum": ["upcoming", "active", "finished"],
-    }
-)
-
-# --- migration ---
-# The dual-write period: while old app versions still write to Supabase, a beat task imports
-# what changed since the last run every MIGRATION_DELTA_INTERVAL seconds (0: off, no entry).
-MIGRATION_SUPABASE_URL = env.str("MIGRATION_SUPABASE_URL", default="")
-MIGRATION_MAPPING_FILE = env.str("MIGRATION_MAPPING_FILE", default="")
-MIGRATION_DELTA_INTERVAL = env.int("MIGRATION_DELTA_INTERVAL", default=0)
 if MIGRATION_DELTA_INTERVAL > 0:
-    if not MIGRATION_SUPABASE_URL:
-        raise ImproperlyConfigured("MIGRATION_DELTA_INTERVAL needs MIGRATION_SUPABASE_URL.")
     CELERY_BEAT_SCHEDULE["migration-supabase-delta"] = {
         "task": "migration.tasks.import_supabase_delta",
         "schedule": timedelta(seconds=MIGRATION_DELTA_INTERVAL),
