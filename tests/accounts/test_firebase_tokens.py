@@ -336,7 +336,11 @@ async def test_events_websocket_refuses_a_bad_firebase_token(case, certs, key, s
     ws = WebsocketCommunicator(application, f"/ws/events/?token={_forged(case, key, stranger_key)}")
     connected, _ = await ws.connect()
     assert connected
-    assert await ws.receive_output() == {"type": "websocket.close", "code": 4401}
+    assert await ws.receive_output() == {
+        "type": "websocket.close",
+        "code": 4401,
+        "reason": "Not signed in.",
+    }
 
 
 @pytest.mark.django_db(transaction=True)
@@ -363,7 +367,11 @@ async def test_events_websocket_after_the_bridge_ends_is_refused(certs, key, set
     )
     connected, _ = await ws.connect()
     assert connected
-    assert await ws.receive_output() == {"type": "websocket.close", "code": 4401}
+    assert await ws.receive_output() == {
+        "type": "websocket.close",
+        "code": 4401,
+        "reason": "Not signed in.",
+    }
 
 
 def test_a_new_password_here_ends_firebase_sessions_signed_in_before_it(certs, key, imported):
