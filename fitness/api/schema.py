@@ -4,7 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from fitness.error_codes import ErrorCode
@@ -53,14 +53,17 @@ class EnvelopeAutoSchema(AutoSchema):
 
     def _generic_error_codes(self) -> set[ErrorCode]:
         codes = {ErrorCode.INTERNAL_ERROR}
-        if self.method in ("POST", "PUT", "PATCH"):
+        reads_body = self.method in ("POST", "PUT", "PATCH") or (
+            self.method == "DELETE" and isinstance(self, DeleteWithBodySchema)
+        )
+        if reads_body:
             codes |= {
                 ErrorCode.VALIDATION_ERROR,
                 ErrorCode.MALFORMED_REQUEST,
                 ErrorCode.PAYLOAD_TOO_LARGE,
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             }
-        elif self._get_filter_parameters() or self._get_paginator():
+        elif self._get_filter_parameters() or self._get_paginator() or self._reads_query():
             codes.add(ErrorCode.VALIDATION_ERROR)
         if self.get_auth():
             codes |= {
@@ -77,6 +80,15 @@ class EnvelopeAutoSchema(AutoSchema):
             # fail closed.
             codes.add(ErrorCode.SERVICE_UNAVAILABLE)
         return codes
+
+    def _reads_query(self) -> bool:
+        """Query parameters declared with `extend_schema(parameters=...)`: a serializer of
+        them, or an OpenApiParameter in the query, both validated by the view."""
+        return any(
+            not isinstance(parameter, OpenApiParameter)
+            or parameter.location == OpenApiParameter.QUERY
+            for parameter in self.get_override_parameters()
+        )
 
     def _declared_error_codes(self) -> set[ErrorCode]:
         declared = self.get_response_serializers()

@@ -27,7 +27,7 @@ def _body(serializer_class, request, **kwargs) -> dict:
 
 
 def _page(view: APIView, request, rows, serializer_class, context: dict) -> Response:
-    paginator = PagePagination()
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(rows, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True, context=context).data)
 
@@ -40,6 +40,8 @@ def _viewer(request) -> dict:
 
 
 class ConnectionsView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(
         tags=["social"],
         operation_id="connections_list",
@@ -129,6 +131,8 @@ class UserSearchView(APIView):
 
 
 class BlocksView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(
         tags=["social"],
         responses=s.BlockSerializer(many=True),
@@ -185,6 +189,8 @@ def group_response(request, group_id) -> dict:
 
 
 class GroupsView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(
         tags=["groups"],
         operation_id="groups_list",
@@ -250,6 +256,8 @@ class GroupDetailView(APIView):
 
 
 class MembersView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(
         tags=["groups"],
         operation_id="group_members_list",
@@ -335,6 +343,8 @@ def challenge_body(request, group_id, challenge_id) -> dict:
 
 
 class ChallengesView(APIView):
+    pagination_class = PagePagination
+
     @extend_schema(
         tags=["groups"],
         operation_id="group_challenges_list",
