@@ -3,17 +3,13 @@ WebSocket client (`websockets`), and the Gemini stand-in streaming over real HTT
 
 import asyncio
 import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 import uvicorn
 from channels.db import database_sync_to_async
-from django.db import connection
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 
@@ -24,22 +20,13 @@ from fitness.ws import send_user_event
 from tests.ai_assistant.coach import conversation_for, stream_later
 from tests.ai_assistant.conftest import STANDIN_KEY
 from tests.ai_assistant.gemini_standin import usage
+from tests.servers import WS_MAX_SIZE, start_servers, stop_servers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TIMEOUT = 5
 # A server process imports Django before it accepts; on a loaded machine that takes a while.
 STARTUP_TIMEOUT = 60
-# As `make run` starts uvicorn with its defaults.
-WS_MAX_SIZE = 1048576
-WS_OPTIONS = [
-    "--ws-ping-interval",
-    "20",
-    "--ws-ping-timeout",
-    "20",
-    "--ws-max-size",
-    str(WS_MAX_SIZE),
-]
 IDLE_SECONDS = 60
 
 
@@ -136,60 +123,6 @@ async def test_server_keeps_message_and_reply_when_client_drops(server_url, user
     assert "closed by the client" in caplog.text
 
 
-def start_servers(count: int, gemini) -> tuple[list[subprocess.Popen], list[str]]:
-    """`count` uvicorn processes on the test database, sharing the Redis channel layer, with
-    the WebSocket options `make run` passes."""
-    database = connection.settings_dict
-    if not os.environ.get("REDIS_URL") or database["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("needs PostgreSQL and Redis, which processes can share")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        ),
-        "GEMINI_API_KEY": STANDIN_KEY,
-        "GEMINI_BASE_URL": gemini.url,
-    }
-    servers, urls = [], []
-    for _ in range(count):
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        # Clients may connect at once: the process accepts from the backlog once it is up.
-        servers.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "fitness.asgi:application",
-                    "--fd",
-                    str(listener.fileno()),
-                    "--lifespan",
-                    "off",
-                    "--log-level",
-                    "warning",
-                    *WS_OPTIONS,
-                ],
-                env=env,
-                pass_fds=[listener.fileno()],
-            )
-        )
-        host, port = listener.getsockname()
-        urls.append(f"ws://{host}:{port}")
-        listener.close()
-    return servers, urls
-
-
-def stop_servers(servers: list[subprocess.Popen]) -> None:
-    for server in servers:
-        server.terminate()
-    for server in servers:
-        server.wait(TIMEOUT)
-
-
 async def test_server_closes_with_1009_past_its_max_size(server_url, user):
     _, headers = await setup_chat(user)
 
@@ -202,17 +135,21 @@ async def test_server_closes_with_1009_past_its_max_size(server_url, user):
     assert websocket.close_code == 1009
 
 
+def _gemini_env(gemini) -> dict:
+    return {"GEMINI_API_KEY": STANDIN_KEY, "GEMINI_BASE_URL": gemini.url}
+
+
 @pytest.fixture
 def server_process(gemini):
-    servers, [url] = start_servers(1, gemini)
-    yield url
+    servers, [address] = start_servers(1, **_gemini_env(gemini))
+    yield f"ws://{address}"
     stop_servers(servers)
 
 
 @pytest.fixture
 def two_server_processes(gemini):
-    servers, urls = start_servers(2, gemini)
-    yield urls
+    servers, addresses = start_servers(2, **_gemini_env(gemini))
+    yield [f"ws://{address}" for address in addresses]
     stop_servers(servers)
 
 

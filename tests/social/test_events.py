@@ -3,10 +3,6 @@ Redis channel layer, driven through the REST API over real HTTP."""
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -14,7 +10,6 @@ from datetime import timedelta
 import httpx
 import pytest
 from channels.db import database_sync_to_async
-from django.db import connection
 from django.utils import timezone
 from websockets.asyncio.client import connect
 
@@ -22,6 +17,7 @@ from accounts import tokens
 from social import services
 from tests.factories import UserFactory
 from tests.factories import connect as connect_users
+from tests.servers import start_servers, stop_servers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,50 +28,11 @@ STARTUP_TIMEOUT = 90
 @pytest.fixture
 def servers():
     """Two uvicorn processes on the test database, sharing the Redis channel layer."""
-    database = connection.settings_dict
-    if not os.environ.get("REDIS_URL") or database["ENGINE"] != "django.db.backends.postgresql":
-        pytest.skip("needs PostgreSQL and Redis, which processes can share")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
-            f"{database['NAME']}"
-        ),
-    }
-    processes, urls = [], []
-    for _ in range(2):
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        processes.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "fitness.asgi:application",
-                    "--fd",
-                    str(listener.fileno()),
-                    "--lifespan",
-                    "off",
-                    "--log-level",
-                    "warning",
-                ],
-                env=env,
-                pass_fds=[listener.fileno()],
-            )
-        )
-        host, port = listener.getsockname()
-        urls.append(f"{host}:{port}")
-        listener.close()
+    processes, urls = start_servers(2)
     for url in urls:
         _wait_until_serving(url)
     yield urls
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        process.wait(TIMEOUT)
+    stop_servers(processes)
 
 
 _headers: dict = {}

@@ -1,0 +1,81 @@
+"""Real uvicorn processes serving the project on the test database, for tests that need what
+only separate processes show (the Redis channel layer between them, a client over real
+sockets). They start with the WebSocket options `make run` passes."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+from django.db import connection
+
+# As `make run` starts uvicorn with its defaults.
+WS_MAX_SIZE = 1048576
+WS_OPTIONS = [
+    "--ws-ping-interval",
+    "20",
+    "--ws-ping-timeout",
+    "20",
+    "--ws-max-size",
+    str(WS_MAX_SIZE),
+]
+# A graceful stop waits for open sockets' consumers to leave the channel layer, which can
+# take a Redis read timeout; past this the process is killed, so no test hangs on it.
+STOP_SECONDS = 20
+
+
+def start_servers(count: int, **env: str) -> tuple[list[subprocess.Popen], list[str]]:
+    """`count` uvicorn processes sharing the Redis channel layer; returns them and their
+    `host:port`. Clients may connect at once: each accepts from its backlog once up."""
+    database = connection.settings_dict
+    if not os.environ.get("REDIS_URL") or database["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("needs PostgreSQL and Redis, which processes can share")
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+            f"{database['NAME']}"
+        ),
+        **env,
+    }
+    servers, addresses = [], []
+    for _ in range(count):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        servers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "fitness.asgi:application",
+                    "--fd",
+                    str(listener.fileno()),
+                    "--lifespan",
+                    "off",
+                    "--log-level",
+                    "warning",
+                    *WS_OPTIONS,
+                ],
+                env=environment,
+                pass_fds=[listener.fileno()],
+            )
+        )
+        host, port = listener.getsockname()
+        addresses.append(f"{host}:{port}")
+        listener.close()
+    return servers, addresses
+
+
+def stop_servers(servers: list[subprocess.Popen]) -> None:
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        try:
+            server.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
