@@ -122,6 +122,18 @@ class Entity:
     def column(self, row: dict[str, Any], target: str) -> Any:
         return source_value(row, self.spec.get("fields", {}).get(target))
 
+    def readers(self, row: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """`shared_with` as our user ids, and the old ids of readers not imported (kept as
+        legacy data rather than dropped)."""
+        readers, unknown = [], []
+        for old in self.column(row, "shared_with") or []:
+            reader = self.owner_ids.get(str(old))
+            if reader:
+                readers.append(str(reader))
+            else:
+                unknown.append(str(old))
+        return readers, unknown
+
     # Overridden per entity.
     def prepare(self, row: dict[str, Any], prepared: Prepared) -> None:
         raise NotImplementedError
@@ -333,10 +345,7 @@ class FoodLogs(Entity):
         if isinstance(data.get("meal_type"), str):
             data["meal_type"] = data["meal_type"].strip().lower()
         legacy = self.legacy_of(row)
-        readers, unknown = [], []
-        for old in self.column(row, "shared_with") or []:
-            reader = self.owner_ids.get(str(old))
-            (readers.append(str(reader)) if reader else unknown.append(str(old)))
+        readers, unknown = self.readers(row)
         if unknown:
             legacy["shared_with_unknown"] = unknown
         metadata = self.column(row, "metadata")
@@ -469,10 +478,7 @@ class Workouts(Entity):
             extra.append({k: jsonable(v) for k, v in exercise.items() if k not in known})
         if any(extra):
             legacy["exercises_extra"] = extra
-        readers, unknown = [], []
-        for old in self.column(row, "shared_with") or []:
-            reader = self.owner_ids.get(str(old))
-            (readers.append(str(reader)) if reader else unknown.append(str(old)))
+        readers, unknown = self.readers(row)
         if unknown:
             legacy["shared_with_unknown"] = unknown
         data["shared_with"] = readers
