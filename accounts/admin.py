@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from accounts.models import TokenFamily, User
+from fitness.admin import ReadOnlyModelAdmin
 
 
 class UserChangeAdminForm(UserChangeForm):
@@ -98,7 +99,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(TokenFamily)
-class TokenFamilyAdmin(admin.ModelAdmin):
+class TokenFamilyAdmin(ReadOnlyModelAdmin):
     """Read-only: sessions and their revocations (a reused refresh token is recorded here)."""
 
     list_display = ("user", "created_at", "last_rotated_at", "revoked_at", "revoked_reason")
@@ -115,12 +116,3 @@ class TokenFamilyAdmin(admin.ModelAdmin):
         "reused_jti",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -1,23 +1,11 @@
 from django.contrib import admin
 
+from fitness.admin import ReadOnlyModelAdmin
 from migration.models import IdMap, MigrationRun
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Runs and the id map are written only by the importers; staff look, never edit."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(MigrationRun)
-class MigrationRunAdmin(ReadOnlyAdmin):
+class MigrationRunAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "source", "status", "started_at", "finished_at", "high_water_mark")
     list_filter = ("source", "status")
     ordering = ("-started_at",)
@@ -37,7 +25,7 @@ class MigrationRunAdmin(ReadOnlyAdmin):
 
 
 @admin.register(IdMap)
-class IdMapAdmin(ReadOnlyAdmin):
+class IdMapAdmin(ReadOnlyModelAdmin):
     list_display = ("source_table", "old_id", "new_id", "owner", "updated_at")
     list_filter = ("source_table",)
     search_fields = ("old_id", "new_id", "owner__email")

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
+from fitness.admin import ReadOnlyModelAdmin
 from social import services
 from social.models import (
     Block,
@@ -107,19 +108,8 @@ class ChallengeAdmin(admin.ModelAdmin):
     inlines = [LeaderboardInline]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Connection)
-class ConnectionAdmin(ReadOnlyAdmin):
+class ConnectionAdmin(ReadOnlyModelAdmin):
     list_display = ["requester", "addressee", "status", "created_at", "accepted_at"]
     list_filter = ["status"]
     search_fields = ["requester__email", "addressee__email"]
@@ -127,7 +117,7 @@ class ConnectionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Block)
-class BlockAdmin(ReadOnlyAdmin):
+class BlockAdmin(ReadOnlyModelAdmin):
     list_display = ["blocker", "blocked", "created_at"]
     search_fields = ["blocker__email", "blocked__email"]
     list_select_related = ["blocker", "blocked"]
