@@ -17,7 +17,7 @@ WS_PING_TIMEOUT ?= 20
 WS_MAX_SIZE ?= 1048576
 UVICORN := $(BIN)/uvicorn fitness.asgi:application --lifespan off --host $(HOST) --port $(PORT) \
 	--ws-ping-interval $(WS_PING_INTERVAL) --ws-ping-timeout $(WS_PING_TIMEOUT) \
-	--ws-max-size $(WS_MAX_SIZE)
+	--ws-max-size $(WS_MAX_SIZE) --no-access-log
 
 .DEFAULT_GOAL := help
 .PHONY: help install run serve worker beat migrate test lint format check bench clean

@@ -32,6 +32,7 @@ from accounts.tasks import send_password_reset_email
 from fitness.api import ratelimit
 from fitness.api.errors import ApiError, RateLimited
 from fitness.error_codes import ErrorCode
+from fitness.observability.metrics import LOGIN_FAILURES, LOGIN_LOCKOUTS
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ def login(*, request: HttpRequest | None, email: str, password: str) -> User:
     # slip past the limit between a check and an increment.
     state = _count_login_attempt(email)
     if state.exceeded:
+        LOGIN_FAILURES.labels(surface="api", reason="locked_out").inc()
         raise RateLimited(
             state.retry_after,
             "Too many failed logins for this account. Try again later.",
@@ -117,6 +119,9 @@ def login(*, request: HttpRequest | None, email: str, password: str) -> User:
     # long and answer the same body.
     user = authenticate(request, username=email, password=password)
     if user is None:
+        LOGIN_FAILURES.labels(surface="api", reason="invalid_credentials").inc()
+        if state.count == state.limit:
+            LOGIN_LOCKOUTS.labels(surface="api").inc()
         raise InvalidCredentials()
     LoginAttemptWindow.objects.filter(email=email).delete()
     return user

@@ -7,9 +7,11 @@ record every call whoever makes it.
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 
 from ai_assistant.models import AIUsage
 from ai_assistant.providers import Usage
+from fitness.observability import metrics
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,33 @@ class UsageRecord:
     outcome: str
 
 
+def billed_output_tokens(usage: Usage) -> int:
+    # Gemini bills thinking tokens at the output price.
+    return usage.output_tokens + usage.thinking_tokens
+
+
+def estimated_cost_usd(*, input_tokens: int, output_tokens: int) -> float:
+    """What Gemini charges for these tokens at the AI_PRICE_* settings (USD per million)."""
+    return (
+        input_tokens * settings.AI_PRICE_INPUT_PER_MILLION
+        + output_tokens * settings.AI_PRICE_OUTPUT_PER_MILLION
+    ) / 1_000_000
+
+
+def _count(record: UsageRecord) -> None:
+    labels = {"endpoint": record.endpoint, "model": record.model[:100]}
+    tokens_out = billed_output_tokens(record.usage)
+    metrics.AI_REQUESTS.labels(**labels, outcome=record.outcome).inc()
+    metrics.AI_TOKENS.labels(**labels, direction="in").inc(record.usage.prompt_tokens)
+    metrics.AI_TOKENS.labels(**labels, direction="out").inc(tokens_out)
+    metrics.AI_DURATION.labels(**labels).observe(record.latency_ms / 1000)
+    metrics.AI_COST.labels(**labels).inc(
+        estimated_cost_usd(input_tokens=record.usage.prompt_tokens, output_tokens=tokens_out)
+    )
+
+
 def record_usage(record: UsageRecord) -> AIUsage:
+    _count(record)
     return AIUsage.objects.create(
         user_id=record.user_id,
         endpoint=record.endpoint,

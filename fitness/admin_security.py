@@ -5,10 +5,12 @@ import ipaddress
 from datetime import timedelta
 
 from axes.handlers.database import AxesDatabaseHandler
+from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
@@ -16,6 +18,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.throttling import BaseThrottle
 
 from accounts.models import normalize_email
+from fitness.observability.metrics import LOGIN_FAILURES, LOGIN_LOCKOUTS
 
 
 class TOTPAdminAuthenticationForm(OTPAdminAuthenticationForm):
@@ -64,6 +67,7 @@ class AdminLoginAxesHandler(AxesDatabaseHandler):
 
     def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
         if request is not None and self.is_admin_request(request):
+            LOGIN_FAILURES.labels(surface="admin", reason="invalid_credentials").inc()
             super().user_login_failed(sender, credentials, request, **kwargs)
 
     def user_logged_in(self, sender, request, user, **kwargs):
@@ -117,3 +121,8 @@ def client_ip(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address(ident))
     except ValueError:
         return request.META.get("REMOTE_ADDR") or None
+
+
+@receiver(user_locked_out)
+def _count_lockout(**_: object) -> None:
+    LOGIN_LOCKOUTS.labels(surface="admin").inc()

@@ -8,6 +8,9 @@ class FitnessConfig(AppConfig):
     name = "fitness"
     verbose_name = "Future Fitness"
 
+    def ready(self) -> None:
+        from fitness.observability import tasks  # noqa: F401 - connects Celery's signals
+
 
 class FitnessAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with our site as `admin.site` (two-factor, see admin_security)."""

@@ -10,6 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from fitness.asgi_body_limit import RequestBodyLimit  # noqa: E402
+from fitness.observability.websockets import WebSocketObserver  # noqa: E402
 from fitness.routing import websocket_urlpatterns  # noqa: E402
 from fitness.startup import require_real_secret_key  # noqa: E402
 from fitness.ws import AllowedHostsOrNoOriginValidator, JWTAuthMiddleware  # noqa: E402
@@ -20,7 +21,9 @@ application = ProtocolTypeRouter(
     {
         "http": RequestBodyLimit(django_asgi_app),
         "websocket": AllowedHostsOrNoOriginValidator(
-            JWTAuthMiddleware(URLRouter(websocket_urlpatterns))
+            JWTAuthMiddleware(
+                WebSocketObserver(URLRouter(websocket_urlpatterns), websocket_urlpatterns)
+            )
         ),
     }
 )

@@ -10,6 +10,7 @@ admin, the API, bodies and files, AI, migration, e-mail, security, logging, and 
 periodic tasks, which name tasks of every app.
 """
 
+import ipaddress
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "fitness.middleware.RequestIDMiddleware",
+    "fitness.observability.requests.RequestObservabilityMiddleware",
     "fitness.middleware.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -509,19 +511,16 @@ SILENCED_SYSTEM_CHECKS = [
     "security.W021",
 ]
 
-# --- Logging: one JSON object per line, with the request id -------------------------------
+# --- Logging: one JSON object per line in Cloud Logging's format -------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# The Google Cloud project whose Cloud Trace holds the traces: log lines name their trace as
+# `projects/<project>/traces/<id>`, which is what links them in the console.
+LOG_TRACE_PROJECT = env.str("GOOGLE_CLOUD_PROJECT", default="")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"request_id": {"()": "fitness.logging.RequestIDFilter"}},
-    "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
-    },
+    "formatters": {"json": {"()": "fitness.logging.CloudLoggingFormatter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -535,8 +534,31 @@ LOGGING = {
         "django.server": {"level": "INFO"},
         # axes says hello at INFO in every process; its failures and lockouts are WARNING.
         "axes": {"level": "WARNING"},
+        # uvicorn's own lines in the same JSON; its access line is ours (fitness.request).
+        "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {"level": "WARNING"},
+        # A task's line is ours (fitness.task); Celery's own "succeeded" line would repeat
+        # it with the task's return value in it. Failures keep their traceback (ERROR).
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
     },
 }
+
+# --- Metrics: Prometheus at /metrics (fitness.observability.metrics) ----------------------
+# A scraper sends `Authorization: Bearer <METRICS_TOKEN>` or calls from one of the networks
+# in METRICS_ALLOWED_CIDRS; with neither set, /metrics answers 403 to everyone.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+try:
+    METRICS_ALLOWED_CIDRS = [
+        ipaddress.ip_network(cidr) for cidr in env.list("METRICS_ALLOWED_CIDRS", default=[])
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_CIDRS: {exc}") from exc
+
+# Gemini's prices in US dollars per million tokens, for the estimated cost of AI calls
+# (metrics and analytics). Thinking tokens are billed as output. Defaults: gemini-2.5-flash.
+AI_PRICE_INPUT_PER_MILLION = env.float("AI_PRICE_INPUT_PER_MILLION", default=0.30)
+AI_PRICE_OUTPUT_PER_MILLION = env.float("AI_PRICE_OUTPUT_PER_MILLION", default=2.50)
 
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from accounts.api.urls import auth_urlpatterns, users_urlpatterns
 from ai_assistant.urls import root_urlpatterns as ai_root_urlpatterns
 from fitness.api import health
+from fitness.observability.metrics import metrics_view
 from social.api.urls import groups_urlpatterns
 from social.api.urls import users_urlpatterns as social_users_urlpatterns
 
@@ -25,6 +26,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

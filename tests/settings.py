@@ -43,3 +43,5 @@ MEDIA_ROOT = f"/tmp/fitness-test-media-{RUN_ID}"
 ADMIN_REQUIRE_2FA = False
 # The admin tests name its paths; an ADMIN_URL in the caller's environment must not move them.
 ADMIN_URL = "admin/"
+# The tests scrape /metrics with this token (tests/scrape.py).
+METRICS_TOKEN = "scrape-token-for-tests"

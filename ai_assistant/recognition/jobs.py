@@ -36,6 +36,7 @@ from ai_assistant.recognition import pipeline
 from ai_assistant.recognition.schemas import FoodAnalysis, FoodAnalysisResponse
 from fitness.api.errors import ApiError, IdConflict, NotFound
 from fitness.error_codes import ErrorCode
+from fitness.observability.metrics import RECOGNITION_JOBS
 from fitness.transactions import robust_on_commit
 from fitness.ws import send_user_event
 from food import services as food_services
@@ -337,6 +338,9 @@ def _finish(
         job.error = {"code": error.code, "message": error.message, "details": error.details}
     job.save()
     robust_on_commit(_announce, job)
+    robust_on_commit(
+        RECOGNITION_JOBS.labels(outcome=status, reason=str(error.code) if error else "").inc
+    )
     return True
 
 

@@ -100,7 +100,7 @@ def analyze_photo(
     """
     started = time.monotonic()
     key = photo_cache_key(jpeg, client.config.model_for("vision"))
-    cached = cached_answer(key, FoodAnalysis)
+    cached = cached_answer(key, FoodAnalysis, cache_name="food_photo")
     if cached is not None:
         return FoodAnalysisResponse.of(cached, started=started, source=AIResultSource.CACHE)
     kept = list(kept[:ANALYSES])

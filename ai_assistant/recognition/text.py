@@ -24,7 +24,7 @@ def analyze_food_text(*, user: AbstractBaseUser, text: str) -> FoodAnalysisRespo
     model = client.config.model_for("text")
     key = _food_text_cache_key(text, model)
 
-    cached = cached_answer(key, FoodAnalysis)
+    cached = cached_answer(key, FoodAnalysis, cache_name="food_text")
     if cached is not None:
         return FoodAnalysisResponse.of(cached, started=started, source=AIResultSource.CACHE)
 

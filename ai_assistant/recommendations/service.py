@@ -34,6 +34,7 @@ from ai_assistant.recommendations.schemas import (
     WorkoutSuggestions,
 )
 from ai_assistant.responses import AIResponse, AIResultSource
+from fitness.observability.metrics import AI_CACHE
 from fitness.timeutils import start_of_day
 from food import selectors as food_selectors
 from workouts import selectors as workout_selectors
@@ -152,6 +153,9 @@ def _store(
 
 def _cached(key: str, kind: _Kind) -> tuple[list[Any], float, AIResultSource] | None:
     payload = cache.get(key)
+    AI_CACHE.labels(
+        cache=f"recommendations_{kind.name}", result="miss" if payload is None else "hit"
+    ).inc()
     if payload is None:
         return None
     try:
