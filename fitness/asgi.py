@@ -4,6 +4,11 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fitness.settings")
 
+from fitness.observability.tracing import configure_tracing
+
+# Before Django builds its middleware chain, which the Django instrumentation joins.
+configure_tracing("fitness-api")
+
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 

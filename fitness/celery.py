@@ -1,9 +1,10 @@
 import os
 
 from celery import Celery
-from celery.signals import beat_init, worker_init
+from celery.signals import beat_init, worker_init, worker_process_init
 from django.core.exceptions import ImproperlyConfigured
 
+from fitness.observability.tracing import configure_tracing
 from fitness.startup import require_real_secret_key
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fitness.settings")
@@ -24,3 +25,9 @@ def _refuse_weak_secret(**_: object) -> None:
         require_real_secret_key()
     except ImproperlyConfigured as exc:
         raise SystemExit(f"Refusing to start: {exc}") from exc
+
+
+@worker_process_init.connect
+def _trace_pool_process(**_: object) -> None:
+    # In each pool child: the exporter's thread would not survive the fork from the parent.
+    configure_tracing("fitness-worker")

@@ -19,6 +19,8 @@ import pydantic
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
+from opentelemetry import trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from ai_assistant import errors
 from ai_assistant.providers.base import (
@@ -31,6 +33,7 @@ from ai_assistant.providers.base import (
 )
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 # The SDK sends through httpx2 unless GOOGLE_GENAI_HTTP_CLIENT picks httpx: catch both.
 _NO_ANSWER_IN_TIME = (
@@ -72,23 +75,66 @@ class GeminiProvider(AIProvider):
         self._client = genai.Client(api_key=api_key, vertexai=False, http_options=http_options)
 
     def generate(self, request: GenerationRequest) -> Generation:
-        with _translated_errors():
+        with _traced(request, "generate_content") as span, _translated_errors():
             response = self._client.models.generate_content(**_call_args(request))
-            return _generation(response, request.model)
+            return _finished(span, _generation(response, request.model))
 
     async def agenerate(self, request: GenerationRequest) -> Generation:
-        with _translated_errors():
+        with _traced(request, "generate_content") as span, _translated_errors():
             response = await self._client.aio.models.generate_content(**_call_args(request))
-            return _generation(response, request.model)
+            return _finished(span, _generation(response, request.model))
 
     async def astream(self, request: GenerationRequest) -> AsyncGenerator[Generation, None]:
-        with _translated_errors():
+        # Not the current span: a generator's context may not be restored across its yields.
+        with (
+            _traced(request, "stream_generate_content", current=False) as span,
+            _translated_errors(),
+        ):
             # The request goes out on the first iteration, so errors surface there too.
             stream = await self._client.aio.models.generate_content_stream(**_call_args(request))
             # Closing the SDK's stream closes the HTTP response now, not when collected.
             async with aclosing(stream):
                 async for response in stream:
-                    yield _generation(response, request.model)
+                    yield _finished(span, _generation(response, request.model))
+
+
+@contextmanager
+def _traced(request: GenerationRequest, operation: str, *, current: bool = True):
+    """A client span per call, named and described as OpenTelemetry's GenAI conventions say
+    (the SDK's HTTP client, httpx2, has no instrumentation of its own). No-op unless
+    tracing is configured."""
+    attributes = {
+        "gen_ai.provider.name": "gcp.gemini",
+        "gen_ai.operation.name": operation,
+        "gen_ai.request.model": request.model,
+    }
+    name = f"{operation} {request.model}"
+    if current:
+        with _tracer.start_as_current_span(
+            name, kind=SpanKind.CLIENT, attributes=attributes
+        ) as span:
+            yield span
+        return
+    span = _tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    try:
+        yield span
+    except BaseException as exc:
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        raise
+    finally:
+        span.end()
+
+
+def _finished(span: Span, generation: Generation) -> Generation:
+    span.set_attribute("gen_ai.response.model", generation.model)
+    if generation.usage is not None:
+        span.set_attribute("gen_ai.usage.input_tokens", generation.usage.prompt_tokens)
+        span.set_attribute(
+            "gen_ai.usage.output_tokens",
+            generation.usage.output_tokens + generation.usage.thinking_tokens,
+        )
+    return generation
 
 
 @lru_cache(maxsize=8)
