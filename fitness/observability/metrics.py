@@ -7,6 +7,7 @@ tests) the values live in memory. Names follow Prometheus' naming guide: `_total
 base units (`_seconds`), labels of small, bounded sets (a route template, never a path).
 """
 
+import atexit
 import hmac
 import ipaddress
 import logging
@@ -25,9 +26,14 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 logger = logging.getLogger(__name__)
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # A process that ends takes its open WebSockets with it: its `livesum` gauge files stop
+    # counting (uvicorn workers are spawned, so each registers its own pid).
+    atexit.register(mark_process_dead, os.getpid())
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _TASK_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300)
