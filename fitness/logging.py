@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from opentelemetry import trace
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
@@ -54,6 +55,8 @@ class CloudLoggingFormatter(JsonFormatter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("fmt", "%(levelname)s %(name)s %(message)s %(request_id)s")
         kwargs.setdefault("timestamp", "time")
+        # uvicorn repeats each message with terminal colour codes in `color_message`.
+        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "color_message"])
         kwargs.setdefault(
             "rename_fields",
             {"levelname": "severity", "name": "logger", "exc_info": "stack_trace"},

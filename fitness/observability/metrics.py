@@ -139,7 +139,7 @@ class _ThisProcess:
 
 
 def _registry() -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=True)
+    registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:

@@ -55,6 +55,14 @@ def _user_id(request: HttpRequest) -> str | None:
     return str(user.pk) if getattr(user, "is_authenticated", False) else None
 
 
+def _protocol(request: HttpRequest) -> str:
+    # ASGI requests name their HTTP version in the scope, not in META.
+    scope = getattr(request, "scope", None)
+    if scope and scope.get("http_version"):
+        return f"HTTP/{scope['http_version']}"
+    return request.META.get("SERVER_PROTOCOL", "")
+
+
 class _QueryCounter:
     def __init__(self) -> None:
         self.count = 0
@@ -102,7 +110,7 @@ class RequestObservabilityMiddleware:
             "requestUrl": route,
             "status": status,
             "latency": f"{duration:.6f}s",
-            "protocol": request.META.get("SERVER_PROTOCOL", ""),
+            "protocol": _protocol(request),
             "userAgent": request.headers.get("User-Agent", "")[:256],
         }
         if not response.streaming:

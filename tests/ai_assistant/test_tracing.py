@@ -3,6 +3,7 @@ queued on a real Celery worker (the context carried in the message), and the two
 calls, exported over OTLP/HTTP to a receiver the test runs and decoded with
 opentelemetry-proto."""
 
+import json
 import os
 
 import httpx
@@ -120,3 +121,12 @@ def test_a_photo_recognition_is_one_trace_from_request_to_gemini(user, gemini, r
     }
     # The API key travels in a header, which no span records.
     assert STANDIN_KEY not in str([s.attributes for s in spans])
+
+    # The worker's line for the run names the trace and the request that queued it.
+    lines = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+    [task_line] = [line for line in lines if line.get("task") == TASK]
+    assert task_line["outcome"] == "success"
+    assert task_line["queue_wait_ms"] >= 0
+    assert task_line["request_id"] == response.headers["X-Request-ID"]
+    assert task_line["logging.googleapis.com/trace"] == request.trace_id
+    assert task_line["logging.googleapis.com/spanId"] == run.span_id
