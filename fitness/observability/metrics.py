@@ -138,14 +138,21 @@ class _ThisProcess:
         yield from REGISTRY.collect()
 
 
-def _registry() -> CollectorRegistry:
+def _registry(*, broker: bool = True) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
         registry.register(_ThisProcess())
-    registry.register(_BrokerQueues())
+    if broker:
+        registry.register(_BrokerQueues())
     return registry
+
+
+def read_metrics() -> Iterator[Metric]:
+    """What a scrape would report, all processes summed (in multiprocess mode), for readers
+    inside the service (the staff dashboard); the broker's queue lengths left out."""
+    return _registry(broker=False).collect()
 
 
 def _may_scrape(request: HttpRequest) -> bool:

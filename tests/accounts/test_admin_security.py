@@ -23,6 +23,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.scrape import scrape, value
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +78,28 @@ def test_35_wrong_passwords_lock_the_account_and_the_right_one_is_refused(client
     assert b"Too many failed logins" in response.content
     assert response["Retry-After"] == str(settings.LOGIN_LOCKOUT_SECONDS)
     assert not _reaches_index(client)
+
+
+def test_admin_login_failures_and_the_lockout_are_counted_in_the_metrics(client, staff):
+    limit = settings.LOGIN_MAX_FAILURES
+    before = scrape(client)
+
+    for _ in range(limit + 2):
+        _admin_login(client, staff.email, WRONG)
+    after = scrape(client)
+
+    failures = {"surface": "admin", "reason": "invalid_credentials"}
+    assert (
+        value(after, "login_failures_total", **failures)
+        - value(before, "login_failures_total", **failures)
+        >= limit
+    )
+    assert value(after, "login_lockouts_total", surface="admin") > value(
+        before, "login_lockouts_total", surface="admin"
+    )
+    assert value(after, "login_failures_total", surface="api") == value(
+        before, "login_failures_total", surface="api"
+    )
 
 
 def test_lockout_counts_e_mail_case_variants_as_one_account(client, staff):

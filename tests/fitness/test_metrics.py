@@ -17,6 +17,7 @@ from django.test import AsyncClient
 from accounts import tokens
 from fitness.asgi import application
 from fitness.celery import app as celery_app
+from fitness.observability.metrics import read_metrics
 from fitness.observability.tasks import QUEUED_AT_HEADER
 from storage.tasks import delete_expired_files
 from tests.factories import DEFAULT_PASSWORD
@@ -227,3 +228,19 @@ def test_multiprocess_mode_adds_up_the_processes(api_client, tmp_path, monkeypat
     task = "tests.noop"
     assert value(samples, "celery_tasks_total", task=task, outcome="success") == 2
     assert value(samples, "celery_task_duration_seconds_count", task=task) == 2
+
+
+def test_read_metrics_reports_what_a_scrape_reports(api_client):
+    api_client.get("/healthz")
+
+    families = {family.name: family for family in read_metrics()}
+    samples = [
+        sample
+        for sample in families["http_requests"].samples
+        if sample.name == "http_requests_total" and sample.labels["route"] == "/healthz"
+    ]
+    assert samples
+    assert samples[0].value == value(
+        scrape(api_client), "http_requests_total", route="/healthz", status="200", method="GET"
+    )
+    assert "celery_queue_length" not in families
