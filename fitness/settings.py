@@ -6,8 +6,8 @@ console e-mail); naming a real service in the environment switches to it with th
 
 Each setting is defined once, in sections by concern, in the order a reader looks for them:
 the core and the apps, the backing services (database, Redis, Celery), authentication and the
-admin, the API, bodies and files, AI, migration, e-mail, security, logging, and last the
-periodic tasks, which name tasks of every app.
+admin, the API, bodies and files, AI, migration, e-mail, security, logging, metrics and
+Sentry, and last the periodic tasks, which name tasks of every app.
 """
 
 import ipaddress
@@ -466,6 +466,11 @@ AI_RECOGNITION = {
     "MAX_WAIT_SECONDS": 30,
 }
 
+# Gemini's prices in US dollars per million tokens, for the estimated cost of AI calls
+# (metrics and analytics). Thinking tokens are billed as output. Defaults: gemini-2.5-flash.
+AI_PRICE_INPUT_PER_MILLION = env.float("AI_PRICE_INPUT_PER_MILLION", default=0.30)
+AI_PRICE_OUTPUT_PER_MILLION = env.float("AI_PRICE_OUTPUT_PER_MILLION", default=2.50)
+
 # --- Migration off Firebase and Supabase --------------------------------------------------
 # The dual-write period: while old app versions still write to Supabase, a beat task imports
 # what changed since the last run every MIGRATION_DELTA_INTERVAL seconds (0: off, no entry;
@@ -556,11 +561,6 @@ try:
     ]
 except ValueError as exc:
     raise ImproperlyConfigured(f"METRICS_ALLOWED_CIDRS: {exc}") from exc
-
-# Gemini's prices in US dollars per million tokens, for the estimated cost of AI calls
-# (metrics and analytics). Thinking tokens are billed as output. Defaults: gemini-2.5-flash.
-AI_PRICE_INPUT_PER_MILLION = env.float("AI_PRICE_INPUT_PER_MILLION", default=0.30)
-AI_PRICE_OUTPUT_PER_MILLION = env.float("AI_PRICE_OUTPUT_PER_MILLION", default=2.50)
 
 # --- Sentry (fitness.observability.sentry): errors reported when SENTRY_DSN is set --------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
