@@ -27,6 +27,16 @@ def _refuse_weak_secret(**_: object) -> None:
         raise SystemExit(f"Refusing to start: {exc}") from exc
 
 
+@worker_init.connect
+def _serve_worker_metrics(**_: object) -> None:
+    from django.conf import settings
+
+    from fitness.observability.metrics import serve_metrics
+
+    if settings.WORKER_METRICS_PORT:
+        serve_metrics(settings.WORKER_METRICS_PORT)
+
+
 @worker_process_init.connect
 def _trace_pool_process(**_: object) -> None:
     # In each pool child: the exporter's thread would not survive the fork from the parent.

@@ -561,6 +561,9 @@ try:
     ]
 except ValueError as exc:
     raise ImproperlyConfigured(f"METRICS_ALLOWED_CIDRS: {exc}") from exc
+# A Celery worker serves no HTTP: with a port here its main process answers /metrics there
+# (the same check), for its whole pool, which needs PROMETHEUS_MULTIPROC_DIR to be seen.
+WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", default=0)
 
 # --- Sentry (fitness.observability.sentry): errors reported when SENTRY_DSN is set --------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")

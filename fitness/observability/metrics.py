@@ -12,7 +12,9 @@ import hmac
 import ipaddress
 import logging
 import os
+import threading
 from collections.abc import Iterator
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -26,6 +28,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 logger = logging.getLogger(__name__)
@@ -177,3 +180,25 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if not _may_scrape(request):
         return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # a scrape every 30 s is no news
+
+
+# Scraped from other machines (the collectors); the token or network check guards it.
+def serve_metrics(port: int, host: str = "0.0.0.0") -> WSGIServer:  # noqa: S104
+    """The same /metrics, behind the same check, on a port of its own, for a process that
+    serves no HTTP (the Celery worker's main process, which reports its pool through
+    PROMETHEUS_MULTIPROC_DIR). Serves from a daemon thread."""
+    from django.core.handlers.wsgi import WSGIRequest
+
+    def app(environ, start_response):
+        response = metrics_view(WSGIRequest(environ))
+        start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
+        return [response.content]
+
+    server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
