@@ -98,7 +98,6 @@ def test_sentry_stays_off_without_a_dsn():
 @pytest.mark.django_db
 def test_an_unhandled_error_reaches_sentry_without_secrets(api_client, settings, sentry):
     settings.ROOT_URLCONF = __name__
-    logging.getLogger("fitness.api").setLevel(logging.ERROR)
 
     response = api_client.post(
         "/api/v1/test/explode",
