@@ -333,12 +333,21 @@ def _import(
 ) -> None:
     batch = _Batch(recorder)
     read = 0
+    # Every uid read so far (a few dozen bytes each, so even a million users stay small): a
+    # uid Firebase lists twice is two accounts' worth of facts for one, and which is right
+    # is not guessed. The first is kept, the repeat is rejected rather than merged into it.
+    uids: set[str] = set()
     for record in iter_users(stream):
         read += 1
         recorder.seen(ENTITY)
         try:
             if not isinstance(record, dict):
                 raise Rejected("not a user object")
+            uid = record.get("localId")
+            if isinstance(uid, str):
+                if uid in uids:
+                    raise Rejected("localId repeated in the export")
+                uids.add(uid)
             batch.add(prepare(record, config))
         except Rejected as exc:
             uid = record.get("localId") if isinstance(record, dict) else None
