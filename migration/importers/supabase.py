@@ -749,7 +749,8 @@ class Groups(Entity):
             kept = {
                 k: jsonable(v)
                 for k, v in raw.items()
-                if k not in (*self._CHALLENGE_KEYS, "id", "participants")
+                if k not in (*self._CHALLENGE_KEYS, "participants")
+                and (k != "id" or str(v) != str(challenge_id))  # an id not kept as it was
             }
             goals = raw.get("goals")
             if isinstance(goals, dict):

@@ -229,6 +229,76 @@ def test_groups_become_memberships_challenges_and_boards(social_seed, standin):
     assert ChallengeParticipant.objects.count() == 3
 
 
+def _export(tmp_path, since) -> list[dict]:
+    call_command(
+        "export_legacy", "--since", since.isoformat(), "--out", str(tmp_path), stdout=StringIO()
+    )
+    return [json.loads(line) for line in (tmp_path / "groups.jsonl").read_text().splitlines()]
+
+
+def test_export_writes_groups_in_the_plans_shape(social_seed, standin, tmp_path):
+    s = social_seed
+    cut_over = timezone.now() - timedelta(minutes=1)
+    _run(standin)
+    ana = client_for(User.objects.get(pk=s["ana"]))
+    response = ana.post("/api/v1/groups", {"name": "Made here"}, format="json")
+    assert response.status_code == 201, response.content
+    made_here = response.json()["group"]["id"]
+
+    rows = {row["id"]: row for row in _export(tmp_path, cut_over)}
+    row = rows[str(s["group"])]
+    assert set(row) == {
+        "id",
+        "name",
+        "description",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "settings",
+        "members",
+        "challenges",
+    }
+    assert (row["name"], row["created_by"]) == ("Runners", str(s["ana"]))
+    assert row["settings"]["theme"] == "green"  # set aside at import, back in its place
+    members = {m["user_id"]: m for m in row["members"]}
+    assert members[str(s["bob"])]["nickname"] == "B"
+    assert members[str(s["ana"])]["role"] == "owner"
+    assert members[str(s["stranger"])] == {
+        "user_id": str(s["stranger"]),
+        "role": "member",
+        "status": "active",
+    }
+    challenges = {c["name"]: c for c in row["challenges"]}
+    assert set(challenges) == {"February minutes", "This month", "Steps"}
+    february = challenges["February minutes"]
+    assert february["id"] == str(s["past"])
+    assert february["goals"] == {"target": 60.0, "unit": "minutes", "stretch": 90}
+    assert sorted(february["participants"]) == sorted(
+        [str(s["ana"]), str(s["bob"]), str(s["cai"]), str(s["stranger"])]
+    )
+    assert [(e["user_id"], e["rank"]) for e in february["leaderboard"]] == [
+        (str(s["ana"]), 1),
+        (str(s["bob"]), 2),
+    ]
+    assert challenges["This month"]["id"] == "c-3"  # the source's own id again
+    assert rows[made_here]["created_by"] == str(s["ana"])  # a group made here goes out too
+    assert [m["role"] for m in rows[made_here]["members"]] == ["owner"]
+
+    # The workouts' group references go back as the source named them.
+    workouts = {
+        row["id"]: row
+        for row in map(json.loads, (tmp_path / "workouts.jsonl").read_text().splitlines())
+    }
+    assert workouts[str(s["workouts"]["ana_group"])]["group_id"] == str(s["group"])
+    lost = workouts[str(s["workouts"]["lost_group"])]
+    assert lost["group_id"] is not None and "group_id_unmapped" not in lost
+
+    # A group deleted here goes out as a tombstone.
+    assert ana.delete(f"/api/v1/groups/{s['group']}").status_code == 204
+    rows = {row["id"]: row for row in _export(tmp_path, cut_over)}
+    assert set(rows[str(s["group"])]) == {"id", "_deleted_at"}
+
+
 def _report_output() -> str:
     out = StringIO()
     call_command("migration_report", stdout=out)
