@@ -37,6 +37,10 @@ class MigrationRun(models.Model):
         return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
 
 
+# The key of a user's `legacy` under which the Supabase import keeps its data, beside what
+# the Firebase import keeps at the top level: neither importer overwrites the other's.
+SUPABASE_LEGACY = "supabase"
+
 # The id map legacy key where a group deleted here keeps when (migration.signals): the row
 # is gone, and the report counts it as changed here rather than missing.
 DELETED_HERE = "deleted_here_at"

@@ -30,7 +30,7 @@ from food.api.serializers import FoodLogWriteSerializer
 from food.models import FoodLog, FoodLogShare, FoodLogTag
 from migration.ids import legacy_uuid
 from migration.mapping import ENTITY_ORDER, source_value, used_columns
-from migration.models import DELETED_HERE, IMPORTED, IdMap
+from migration.models import DELETED_HERE, IMPORTED, SUPABASE_LEGACY, IdMap
 from migration.normal import aware, digest, grams, instant, jsonable
 from migration.runs import RunRecorder
 from social.api.serializers import ChallengeWriteSerializer, GroupWriteSerializer
@@ -237,7 +237,7 @@ class AuthUsers(Entity):
                     user.date_joined = p.data["date_joined"]
                 user.email_verified = p.data["email_verified"]
                 user.migration_source = MigrationSource.SUPABASE
-                user.legacy = {"supabase": p.legacy} if p.legacy else {}
+                user.legacy = {SUPABASE_LEGACY: p.legacy} if p.legacy else {}
                 if password:
                     user.password = password
                 else:
@@ -260,9 +260,9 @@ class AuthUsers(Entity):
                 if p.data["email_verified"] and not user.email_verified:
                     user.email_verified = True
                     changed.append("email_verified")
-                if p.legacy and user.legacy.get("supabase") != p.legacy:
+                if p.legacy and user.legacy.get(SUPABASE_LEGACY) != p.legacy:
                     # Beside what a Firebase import kept, not over it.
-                    user.legacy = {**user.legacy, "supabase": p.legacy}
+                    user.legacy = {**user.legacy, SUPABASE_LEGACY: p.legacy}
                     changed.append("legacy")
                 if changed:
                     user.save(update_fields=[*changed, "updated_at"])
