@@ -15,6 +15,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from packaging.version import InvalidVersion, Version
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "waffle",
     "fitness",
     "accounts",
     "food",
@@ -56,6 +58,7 @@ INSTALLED_APPS = [
     "ai_assistant",
     "storage",
     "migration",
+    "rollout",
 ]
 
 MIDDLEWARE = [
@@ -66,6 +69,7 @@ MIDDLEWARE = [
     "fitness.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "rollout.middleware.AppVersionGateMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -471,6 +475,33 @@ MIGRATION_MAPPING_FILE = env.str("MIGRATION_MAPPING_FILE", default="")
 MIGRATION_DELTA_INTERVAL = env.int("MIGRATION_DELTA_INTERVAL", default=0)
 if MIGRATION_DELTA_INTERVAL > 0 and not MIGRATION_SUPABASE_URL:
     raise ImproperlyConfigured("MIGRATION_DELTA_INTERVAL needs MIGRATION_SUPABASE_URL.")
+
+# --- Rollout: flags, kill switches, app-version gate ---------------------------------------
+# Flags are waffle's, with platform and version rules (rollout.Flag); waffle's percentage
+# cookie is not used (rollout.flags buckets by user or install id).
+WAFFLE_FLAG_MODEL = "rollout.Flag"
+# A switch with no row is on: switches exist to turn a feature off deliberately.
+WAFFLE_SWITCH_DEFAULT = True
+# rollout.admin registers flags and switches with the audit trail instead.
+WAFFLE_ENABLE_ADMIN_PAGES = False
+WAFFLE_CACHE_PREFIX = "waffle:"
+# The floor of the app-version gate per platform (unset: no gate until staff set one in
+# the admin, which can only raise it). Apps below it answer 426 app_update_required.
+MIN_APP_VERSION = {
+    "ios": env.str("MIN_APP_VERSION_IOS", default=""),
+    "android": env.str("MIN_APP_VERSION_ANDROID", default=""),
+}
+for _platform, _minimum in MIN_APP_VERSION.items():
+    if _minimum:
+        try:
+            Version(_minimum)
+        except InvalidVersion as exc:
+            raise ImproperlyConfigured(
+                f"MIN_APP_VERSION_{_platform.upper()} must be a version such as 2.4.1."
+            ) from exc
+# How long a process may serve values and minimum versions from the shared cache; every
+# change in the admin drops them at once, so this only bounds a missed invalidation.
+ROLLOUT_CACHE_SECONDS = env.int("ROLLOUT_CACHE_SECONDS", default=300)
 
 # --- E-mail -------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -1,0 +1,28 @@
+from django.db import migrations
+
+SWITCHES = {
+    "ai_recognition": "Food recognition: POST /ai/food/recognize, /food/analyze, /ai/food/analyze-text.",
+    "ai_chat": "The coach's messages: POST /ai/chat/{session}/msg and the chat socket.",
+    "ai_recommendations": "Model recommendations; off, recommendations come from the rules.",
+    "form_check": "POST /workouts/form-check.",
+    "uploads": "Photo upload: POST /storage/upload, /storage/batch-upload, a photo sent to /ai/food/recognize.",
+}
+
+
+def create_switches(apps, schema_editor):
+    Switch = apps.get_model("waffle", "Switch")
+    for name, note in SWITCHES.items():
+        Switch.objects.get_or_create(name=name, defaults={"active": True, "note": note})
+
+
+def remove_switches(apps, schema_editor):
+    apps.get_model("waffle", "Switch").objects.filter(name__in=SWITCHES).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("rollout", "0001_initial"),
+        ("waffle", "0004_update_everyone_nullbooleanfield"),
+    ]
+
+    operations = [migrations.RunPython(create_switches, remove_switches)]

@@ -1,0 +1,86 @@
+"""The app-version gate: 426 below the platform's minimum, except /config, refresh, health."""
+
+import pytest
+
+from accounts import tokens
+from food.models import FoodLog
+from rollout.models import MinAppVersion
+from tests.asserts import assert_error
+
+pytestmark = pytest.mark.django_db
+
+OLD_IOS = {"X-Platform": "ios", "X-App-Version": "1.9.9"}
+
+
+@pytest.fixture
+def gate(settings):
+    settings.MIN_APP_VERSION = {"ios": "2.0.0", "android": ""}
+
+
+def test_gate_refuses_old_app_with_426_and_changes_nothing(auth_client, gate):
+    response = auth_client.post(
+        "/api/v1/food/logs", {"name": "Oats", "calories": 300}, format="json", headers=OLD_IOS
+    )
+
+    error = assert_error(response, 426, "app_update_required")
+    assert error["details"] == {"platform": "ios", "app_version": "1.9.9", "min_version": "2.0.0"}
+    assert FoodLog.objects.count() == 0
+
+
+def test_gate_lets_current_app_and_unknown_callers_through(auth_client, gate):
+    assert (
+        auth_client.get(
+            "/api/v1/auth/me", headers={"X-Platform": "ios", "X-App-Version": "2.0.0"}
+        ).status_code
+        == 200
+    )
+    assert auth_client.get("/api/v1/auth/me").status_code == 200
+    # Only one of the two headers, or a version that is not one: not gated.
+    assert auth_client.get("/api/v1/auth/me", headers={"X-App-Version": "1.0"}).status_code == 200
+    assert (
+        auth_client.get(
+            "/api/v1/auth/me", headers={"X-Platform": "ios", "X-App-Version": "old"}
+        ).status_code
+        == 200
+    )
+
+
+def test_gate_is_per_platform_and_off_when_unset(auth_client, gate):
+    android = {"X-Platform": "android", "X-App-Version": "0.1"}
+    assert auth_client.get("/api/v1/auth/me", headers=android).status_code == 200
+
+
+def test_gate_exempts_config_refresh_and_health(api_client, user, gate):
+    pair = tokens.issue_pair(user)
+
+    assert api_client.get("/api/v1/config", headers=OLD_IOS).status_code == 200
+    refreshed = api_client.post(
+        "/api/v1/auth/refresh",
+        {"refresh_token": pair["refresh_token"]},
+        format="json",
+        headers=OLD_IOS,
+    )
+    assert refreshed.status_code == 200
+    assert api_client.get("/healthz", headers=OLD_IOS).status_code == 200
+    assert_error(
+        api_client.post("/api/v1/auth/login", {}, format="json", headers=OLD_IOS),
+        426,
+        "app_update_required",
+    )
+
+
+def test_gate_raised_by_staff_in_the_database_above_the_environment(
+    auth_client, settings, django_capture_on_commit_callbacks
+):
+    settings.MIN_APP_VERSION = {"ios": "", "android": ""}
+    headers = {"X-Platform": "ios", "X-App-Version": "2.4.0"}
+    assert auth_client.get("/api/v1/auth/me", headers=headers).status_code == 200
+
+    with django_capture_on_commit_callbacks(execute=True):
+        MinAppVersion.objects.create(platform="ios", version="2.5.0")
+
+    assert_error(auth_client.get("/api/v1/auth/me", headers=headers), 426, "app_update_required")
+    assert (
+        auth_client.get("/api/v1/config", headers=headers).json()["min_app_version"]["ios"]
+        == "2.5.0"
+    )
