@@ -9,6 +9,17 @@ SWITCHES = {
 }
 
 
+def drop_waffle_flag_tables(apps, schema_editor):
+    # WAFFLE_FLAG_MODEL swaps waffle's Flag for rollout.Flag, but waffle's own migrations
+    # create its flag tables all the same. Left behind, nothing would read them, and their
+    # user foreign keys would block truncating the user table (flush, transactional tests).
+    schema_editor.delete_model(apps.get_model("waffle", "Flag"))
+
+
+def recreate_waffle_flag_tables(apps, schema_editor):
+    schema_editor.create_model(apps.get_model("waffle", "Flag"))
+
+
 def create_switches(apps, schema_editor):
     Switch = apps.get_model("waffle", "Switch")
     for name, note in SWITCHES.items():
@@ -25,4 +36,7 @@ class Migration(migrations.Migration):
         ("waffle", "0004_update_everyone_nullbooleanfield"),
     ]
 
-    operations = [migrations.RunPython(create_switches, remove_switches)]
+    operations = [
+        migrations.RunPython(drop_waffle_flag_tables, recreate_waffle_flag_tables),
+        migrations.RunPython(create_switches, remove_switches),
+    ]
