@@ -9,9 +9,7 @@ from django.http import HttpRequest
 from fitness.api.errors import error_response
 from fitness.error_codes import ErrorCode
 from rollout.selectors import min_app_versions
-from rollout.versions import parse_platform, parse_version
-
-EXEMPT_PATHS = frozenset({"/api/v1/config", "/api/v1/auth/refresh"})
+from rollout.versions import GATE_EXEMPT_PATHS, parse_platform, parse_version
 
 
 class AppVersionGateMiddleware:
@@ -19,7 +17,7 @@ class AppVersionGateMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest):
-        if request.path.startswith("/api/") and request.path not in EXEMPT_PATHS:
+        if request.path.startswith("/api/") and request.path not in GATE_EXEMPT_PATHS:
             refused = _refusal(request)
             if refused is not None:
                 return refused

@@ -3,6 +3,10 @@
 from django.db import models
 from packaging.version import InvalidVersion, Version
 
+# What an app below its minimum may still call (besides /healthz and /readyz, which are not
+# under /api/): where it learns the minimum, and the refresh that keeps its session.
+GATE_EXEMPT_PATHS = frozenset({"/api/v1/config", "/api/v1/auth/refresh"})
+
 
 class Platform(models.TextChoices):
     IOS = "ios"

@@ -84,3 +84,15 @@ def test_gate_raised_by_staff_in_the_database_above_the_environment(
         auth_client.get("/api/v1/config", headers=headers).json()["min_app_version"]["ios"]
         == "2.5.0"
     )
+
+
+def test_schema_documents_426_on_gated_operations_only():
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+
+    assert "426" in paths["/api/v1/auth/me"]["get"]["responses"]
+    assert "426" in paths["/api/v1/food/logs"]["post"]["responses"]
+    assert "426" not in paths["/api/v1/config"]["get"]["responses"]
+    assert "426" not in paths["/api/v1/auth/refresh"]["post"]["responses"]
+    assert "426" not in paths["/healthz"]["get"]["responses"]
