@@ -285,6 +285,9 @@ AXES_CLIENT_IP_CALLABLE = "fitness.admin_security.client_ip"
 AXES_LOCKOUT_CALLABLE = "fitness.admin_security.lockout_response"
 
 # --- REST API and OpenAPI -----------------------------------------------------------------
+# Proxies in front of the service (load balancers); what X-Forwarded-* are trusted for is
+# under Security below.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -303,7 +306,7 @@ REST_FRAMEWORK = {
         # Per signed-in user: e-mail search must not become a way to test address lists.
         "user_search": env.str("THROTTLE_USER_SEARCH", default="30/hour"),
     },
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -516,9 +519,13 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Security -----------------------------------------------------------------------------
-# TLS ends at the load balancer (Google's sets X-Forwarded-Proto on every request it
-# forwards, overwriting any the client sent), so the scheme is read from that header.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-* are believed only behind proxies the operator declares (NUM_PROXIES): the
+# client IP is then the NUM_PROXIES-th address from the right of X-Forwarded-For (DRF's
+# throttles, the admin lockout) and the scheme is X-Forwarded-Proto, which TLS-ending load
+# balancers (Google's, HAProxy) set on every request, overwriting any the client sent.
+# Without proxies a client could claim either, so both are ignored. uvicorn itself trusts
+# none of them (bin/web: --no-proxy-headers), so this is the one place that decides.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if NUM_PROXIES > 0 else None
 # Redirecting here rather than silencing W008: whether the load balancer also redirects
 # (a separate HTTP frontend and URL map that can be missing or misconfigured) is out of
 # this service's sight, and a plain-HTTP request that reaches it should never be served.
