@@ -13,6 +13,7 @@ from fitness.asgi_body_limit import RequestBodyLimit  # noqa: E402
 from fitness.routing import websocket_urlpatterns  # noqa: E402
 from fitness.startup import require_real_secret_key  # noqa: E402
 from fitness.ws import AllowedHostsOrNoOriginValidator, JWTAuthMiddleware  # noqa: E402
+from rollout.middleware import AppVersionGateWebSocketMiddleware  # noqa: E402
 
 require_real_secret_key()
 
@@ -20,7 +21,7 @@ application = ProtocolTypeRouter(
     {
         "http": RequestBodyLimit(django_asgi_app),
         "websocket": AllowedHostsOrNoOriginValidator(
-            JWTAuthMiddleware(URLRouter(websocket_urlpatterns))
+            AppVersionGateWebSocketMiddleware(JWTAuthMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

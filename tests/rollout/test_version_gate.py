@@ -96,3 +96,35 @@ def test_schema_documents_426_on_gated_operations_only():
     assert "426" not in paths["/api/v1/config"]["get"]["responses"]
     assert "426" not in paths["/api/v1/auth/refresh"]["post"]["responses"]
     assert "426" not in paths["/healthz"]["get"]["responses"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("version", "expected"), [("1.9.9", {"type": "websocket.close", "code": 4426}), ("2.0.0", None)]
+)
+async def test_gate_closes_sockets_of_old_apps_with_4426(user, settings, version, expected):
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from fitness.asgi import application
+
+    settings.MIN_APP_VERSION = {"ios": "2.0.0", "android": ""}
+    token = await database_sync_to_async(tokens.issue_pair)(user)
+    socket = WebsocketCommunicator(
+        application,
+        "/ws/events/",
+        headers=[
+            (b"authorization", f"Bearer {token['access_token']}".encode()),
+            (b"x-platform", b"ios"),
+            (b"x-app-version", version.encode()),
+        ],
+    )
+    connected, _ = await socket.connect(timeout=5)
+    assert connected
+    first = await socket.receive_output(5)
+    if expected is None:
+        assert first["type"] == "websocket.send"
+        assert '"connected"' in first["text"]
+    else:
+        assert {key: first[key] for key in ("type", "code")} == expected
+    await socket.disconnect()
