@@ -26,6 +26,8 @@ AI_ERROR_CODES = (
     ErrorCode.AI_UNAVAILABLE,
     ErrorCode.NETWORK_ERROR,
     ErrorCode.TIMEOUT,
+    # Each of these endpoints has a kill switch (rollout.features).
+    ErrorCode.FEATURE_DISABLED,
 )
 # What a photo sent with the request can answer before any model is asked.
 PHOTO_ERROR_CODES = (

@@ -19,6 +19,7 @@ from fitness.observability.websockets import WebSocketObserver  # noqa: E402
 from fitness.routing import websocket_urlpatterns  # noqa: E402
 from fitness.startup import require_real_secret_key  # noqa: E402
 from fitness.ws import AllowedHostsOrNoOriginValidator, JWTAuthMiddleware  # noqa: E402
+from rollout.middleware import AppVersionGateWebSocketMiddleware  # noqa: E402
 
 require_real_secret_key()
 
@@ -26,8 +27,10 @@ application = ProtocolTypeRouter(
     {
         "http": RequestBodyLimit(django_asgi_app),
         "websocket": AllowedHostsOrNoOriginValidator(
-            JWTAuthMiddleware(
-                WebSocketObserver(URLRouter(websocket_urlpatterns), websocket_urlpatterns)
+            AppVersionGateWebSocketMiddleware(
+                JWTAuthMiddleware(
+                    WebSocketObserver(URLRouter(websocket_urlpatterns), websocket_urlpatterns)
+                )
             )
         ),
     }

@@ -124,6 +124,18 @@ class ErrorCode(StrEnum):
         "A recognition job was started too many times without finishing.",
     )
 
+    # --- Rollout ---------------------------------------------------------------------------
+    FEATURE_DISABLED = (
+        "feature_disabled",
+        503,
+        "The feature is switched off on the server for now (`details.feature`).",
+    )
+    APP_UPDATE_REQUIRED = (
+        "app_update_required",
+        426,
+        "This app version is below the platform's minimum (`details.min_version`); update.",
+    )
+
     # --- Server ------------------------------------------------------------------------------
     INTERNAL_ERROR = "internal_error", 500, "Something went wrong on our side."
     SERVICE_UNAVAILABLE = (

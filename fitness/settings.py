@@ -16,6 +16,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from packaging.version import InvalidVersion, Version
 
 from fitness.observability.sentry import init_sentry
 
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "waffle",
     "fitness",
     "accounts",
     "food",
@@ -59,6 +61,7 @@ INSTALLED_APPS = [
     "ai_assistant",
     "storage",
     "migration",
+    "rollout",
 ]
 
 MIDDLEWARE = [
@@ -70,6 +73,7 @@ MIDDLEWARE = [
     "fitness.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "rollout.middleware.AppVersionGateMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -285,6 +289,9 @@ AXES_CLIENT_IP_CALLABLE = "fitness.admin_security.client_ip"
 AXES_LOCKOUT_CALLABLE = "fitness.admin_security.lockout_response"
 
 # --- REST API and OpenAPI -----------------------------------------------------------------
+# Proxies in front of the service (load balancers); what X-Forwarded-* are trusted for is
+# under Security below.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -303,7 +310,7 @@ REST_FRAMEWORK = {
         # Per signed-in user: e-mail search must not become a way to test address lists.
         "user_search": env.str("THROTTLE_USER_SEARCH", default="30/hour"),
     },
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
+    "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -481,6 +488,33 @@ MIGRATION_DELTA_INTERVAL = env.int("MIGRATION_DELTA_INTERVAL", default=0)
 if MIGRATION_DELTA_INTERVAL > 0 and not MIGRATION_SUPABASE_URL:
     raise ImproperlyConfigured("MIGRATION_DELTA_INTERVAL needs MIGRATION_SUPABASE_URL.")
 
+# --- Rollout: flags, kill switches, app-version gate ---------------------------------------
+# Flags are waffle's, with platform and version rules (rollout.Flag); waffle's percentage
+# cookie is not used (rollout.flags buckets by user or install id).
+WAFFLE_FLAG_MODEL = "rollout.Flag"
+# A switch with no row is on: switches exist to turn a feature off deliberately.
+WAFFLE_SWITCH_DEFAULT = True
+# rollout.admin registers flags and switches with the audit trail instead.
+WAFFLE_ENABLE_ADMIN_PAGES = False
+WAFFLE_CACHE_PREFIX = "waffle:"
+# The floor of the app-version gate per platform (unset: no gate until staff set one in
+# the admin, which can only raise it). Apps below it answer 426 app_update_required.
+MIN_APP_VERSION = {
+    "ios": env.str("MIN_APP_VERSION_IOS", default=""),
+    "android": env.str("MIN_APP_VERSION_ANDROID", default=""),
+}
+for _platform, _minimum in MIN_APP_VERSION.items():
+    if _minimum:
+        try:
+            Version(_minimum)
+        except InvalidVersion as exc:
+            raise ImproperlyConfigured(
+                f"MIN_APP_VERSION_{_platform.upper()} must be a version such as 2.4.1."
+            ) from exc
+# How long a process may serve values and minimum versions from the shared cache; every
+# change in the admin drops them at once, so this only bounds a missed invalidation.
+ROLLOUT_CACHE_SECONDS = env.int("ROLLOUT_CACHE_SECONDS", default=300)
+
 # --- E-mail -------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str(
@@ -494,9 +528,13 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Security -----------------------------------------------------------------------------
-# TLS ends at the load balancer (Google's sets X-Forwarded-Proto on every request it
-# forwards, overwriting any the client sent), so the scheme is read from that header.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-* are believed only behind proxies the operator declares (NUM_PROXIES): the
+# client IP is then the NUM_PROXIES-th address from the right of X-Forwarded-For (DRF's
+# throttles, the admin lockout) and the scheme is X-Forwarded-Proto, which TLS-ending load
+# balancers (Google's, HAProxy) set on every request, overwriting any the client sent.
+# Without proxies a client could claim either, so both are ignored. uvicorn itself trusts
+# none of them (bin/web: --no-proxy-headers), so this is the one place that decides.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if NUM_PROXIES > 0 else None
 # Redirecting here rather than silencing W008: whether the load balancer also redirects
 # (a separate HTTP frontend and URL map that can be missing or misconfigured) is out of
 # this service's sight, and a plain-HTTP request that reaches it should never be served.

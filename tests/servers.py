@@ -25,13 +25,13 @@ WS_OPTIONS = [
 STOP_SECONDS = 20
 
 
-def start_servers(count: int, **env: str) -> tuple[list[subprocess.Popen], list[str]]:
-    """`count` uvicorn processes sharing the Redis channel layer; returns them and their
-    `host:port`. Clients may connect at once: each accepts from its backlog once up."""
+def process_environment(**env: str) -> dict[str, str]:
+    """The environment of a process serving the test run's database (and its Redis key
+    prefixes, through TEST_RUN_ID); skips the test without PostgreSQL and Redis."""
     database = connection.settings_dict
     if not os.environ.get("REDIS_URL") or database["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("needs PostgreSQL and Redis, which processes can share")
-    environment = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "DATABASE_URL": (
@@ -40,6 +40,12 @@ def start_servers(count: int, **env: str) -> tuple[list[subprocess.Popen], list[
         ),
         **env,
     }
+
+
+def start_servers(count: int, **env: str) -> tuple[list[subprocess.Popen], list[str]]:
+    """`count` uvicorn processes sharing the Redis channel layer; returns them and their
+    `host:port`. Clients may connect at once: each accepts from its backlog once up."""
+    environment = process_environment(**env)
     servers, addresses = [], []
     for _ in range(count):
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -70,12 +76,13 @@ def start_servers(count: int, **env: str) -> tuple[list[subprocess.Popen], list[
     return servers, addresses
 
 
-def stop_servers(servers: list[subprocess.Popen]) -> None:
+def stop_servers(servers: list[subprocess.Popen], seconds: float = STOP_SECONDS) -> None:
     for server in servers:
-        server.terminate()
+        if server.poll() is None:
+            server.terminate()
     for server in servers:
         try:
-            server.wait(STOP_SECONDS)
+            server.wait(seconds)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()

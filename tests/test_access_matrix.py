@@ -306,6 +306,7 @@ PUBLIC = {
     "GET /api/v1/storage/signed/{token}",
     "GET /healthz",
     "GET /readyz",
+    "GET /api/v1/config",
 }
 
 MATRIX: dict[str, Row] = {
@@ -556,6 +557,8 @@ MATRIX: dict[str, Row] = {
     "DELETE /api/v1/groups/{group_id}/challenges/{challenge_id}/participants": Row(
         owner=204, other=404, reader=404, path=challenge_id, owns=lambda w: w.participation
     ),
+    # --- remote config: the same for everyone here (no flag names a user) ---------------
+    "GET /api/v1/config": Row(owner=200, anonymous=200, other=200),
     # --- probes ------------------------------------------------------------------------
     "GET /healthz": Row(owner=None, anonymous=200),
     "GET /readyz": Row(owner=None, anonymous=200),

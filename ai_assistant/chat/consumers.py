@@ -13,6 +13,8 @@ from fitness.api.errors import ApiError
 from fitness.authenticated_consumer import AuthenticatedJsonConsumer, CloseSocket
 from fitness.error_codes import ErrorCode
 from fitness.ws import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
+from rollout import features
+from rollout.features import Feature, FeatureDisabled
 
 
 class ChatConsumer(AuthenticatedJsonConsumer):
@@ -70,6 +72,11 @@ class ChatConsumer(AuthenticatedJsonConsumer):
         user = await database_sync_to_async(_active_user)(self.scope["user"].pk)
         if user is None:
             await self.close_with(CLOSE_UNAUTHENTICATED, "The account is no longer active.")
+            return
+        # Checked per message, like the REST route: a switch flipped while the socket is
+        # open applies to its next message. The socket stays open for when it is back on.
+        if not await database_sync_to_async(features.is_enabled)(Feature.AI_CHAT):
+            await self.send_error(FeatureDisabled(Feature.AI_CHAT))
             return
         try:
             turn = await database_sync_to_async(services.begin_turn)(

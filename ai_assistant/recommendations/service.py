@@ -37,6 +37,8 @@ from ai_assistant.responses import AIResponse, AIResultSource
 from fitness.observability.metrics import AI_CACHE
 from fitness.timeutils import start_of_day
 from food import selectors as food_selectors
+from rollout import features
+from rollout.features import Feature
 from workouts import selectors as workout_selectors
 
 logger = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ def _recommend(user: User, kind: _Kind) -> Any:
     started = time.monotonic()
     now = timezone.now()
     config = AIServiceConfig.from_settings()
-    if not config.available:
+    if not config.available or not features.is_enabled(Feature.AI_RECOMMENDATIONS):
         items, confidence = kind.rules(build_snapshot(user, now=now))
         return _response(kind, items, confidence, AIResultSource.RULES, started)
 

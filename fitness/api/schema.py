@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
 from fitness.error_codes import ErrorCode
+from rollout.versions import GATE_EXEMPT_PATHS
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -75,6 +76,8 @@ class EnvelopeAutoSchema(AutoSchema):
             codes.add(ErrorCode.NOT_FOUND)
         if self.view.get_throttles():
             codes.add(ErrorCode.RATE_LIMITED)
+        if self.path.startswith("/api/") and self.path not in GATE_EXEMPT_PATHS:
+            codes.add(ErrorCode.APP_UPDATE_REQUIRED)
         if self.get_auth() or self.view.get_throttles():
             # Revocation records and rate-limit counters live in Redis; without it these
             # fail closed.

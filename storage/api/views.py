@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,12 +13,15 @@ from fitness.api.errors import ApiError, NotFound
 from fitness.api.schema import DeleteWithBodySchema, error_responses
 from fitness.error_codes import ErrorCode
 from fitness.uploads import FileTooLarge, read_multipart
+from rollout.api.permissions import feature_enabled
+from rollout.features import Feature
 from storage import selectors, services, signing
 from storage.api import serializers as s
 from storage.images import OUTPUT_FORMATS
 from storage.models import StoredFile
 
 TAG = "storage"
+_UPLOADS_ON = [IsAuthenticated, feature_enabled(Feature.UPLOADS)]
 
 
 def _render(
@@ -38,6 +41,7 @@ def _error_item(index: int, error: ApiError) -> dict:
 
 class UploadView(APIView):
     parser_classes = [MultiPartParser]
+    permission_classes = _UPLOADS_ON
 
     @extend_schema(
         tags=[TAG],
@@ -50,6 +54,7 @@ class UploadView(APIView):
                 ErrorCode.FILE_TOO_LARGE,
                 ErrorCode.QUOTA_EXCEEDED,
                 ErrorCode.SERVICE_UNAVAILABLE,
+                ErrorCode.FEATURE_DISABLED,
             ),
         },
         description="413 `file_too_large` / `payload_too_large` past the per-file limit, "
@@ -72,6 +77,7 @@ class UploadView(APIView):
 
 class BatchUploadView(APIView):
     parser_classes = [MultiPartParser]
+    permission_classes = _UPLOADS_ON
 
     @extend_schema(
         tags=[TAG],
@@ -83,6 +89,7 @@ class BatchUploadView(APIView):
                 ErrorCode.QUOTA_EXCEEDED,
                 ErrorCode.BATCH_TOO_LARGE,
                 ErrorCode.SERVICE_UNAVAILABLE,
+                ErrorCode.FEATURE_DISABLED,
             ),
         },
         description="Each file is checked and stored on its own: `items` are the stored "

@@ -49,6 +49,8 @@ def test_env_example_production_settings_pass_check_deploy(left_out):
 
 def test_plain_http_is_redirected_to_https_except_the_probes(client, settings):
     settings.SECURE_SSL_REDIRECT = True  # the default whenever DEBUG is off
+    # Behind a load balancer (NUM_PROXIES > 0), which is what sets X-Forwarded-Proto.
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
     redirected = client.get("/api/v1/auth/me")
     behind_tls = client.get("/api/v1/auth/me", HTTP_X_FORWARDED_PROTO="https")

@@ -67,3 +67,16 @@ def test_offline_management_commands_need_no_secret_key():
     )
     result = _run(code, {})
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("proxies", "trusted"), [("0", "None"), ("1", "('HTTP_X_FORWARDED_PROTO', 'https')")]
+)
+def test_forwarded_proto_is_trusted_only_behind_declared_proxies(proxies, trusted):
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.SECURE_PROXY_SSL_HEADER, settings.REST_FRAMEWORK['NUM_PROXIES'])"
+    )
+    result = _run(code, {"DEBUG": "true", "NUM_PROXIES": proxies})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{trusted} {proxies}"

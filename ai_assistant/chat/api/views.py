@@ -3,6 +3,7 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +18,8 @@ from ai_assistant.chat.schemas import (
 from ai_assistant.openapi import AI_ERROR_CODES
 from fitness.api.pagination import PagePagination
 from fitness.api.schema import error_responses
+from rollout.api.permissions import feature_enabled
+from rollout.features import Feature
 
 _PAGE_PARAMETERS = [
     OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
@@ -44,6 +47,8 @@ class StartChatView(APIView):
 
 
 class ChatMessageView(APIView):
+    permission_classes = [IsAuthenticated, feature_enabled(Feature.AI_CHAT)]
+
     @extend_schema(
         tags=["ai"],
         summary="Send a message to the coach and wait for the whole reply",

@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,10 +14,13 @@ from fitness.api.parsers import JSONParser
 from fitness.api.schema import error_responses
 from fitness.error_codes import ErrorCode
 from fitness.uploads import read_multipart
+from rollout.api.permissions import feature_enabled
+from rollout.features import Feature
 
 
 class FormCheckView(APIView):
     parser_classes = [MultiPartParser, JSONParser]
+    permission_classes = [IsAuthenticated, feature_enabled(Feature.FORM_CHECK)]
 
     @extend_schema(
         tags=["workouts"],

@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,6 +21,9 @@ from fitness.api.parsers import JSONParser
 from fitness.api.schema import error_responses
 from fitness.error_codes import ErrorCode
 from fitness.uploads import read_multipart
+from rollout import features
+from rollout.api.permissions import feature_enabled
+from rollout.features import Feature
 
 _PREFER_WAIT = re.compile(r"(?:^|[\s,;])wait\s*=\s*\"?(\d+)\"?", re.IGNORECASE)
 _PREFER = OpenApiParameter(
@@ -57,8 +61,12 @@ def _job_response(request, job: RecognitionJob, *, unfinished_status: int) -> Re
     )
 
 
+_RECOGNITION_ON = [IsAuthenticated, feature_enabled(Feature.AI_RECOGNITION)]
+
+
 class RecognizeFoodView(APIView):
     parser_classes = _MULTIPART_OR_JSON
+    permission_classes = _RECOGNITION_ON
 
     @extend_schema(
         tags=["ai"],
@@ -81,6 +89,7 @@ class RecognizeFoodView(APIView):
                 *PHOTO_ERROR_CODES,
                 ErrorCode.RATE_LIMITED,
                 ErrorCode.AI_UNAVAILABLE,
+                ErrorCode.FEATURE_DISABLED,
             ),
         },
     )
@@ -89,6 +98,8 @@ class RecognizeFoodView(APIView):
         data = s.RecognizeFoodSerializer(data=body)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
+        if fields.get("image") is not None:
+            features.require(Feature.UPLOADS)  # the photo is stored as one of the user's files
         job = jobs.request_recognition(
             owner=request.user,
             upload=fields.get("image"),
@@ -115,6 +126,7 @@ class JobDetailView(APIView):
 
 class AnalyzeFoodView(APIView):
     parser_classes = _MULTIPART_OR_JSON
+    permission_classes = _RECOGNITION_ON
 
     @extend_schema(
         tags=["food"],
@@ -148,6 +160,8 @@ class AnalyzeFoodView(APIView):
 
 
 class AnalyzeFoodTextView(APIView):
+    permission_classes = _RECOGNITION_ON
+
     @extend_schema(
         tags=["ai"],
         summary="Nutrition of a meal described in words",

@@ -20,7 +20,8 @@ class FoodRecommendationsView(APIView):
         "pescatarian, gluten_free, dairy_free, nut_free) and `preferences.allergies`. From "
         "the model when one is configured (cached for the day until a log or workout "
         "changes: `source: cache`), otherwise or when it fails from rules over the user's "
-        "own goals and logs (`source: rules`). Never fails for want of a model.",
+        "own goals and logs (`source: rules`), as also while the `ai_recommendations` switch "
+        "is off. Never fails for want of a model.",
     )
     def get(self, request):
         return Response(recommendations.recommend_food(user=request.user).model_dump(mode="json"))
