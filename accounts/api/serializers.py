@@ -120,7 +120,7 @@ class UserSettingsSerializer(StrictSerializer):
 
 class UserStatsSerializer(serializers.Serializer):
     total_workouts = serializers.IntegerField()
-    total_calories_burned = serializers.FloatField()
+    total_calories_burned = serializers.IntegerField(help_text="kcal, like every calorie figure.")
     total_food_logs = serializers.IntegerField()
     streak_days = serializers.IntegerField()
     connections_count = serializers.IntegerField(help_text="Accepted connections.")

@@ -136,9 +136,10 @@ class StorageResponseSerializer(_SignedMixin):
 
 
 class StorageItemSerializer(_SignedMixin):
-    """The plan's `StorageItem`."""
+    """The plan's `StorageItem`, its id named `file_id` as in `StorageResponse` (one name
+    for a stored file everywhere: uploads, reads, lists and the fields that link one)."""
 
-    id = serializers.UUIDField()
+    file_id = serializers.UUIDField(source="id")
     metadata = FileMetadataSerializer(source="*")
     access_level = serializers.ChoiceField(choices=AccessLevel.choices)
     expiry = serializers.DateTimeField(allow_null=True)

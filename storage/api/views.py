@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fitness.api import responses
 from fitness.api.errors import ApiError, NotFound
 from fitness.api.schema import DeleteWithBodySchema, error_responses
 from fitness.error_codes import ErrorCode
@@ -64,10 +65,8 @@ class UploadView(APIView):
         data.is_valid(raise_exception=True)
         options = dict(data.validated_data)
         stored = services.upload_file(owner=request.user, upload=options.pop("file"), **options)
-        return Response(
-            _render(s.StorageResponseSerializer, [stored], request)[0],
-            status=status.HTTP_201_CREATED,
-        )
+        body = _render(s.StorageResponseSerializer, [stored], request)[0]
+        return responses.created(request, body, "storage-file", stored.pk)
 
 
 class BatchUploadView(APIView):
@@ -113,7 +112,7 @@ class BatchUploadView(APIView):
             key=lambda item: item["index"],
         )
         items = _render(s.StorageResponseSerializer, stored, request)
-        return Response({"items": items, "errors": errors}, status=status.HTTP_201_CREATED)
+        return responses.created(request, {"items": items, "errors": errors}, "storage-files")
 
 
 class BatchDeleteView(APIView):

@@ -22,7 +22,7 @@ def test_profile_returns_user_response(auth_client, user):
     }
     assert body["stats"] == {
         "total_workouts": 0,
-        "total_calories_burned": 0.0,
+        "total_calories_burned": 0,
         "total_food_logs": 0,
         "streak_days": 0,
         "connections_count": 0,
