@@ -112,7 +112,8 @@ def test_an_unknown_uid_becomes_a_user_on_the_spot(certs, key, db):
     assert first.status_code == 200
     assert second.json()["profile"]["id"] == first.json()["profile"]["id"]
     user = User.objects.get(firebase_uid="NewUid42")
-    assert str(user.pk) == first.json()["profile"]["id"] == str(firebase.firebase_user_id("NewUid42"))
+    profile = first.json()["profile"]
+    assert str(user.pk) == profile["id"] == str(firebase.firebase_user_id("NewUid42"))
     assert user.migration_source == MigrationSource.FIREBASE_LAZY
     assert (user.email, user.name, user.email_verified) == (
         "new.user@example.com",
