@@ -78,9 +78,7 @@ def test_progress_accepts_the_plans_workout_progress_shape(client_for_lifter, se
     assert set(done.values_list("name", flat=True)) == {"Squat", "Lunge"}  # the first two
 
 
-def test_progress_count_and_references_together_mark_each_exercise_once(
-    client_for_lifter, session
-):
+def test_progress_count_and_references_together_mark_each_exercise_once(client_for_lifter, session):
     body = {"completed_exercises": 3, "exercises": [0]}
 
     response = client_for_lifter.post(progress_url(session.id), body, format="json")
