@@ -8,6 +8,13 @@ class FitnessConfig(AppConfig):
     name = "fitness"
     verbose_name = "Future Fitness"
 
+    def ready(self):
+        from django.core.signals import got_request_exception
+
+        from fitness.middleware import remember_uncaught_exception
+
+        got_request_exception.connect(remember_uncaught_exception, dispatch_uid="fitness.uncaught")
+
 
 class FitnessAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with our site as `admin.site` (two-factor, see admin_security)."""

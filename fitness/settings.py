@@ -60,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "fitness.middleware.RequestIDMiddleware",
+    "fitness.middleware.JsonErrorsMiddleware",
     "fitness.middleware.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -132,3 +132,20 @@ async def test_events_socket_answers_unsafe_frames_and_stays_open(user, frame, c
     assert error["error"]["details"] == details
     assert await ws.receive_json_from() == {"type": "pong"}
     await ws.disconnect()
+
+
+@pytest.mark.parametrize("path", ["/ws/nope/", "/ws/events", "/ws/ai/chat/"])
+async def test_unknown_socket_path_answers_not_found_frame_then_closes_4404(path):
+    ws = await _connect(path)
+
+    frame = await ws.receive_json_from()
+
+    assert frame == {
+        "type": "error",
+        "error": {"code": "not_found", "message": "No such socket.", "details": {"path": path}},
+    }
+    assert await ws.receive_output() == {
+        "type": "websocket.close",
+        "code": 4404,
+        "reason": "No such socket.",
+    }
