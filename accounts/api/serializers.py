@@ -2,6 +2,7 @@ from decimal import Decimal
 from zoneinfo import available_timezones
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from accounts.models import (
@@ -196,3 +197,35 @@ class PreferencesSerializer(serializers.Serializer):
 
     def to_representation(self, instance):
         return instance
+
+
+_GOALS = ("calories", "protein", "carbs", "fat", "fiber", "sugar")
+
+
+class PreferencesSchema(OpenApiSerializerExtension):
+    """A free-form object has no fields for drf-spectacular to read (it documented "no
+    body"): the keys the server reads are named, and any others are kept as sent."""
+
+    target_class = PreferencesSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        # Nullable throughout: in a merge patch, null removes the key.
+        strings = {"type": "array", "items": {"type": "string"}, "nullable": True}
+        return {
+            "type": "object",
+            "description": "The plan's `UserPreferences`: any JSON object. Posted keys are "
+            "merged in (RFC 7396: objects merge recursively, `null` removes a key).",
+            "properties": {
+                "daily_goals": {
+                    "type": "object",
+                    "nullable": True,
+                    "description": "Daily targets: kcal, and grams of each nutrient (values "
+                    "that are not positive numbers are ignored).",
+                    "properties": {name: {"type": "number", "nullable": True} for name in _GOALS},
+                    "additionalProperties": True,
+                },
+                "dietary_restrictions": strings,
+                "allergies": strings,
+            },
+            "additionalProperties": True,
+        }
