@@ -164,7 +164,7 @@ class RefreshTokenSerializer(serializers.Serializer):
 class AuthResponseSerializer(serializers.Serializer):
     access_token = serializers.CharField()
     refresh_token = serializers.CharField()
-    token_type = serializers.CharField(default="Bearer")
+    token_type = serializers.ChoiceField(choices=["Bearer"])
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
     user = UserProfileSerializer()
 
