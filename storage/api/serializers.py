@@ -129,15 +129,10 @@ class _SignedMixin(serializers.Serializer):
 
 
 class StorageResponseSerializer(_SignedMixin):
-    """The plan's `StorageResponse`."""
-
-    file_id = serializers.UUIDField(source="id")
-    metadata = FileMetadataSerializer(source="*")
-
-
-class StorageItemSerializer(_SignedMixin):
-    """The plan's `StorageItem`, its id named `file_id` as in `StorageResponse` (one name
-    for a stored file everywhere: uploads, reads, lists and the fields that link one)."""
+    """The plan's `StorageResponse` with its `StorageItem`'s `access_level` and `expiry`:
+    one shape for a stored file from the upload, `GET /storage/{id}` and the list alike,
+    its id named `file_id` everywhere (the fields that link a file say `image_id`,
+    `progress_photo_ids`)."""
 
     file_id = serializers.UUIDField(source="id")
     metadata = FileMetadataSerializer(source="*")

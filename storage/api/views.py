@@ -132,12 +132,12 @@ class BatchDeleteView(APIView):
 
 
 class FileListView(GenericAPIView):
-    serializer_class = s.StorageItemSerializer
+    serializer_class = s.StorageResponseSerializer
 
     @extend_schema(
         tags=[TAG],
         parameters=[s.FileListQuerySerializer],
-        responses={200: s.StorageItemSerializer(many=True)},
+        responses={200: s.StorageResponseSerializer(many=True)},
         description="The caller's files, newest first, each with a signed URL.",
     )
     def get(self, request):
@@ -146,7 +146,7 @@ class FileListView(GenericAPIView):
         files = selectors.list_files(request.user, purpose=query.validated_data.get("purpose"))
         page = self.paginate_queryset(files)
         data = _render(
-            s.StorageItemSerializer,
+            s.StorageResponseSerializer,
             page,
             request,
             variant=query.validated_data.get("variant"),
@@ -155,10 +155,10 @@ class FileListView(GenericAPIView):
 
 
 class FileDetailView(APIView):
-    @extend_schema(tags=[TAG], responses={200: s.StorageItemSerializer})
+    @extend_schema(tags=[TAG], responses={200: s.StorageResponseSerializer})
     def get(self, request, file_id):
         stored = selectors.get_file(request.user, file_id)
-        return Response(_render(s.StorageItemSerializer, [stored], request)[0])
+        return Response(_render(s.StorageResponseSerializer, [stored], request)[0])
 
     @extend_schema(
         tags=[TAG],

@@ -2067,8 +2067,8 @@ export interface components {
             /** @example true */
             hasMore: boolean;
         };
-        PaginatedStorageItemList: {
-            items: components["schemas"]["StorageItem"][];
+        PaginatedStorageResponseList: {
+            items: components["schemas"]["StorageResponse"][];
             /** @example 42 */
             total: number;
             /** @example 1 */
@@ -2510,10 +2510,12 @@ export interface components {
             };
         };
         /**
-         * @description The plan's `StorageItem`, its id named `file_id` as in `StorageResponse` (one name
-         *     for a stored file everywhere: uploads, reads, lists and the fields that link one).
+         * @description The plan's `StorageResponse` with its `StorageItem`'s `access_level` and `expiry`:
+         *     one shape for a stored file from the upload, `GET /storage/{id}` and the list alike,
+         *     its id named `file_id` everywhere (the fields that link a file say `image_id`,
+         *     `progress_photo_ids`).
          */
-        StorageItem: {
+        StorageResponse: {
             /**
              * Format: uri
              * @description Signed; valid until `expires_at`.
@@ -2527,19 +2529,6 @@ export interface components {
             access_level: components["schemas"]["AccessLevelEnum"];
             /** Format: date-time */
             expiry: string | null;
-        };
-        /** @description The plan's `StorageResponse`. */
-        StorageResponse: {
-            /**
-             * Format: uri
-             * @description Signed; valid until `expires_at`.
-             */
-            readonly url: string;
-            /** Format: date-time */
-            readonly expires_at: string;
-            /** Format: uuid */
-            file_id: string;
-            metadata: components["schemas"]["FileMetadata"];
         };
         /** SuggestedExercise */
         SuggestedExercise: {
@@ -6686,7 +6675,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["StorageItem"];
+                    "application/json": components["schemas"]["StorageResponse"];
                 };
             };
             /**
@@ -7078,7 +7067,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["PaginatedStorageItemList"];
+                    "application/json": components["schemas"]["PaginatedStorageResponseList"];
                 };
             };
             /** @description - `validation_error`: Some fields are invalid; messages per field are under `details.fields`. */
