@@ -92,14 +92,23 @@ class JsonErrorsMiddleware:
             or response.get("Content-Type", "").startswith("application/json")
         ):
             return response
+        uncaught = getattr(request, UNCAUGHT_ATTRIBUTE, None)
+        if response.status_code >= 500 and uncaught is not None:
+            return uncaught_error_response(request, uncaught)
         if response.status_code == 404:
-            return not_found_response(request)
-        if response.status_code >= 500:
-            return uncaught_error_response(request, getattr(request, UNCAUGHT_ATTRIBUTE, None))
-        code = ErrorCode.for_status(response.status_code)
-        enveloped = error_response(code, response.reason_phrase or "The request failed.")
-        enveloped.status_code = response.status_code
+            enveloped = not_found_response(request)
+        else:
+            code = ErrorCode.for_status(response.status_code)
+            enveloped = error_response(code, response.reason_phrase or "The request failed.")
+            enveloped.status_code = response.status_code
+        for header in _KEPT_HEADERS:
+            if header in response:
+                enveloped[header] = response[header]
         return enveloped
+
+
+# What a client acts on in an error answer, kept when its body is replaced.
+_KEPT_HEADERS = ("Retry-After", "Allow", "WWW-Authenticate")
 
 
 UNCAUGHT_ATTRIBUTE = "_uncaught_exception"

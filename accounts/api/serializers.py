@@ -187,19 +187,45 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
     new_password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
+_GOALS = ("calories", "protein", "carbs", "fat", "fiber", "sugar")
+_LISTS = ("dietary_restrictions", "allergies")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 class PreferencesSerializer(serializers.Serializer):
-    """Any JSON object; merged into the stored preferences (null removes a key)."""
+    """Any JSON object; merged into the stored preferences (null removes a key). The keys
+    the server reads must have the shape the schema gives them; others are kept as sent.
+
+    Checked by hand: DRF's fields would coerce ("12" to 12.0), and a merge patch must be
+    stored as sent."""
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        errors: dict[str, list[str]] = {}
+        for key in _LISTS:
+            value = data.get(key)
+            if value is not None and not (
+                isinstance(value, list) and all(isinstance(item, str) for item in value)
+            ):
+                errors[key] = ["Expected a list of strings, or null to remove it."]
+        goals = data.get("daily_goals")
+        if goals is not None and not (
+            isinstance(goals, dict)
+            and all(goals.get(name) is None or _is_number(goals[name]) for name in _GOALS)
+        ):
+            errors["daily_goals"] = [
+                f"Expected an object whose {', '.join(_GOALS)} are numbers (or null)."
+            ]
+        if errors:
+            raise serializers.ValidationError(errors)
         return data
 
     def to_representation(self, instance):
         return instance
-
-
-_GOALS = ("calories", "protein", "carbs", "fat", "fiber", "sugar")
 
 
 class PreferencesSchema(OpenApiSerializerExtension):

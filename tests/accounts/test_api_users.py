@@ -126,6 +126,28 @@ def test_preferences_merge_and_null_removes(auth_client, user):
     assert user.preferences == expected
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"allergies": {"nuts": True}},
+        {"allergies": ["nuts", 3]},
+        {"dietary_restrictions": "vegan"},
+        {"daily_goals": [2000]},
+        {"daily_goals": {"calories": "2000"}},
+        {"daily_goals": {"protein": True}},
+    ],
+)
+def test_preferences_the_server_reads_must_have_their_documented_shape(auth_client, user, body):
+    user.preferences = {"allergies": ["nuts"]}
+    user.save()
+
+    response = auth_client.post("/api/v1/users/preferences", body, format="json")
+
+    assert_error(response, 400, "validation_error")
+    user.refresh_from_db()
+    assert user.preferences == {"allergies": ["nuts"]}
+
+
 def test_preferences_rejects_non_object(auth_client, user):
     response = auth_client.post("/api/v1/users/preferences", [1, 2], format="json")
     assert response.status_code == 400

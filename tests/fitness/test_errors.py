@@ -1,6 +1,7 @@
 import logging
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 from django.urls import path
 from rest_framework.decorators import api_view, permission_classes
@@ -22,9 +23,14 @@ def _plain_explode(request):
     raise RuntimeError("secret-database-password=hunter2")
 
 
+def _plain_busy(request):
+    return HttpResponse("<h1>Busy</h1>", status=503, headers={"Retry-After": "7"})
+
+
 urlpatterns = [
     path("api/v1/test/explode", _explode),
     path("api/v1/test/plain-explode", _plain_explode),
+    path("api/v1/test/plain-busy", _plain_busy),
     *real_urlpatterns,
 ]
 handler404 = "fitness.api.errors.handler404"
@@ -124,6 +130,17 @@ def test_uncaught_error_outside_drf_is_500_envelope_with_debug_on(settings, capl
     assert b"hunter2" not in response.content and b"Traceback" not in response.content
     assert response["X-Request-ID"] == "req-9"
     assert any(record.exc_info for record in caplog.records)  # the operator still sees it
+
+
+def test_an_html_error_answer_under_api_becomes_the_envelope_keeping_status_and_headers(
+    api_client, settings
+):
+    settings.ROOT_URLCONF = __name__
+
+    response = api_client.get("/api/v1/test/plain-busy")
+
+    assert_error(response, 503, "service_unavailable")
+    assert response["Retry-After"] == "7"
 
 
 def test_pages_outside_api_keep_djangos_debug_page(api_client, settings):
