@@ -6596,12 +6596,12 @@ export interface operations {
                  *     * `auth_users` - auth_users
                  *     * `profiles` - profiles
                  *     * `food_logs` - food_logs
-                 *     * `workouts` - workouts
                  *     * `groups` - groups
+                 *     * `workouts` - workouts
                  *     * `ai_conversations` - ai_conversations
                  *     * `storage_objects` - storage_objects
                  */
-                table: "auth_users" | "profiles" | "food_logs" | "workouts" | "groups" | "ai_conversations" | "storage_objects";
+                table: "auth_users" | "profiles" | "food_logs" | "groups" | "workouts" | "ai_conversations" | "storage_objects";
             };
             header?: never;
             path?: never;
