@@ -20,7 +20,7 @@ UVICORN := $(BIN)/uvicorn fitness.asgi:application --lifespan off --host $(HOST)
 	--ws-max-size $(WS_MAX_SIZE) --no-access-log
 
 .DEFAULT_GOAL := help
-.PHONY: help install run serve worker beat migrate test lint format check bench clean
+.PHONY: help install run serve worker beat migrate test lint format check clients bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-9s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ check: install ## Django checks: migrations, OpenAPI schema, deploy settings
 	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
 		ALLOWED_HOSTS=api.example.com \
 		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clients: install ## Regenerate clients/typescript/src/schema.d.ts from the OpenAPI schema (needs node, npm)
+	$(BIN)/python manage.py typescript_client --typecheck
 
 bench: install ## Run the benchmarks in bench/ against a running server (see README)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -14,7 +14,7 @@ from accounts.models import User
 @dataclass
 class StatsContribution:
     total_workouts: int = 0
-    total_calories_burned: float = 0.0
+    total_calories_burned: int = 0
     total_food_logs: int = 0
     # Local calendar days on which the user did something that keeps a streak alive.
     active_days: set[date] = field(default_factory=set)
@@ -66,7 +66,7 @@ def collect(user: User, tz_name: str, today: date) -> dict:
     streak = current_streak(total.active_days, today)
     return {
         "total_workouts": total.total_workouts,
-        "total_calories_burned": round(total.total_calories_burned, 1),
+        "total_calories_burned": total.total_calories_burned,
         "total_food_logs": total.total_food_logs,
         "streak_days": streak,
         "connections_count": total.connections_count,

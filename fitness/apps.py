@@ -9,7 +9,12 @@ class FitnessConfig(AppConfig):
     verbose_name = "Future Fitness"
 
     def ready(self) -> None:
+        from django.core.signals import got_request_exception
+
+        from fitness.middleware import remember_uncaught_exception
         from fitness.observability import tasks  # noqa: F401 - connects Celery's signals
+
+        got_request_exception.connect(remember_uncaught_exception, dispatch_uid="fitness.uncaught")
 
 
 class FitnessAdminConfig(admin_apps.AdminConfig):

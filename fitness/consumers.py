@@ -1,7 +1,11 @@
 from typing import Any
 
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from fitness.api.errors import error_body
 from fitness.authenticated_consumer import AuthenticatedJsonConsumer, UnknownMessage
-from fitness.ws import user_group
+from fitness.error_codes import ErrorCode
+from fitness.ws import CLOSE_NOT_FOUND, user_group
 
 
 class EventsConsumer(AuthenticatedJsonConsumer):
@@ -26,3 +30,18 @@ class EventsConsumer(AuthenticatedJsonConsumer):
 
     async def user_event(self, message):
         await self.send_frame(message["event"])
+
+
+class UnknownPathConsumer(AsyncJsonWebsocketConsumer):
+    """Any other path under /ws/: one error frame in the envelope, then close 4404.
+
+    Without it the router raises, and the client sees a failed handshake it cannot tell
+    from a network failure (and retries forever).
+    """
+
+    async def connect(self) -> None:
+        await self.accept()
+        path = self.scope.get("path", "")
+        body = error_body(ErrorCode.NOT_FOUND, "No such socket.", {"path": path})
+        await self.send_json({"type": "error", **body})
+        await self.close(code=CLOSE_NOT_FOUND, reason="No such socket.")

@@ -1,5 +1,6 @@
 import logging
 import re
+import sys
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
@@ -7,7 +8,12 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
-from fitness.api.errors import error_response
+from fitness.api.errors import (
+    error_response,
+    not_found_response,
+    uncaught_error_response,
+    wants_envelope,
+)
 from fitness.error_codes import ErrorCode
 from fitness.logging import request_id_var
 
@@ -49,6 +55,69 @@ class RequestIDMiddleware:
     async def __acall__(self, request: HttpRequest):
         self._begin(request)
         return self._end(request, await self.get_response(request))
+
+
+class JsonErrorsMiddleware:
+    """Every error under /api/ and /ws/ leaves as the envelope, with DEBUG on too.
+
+    With DEBUG on, Django answers an unmatched URL or an uncaught exception with its HTML
+    debug page instead of calling handler404/handler500, and a client that parses JSON
+    (the app under `make run`) breaks on it. Any error answer there that is not JSON is
+    replaced: 404 by the API's not-found answer, 5xx by the one for the exception Django
+    met (remembered from `got_request_exception`; the traceback is logged, never sent),
+    anything else by its status's generic code. Placed right after RequestIDMiddleware so
+    that it sees every other middleware's answer.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self._enveloped(request, self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest):
+        return self._enveloped(request, await self.get_response(request))
+
+    def _enveloped(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if (
+            response.status_code < 400
+            or not wants_envelope(request)
+            or response.get("Content-Type", "").startswith("application/json")
+        ):
+            return response
+        uncaught = getattr(request, UNCAUGHT_ATTRIBUTE, None)
+        if response.status_code >= 500 and uncaught is not None:
+            return uncaught_error_response(request, uncaught)
+        if response.status_code == 404:
+            enveloped = not_found_response(request)
+        else:
+            code = ErrorCode.for_status(response.status_code)
+            enveloped = error_response(code, response.reason_phrase or "The request failed.")
+            enveloped.status_code = response.status_code
+        for header in _KEPT_HEADERS:
+            if header in response:
+                enveloped[header] = response[header]
+        return enveloped
+
+
+# What a client acts on in an error answer, kept when its body is replaced.
+_KEPT_HEADERS = ("Retry-After", "Allow", "WWW-Authenticate")
+
+
+UNCAUGHT_ATTRIBUTE = "_uncaught_exception"
+
+
+def remember_uncaught_exception(sender, request=None, **kwargs) -> None:
+    """`got_request_exception` receiver: Django sends it while the exception is handled."""
+    if request is not None:
+        setattr(request, UNCAUGHT_ATTRIBUTE, sys.exc_info()[1])
 
 
 class BodySizeLimitMiddleware:
@@ -96,7 +165,7 @@ class AllowedHostMiddleware:
             request.get_host()
         except DisallowedHost as exc:
             _host_logger.warning("Refused request: %s", exc)
-            if request.path.startswith("/api/"):
+            if wants_envelope(request):
                 return error_response(ErrorCode.BAD_REQUEST, "This host name is not served here.")
             return HttpResponseBadRequest("Bad Request (400)", content_type="text/plain")
         return self.get_response(request)

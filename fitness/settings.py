@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "fitness.middleware.RequestIDMiddleware",
     "fitness.observability.requests.RequestObservabilityMiddleware",
+    "fitness.middleware.JsonErrorsMiddleware",
     "fitness.middleware.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from accounts import tokens
 from tests.factories import UserFactory
+from tests.frames import check_server_frame
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,6 +64,21 @@ def auth_client(user) -> APIClient:
 @pytest.fixture
 def other_client(other_user) -> APIClient:
     return client_for(other_user)
+
+
+_receive_json_from = WebsocketCommunicator.receive_json_from
+
+
+async def _documented_frame(self, timeout=1):
+    """Every frame a test receives is one clients/asyncapi.yaml describes."""
+    frame = await _receive_json_from(self, timeout)
+    check_server_frame(self.scope["path"], frame)
+    return frame
+
+
+@pytest.fixture(autouse=True)
+def _check_frames(monkeypatch):
+    monkeypatch.setattr(WebsocketCommunicator, "receive_json_from", _documented_frame)
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,7 @@ def test_user_stats_streak_joins_food_and_workout_days(auth_client, user):
 
     assert stats["streak_days"] == 3
     assert stats["total_workouts"] == 2
-    assert stats["total_calories_burned"] == 500.0
+    assert stats["total_calories_burned"] == 500
     assert stats["total_food_logs"] == 2
     assert {"first_food_log", "first_workout"} <= set(stats["achievements"])
 

@@ -295,6 +295,6 @@ def user_stats_contribution(user: User, tz_name: str) -> StatsContribution:
     )
     return StatsContribution(
         total_workouts=totals["workouts"],
-        total_calories_burned=float(totals["calories"]),
+        total_calories_burned=totals["calories"],
         active_days=_active_days(user, ZoneInfo(tz_name)),
     )

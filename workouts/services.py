@@ -163,16 +163,25 @@ def record_progress(
     workout_id: uuid.UUID,
     exercises: list[int | uuid.UUID],
     sets: list[SetRef],
+    completed_exercises: int | None = None,
     duration: int | None = None,
     calories_burned: int | None = None,
     timestamp: datetime | None = None,
 ) -> WorkoutProgress:
-    """Marks exercises (by index or id) and logged sets (by index) done, records the
-    elapsed duration and calories, completes the workout once every exercise is done,
-    and appends the resulting state to the progress history."""
+    """Marks exercises (by index or id, or the first `completed_exercises` in order) and
+    logged sets (by index) done, records the elapsed duration and calories, completes the
+    workout once every exercise is done, and appends the resulting state to the progress
+    history."""
     workout = _lock(owner, workout_id)
     items = list(Exercise.objects.filter(workout=workout).prefetch_related("set_logs"))
+    if completed_exercises is not None:
+        if completed_exercises > len(items):
+            raise ValidationError(
+                {"completed_exercises": [f"This workout has {len(items)} exercises."]}
+            )
+        exercises = [*exercises, *range(completed_exercises)]
     done_exercises, done_sets = _resolve_marks(items, exercises, sets)
+    done_exercises = list(dict.fromkeys(done_exercises))
 
     for exercise, log in done_sets:
         log.completed = True

@@ -2,6 +2,7 @@ from decimal import Decimal
 from zoneinfo import available_timezones
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from accounts.models import (
@@ -120,7 +121,7 @@ class UserSettingsSerializer(StrictSerializer):
 
 class UserStatsSerializer(serializers.Serializer):
     total_workouts = serializers.IntegerField()
-    total_calories_burned = serializers.FloatField()
+    total_calories_burned = serializers.IntegerField(help_text="kcal, like every calorie figure.")
     total_food_logs = serializers.IntegerField()
     streak_days = serializers.IntegerField()
     connections_count = serializers.IntegerField(help_text="Accepted connections.")
@@ -163,7 +164,7 @@ class RefreshTokenSerializer(serializers.Serializer):
 class AuthResponseSerializer(serializers.Serializer):
     access_token = serializers.CharField()
     refresh_token = serializers.CharField()
-    token_type = serializers.CharField(default="Bearer")
+    token_type = serializers.ChoiceField(choices=["Bearer"])
     expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
     user = UserProfileSerializer()
 
@@ -186,13 +187,71 @@ class PasswordResetConfirmSerializer(serializers.Serializer):
     new_password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
+_GOALS = ("calories", "protein", "carbs", "fat", "fiber", "sugar")
+_LISTS = ("dietary_restrictions", "allergies")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 class PreferencesSerializer(serializers.Serializer):
-    """Any JSON object; merged into the stored preferences (null removes a key)."""
+    """Any JSON object; merged into the stored preferences (null removes a key). The keys
+    the server reads must have the shape the schema gives them; others are kept as sent.
+
+    Checked by hand: DRF's fields would coerce ("12" to 12.0), and a merge patch must be
+    stored as sent."""
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        errors: dict[str, list[str]] = {}
+        for key in _LISTS:
+            value = data.get(key)
+            if value is not None and not (
+                isinstance(value, list) and all(isinstance(item, str) for item in value)
+            ):
+                errors[key] = ["Expected a list of strings, or null to remove it."]
+        goals = data.get("daily_goals")
+        if goals is not None and not (
+            isinstance(goals, dict)
+            and all(goals.get(name) is None or _is_number(goals[name]) for name in _GOALS)
+        ):
+            errors["daily_goals"] = [
+                f"Expected an object whose {', '.join(_GOALS)} are numbers (or null)."
+            ]
+        if errors:
+            raise serializers.ValidationError(errors)
         return data
 
     def to_representation(self, instance):
         return instance
+
+
+class PreferencesSchema(OpenApiSerializerExtension):
+    """A free-form object has no fields for drf-spectacular to read (it documented "no
+    body"): the keys the server reads are named, and any others are kept as sent."""
+
+    target_class = PreferencesSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        # Nullable throughout: in a merge patch, null removes the key.
+        strings = {"type": "array", "items": {"type": "string"}, "nullable": True}
+        return {
+            "type": "object",
+            "description": "The plan's `UserPreferences`: any JSON object. Posted keys are "
+            "merged in (RFC 7396: objects merge recursively, `null` removes a key).",
+            "properties": {
+                "daily_goals": {
+                    "type": "object",
+                    "nullable": True,
+                    "description": "Daily targets: kcal, and grams of each nutrient (values "
+                    "that are not positive numbers are ignored).",
+                    "properties": {name: {"type": "number", "nullable": True} for name in _GOALS},
+                    "additionalProperties": True,
+                },
+                "dietary_restrictions": strings,
+                "allergies": strings,
+            },
+            "additionalProperties": True,
+        }

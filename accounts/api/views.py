@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from accounts import firebase, selectors, services, tokens
 from accounts.api import serializers as s
 from accounts.models import User
+from fitness.api import responses
 from fitness.api.schema import error_responses
 from fitness.api.throttling import ScopedIPThrottle
 from fitness.error_codes import ErrorCode
@@ -58,7 +59,7 @@ class RegisterView(APIView):
         data.is_valid(raise_exception=True)
         user = services.register_user(**data.validated_data)
         pair = tokens.issue_pair(user)
-        return Response(_auth_response(user, pair, request), status=status.HTTP_201_CREATED)
+        return responses.created(request, _auth_response(user, pair, request), "users-profile")
 
 
 class LoginView(APIView):
@@ -203,10 +204,13 @@ class PasswordResetConfirmView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(tags=["auth"], responses=s.UserProfileSerializer)
+    @extend_schema(
+        tags=["auth"],
+        responses=s.UserResponseSerializer,
+        description="The plan's `UserResponse`, as `GET /users/profile` answers it.",
+    )
     def get(self, request):
-        user = request.user
-        return Response(s.UserProfileSerializer(user, context=_ctx(user, request)).data)
+        return Response(_user_response(request.user, request))
 
 
 class ProfileView(APIView):

@@ -20,7 +20,9 @@ from rollout.features import Feature, FeatureDisabled
 class ChatConsumer(AuthenticatedJsonConsumer):
     """`/ws/ai/chat/{session}/`: the coach's replies, streamed as the model writes them.
 
-    Client → server: `{"type": "message", "content": "..."}` (or `{"type": "ping"}`).
+    Client → server: `{"type": "message", "content": "..."}` or the REST body
+    `{"message": "..."}` (or `{"type": "ping"}`). Every frame both ways is described in
+    `clients/asyncapi.yaml`.
     Server → client: `connected`; for each message, `ai_response.delta` frames then one
     `ai_response` (the plan's AIResponse); `user_message` when another socket or the REST
     API sent a message to this conversation; `error` with the REST envelope's
@@ -34,13 +36,14 @@ class ChatConsumer(AuthenticatedJsonConsumer):
 
     async def join(self, user: Any) -> None:
         try:
-            session_id = uuid.UUID(str(self.scope["url_route"]["kwargs"]["session"]))
-            await database_sync_to_async(selectors.get_conversation)(
-                user=user, session_id=session_id
+            addressed = uuid.UUID(str(self.scope["url_route"]["kwargs"]["session"]))
+            conversation = await database_sync_to_async(selectors.get_conversation)(
+                user=user, session_id=addressed
             )
         except (ValueError, ApiError) as exc:
             raise CloseSocket(CLOSE_NOT_FOUND, "No such conversation.") from exc
-        self.session_id = session_id
+        # The group is keyed on session_id, whichever id the path named.
+        session_id = self.session_id = conversation.session_id
         await self.channel_layer.group_add(events.chat_group(session_id), self.channel_name)
         await self.send_json({"type": "connected", "session_id": str(session_id)})
 
@@ -57,7 +60,7 @@ class ChatConsumer(AuthenticatedJsonConsumer):
         frame = ChatSocketFrameSerializer(data=content)
         if not frame.is_valid():
             invalid = ApiError(
-                'Send {"type": "message", "content": "..."}.',
+                'Send {"type": "message", "content": "..."} or {"message": "..."}.',
                 code=ErrorCode.VALIDATION_ERROR,
                 details={"fields": frame.errors},
             )

@@ -2,15 +2,23 @@
 
 from uuid import UUID
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from ai_assistant.models import AIConversation, ChatMessage
 from fitness.api.errors import NotFound
 
 
+def addressed_by(session: UUID) -> Q:
+    """A conversation named in a URL or socket path: by its `session_id` or its `id`, which
+    a client holds from the same `AIConversation` and may well send instead. Both are
+    random UUIDs, and the caller's own conversations are all this is applied to."""
+    return Q(session_id=session) | Q(id=session)
+
+
 def get_conversation(*, user, session_id: UUID) -> AIConversation:
-    """The caller's conversation; 404 for anyone else's, or one that no longer exists."""
-    conversation = AIConversation.objects.filter(owner=user, session_id=session_id).first()
+    """The caller's conversation (by either id); 404 for anyone else's, or one that no
+    longer exists."""
+    conversation = AIConversation.objects.filter(addressed_by(session_id), owner=user).first()
     if conversation is None:
         raise NotFound("No such conversation.")
     return conversation

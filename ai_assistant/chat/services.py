@@ -54,11 +54,12 @@ def end_conversation(*, owner: AbstractBaseUser, session_id: UUID) -> None:
     # with the rest) rather than left pointing at a conversation that is gone.
     conversation = (
         AIConversation.objects.select_for_update()
-        .filter(owner=owner, session_id=session_id)
+        .filter(selectors.addressed_by(session_id), owner=owner)
         .first()
     )
     if conversation is None:
         raise NotFound("No such conversation.")
+    session_id = conversation.session_id
     conversation.delete()
     transaction.on_commit(lambda: events.publish(session_id, events.ended()))
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views.defaults import page_not_found, server_error
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -237,26 +238,50 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     )
 
 
-def _wants_envelope(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
+def wants_envelope(request: HttpRequest) -> bool:
+    """The paths a client reads as JSON: the API, and the sockets' paths (a plain HTTP
+    request to one, e.g. from a proxy's health check, is answered there too)."""
+    return request.path.startswith(("/api/", "/ws/"))
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None):
-    if _wants_envelope(request):
-        return error_response(ErrorCode.NOT_FOUND, "No such endpoint.")
-    return page_not_found(request, exception)
+def not_found_response(request: HttpRequest) -> JsonResponse:
+    path = request.path
+    if path.endswith("/") and path != "/":
+        try:
+            resolve(path.rstrip("/"))
+        except Resolver404:
+            pass
+        else:
+            # An easy mistake with axios and friends: say so rather than a bare 404.
+            return error_response(
+                ErrorCode.NOT_FOUND,
+                f"No such endpoint: {path.rstrip('/')} has no trailing slash.",
+                {"path": path.rstrip("/")},
+            )
+    return error_response(ErrorCode.NOT_FOUND, "No such endpoint.")
 
 
-def handler500(request: HttpRequest):
-    # Django calls this while handling the exception, so it is still at hand: an outage
-    # met outside DRF (a middleware, a plain Django view) answers 503 like any API view.
-    exc = sys.exc_info()[1]
+def uncaught_error_response(request: HttpRequest, exc: BaseException | None) -> JsonResponse:
+    # An outage met outside DRF (a middleware, a plain Django view) answers 503 like any
+    # API view.
     if isinstance(exc, BACKEND_OUTAGES):
         log_outage(exc, f"{request.method} {request.path}")
         outage = ServiceUnavailable()
         response = error_response(outage.code, outage.message, outage.details, outage.headers)
         response._has_been_logged = True
         return response
-    if _wants_envelope(request):
-        return error_response(ErrorCode.INTERNAL_ERROR, "Something went wrong on our side.")
+    return error_response(ErrorCode.INTERNAL_ERROR, "Something went wrong on our side.")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None):
+    if wants_envelope(request):
+        return not_found_response(request)
+    return page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest):
+    # Django calls this while handling the exception, so it is still at hand.
+    exc = sys.exc_info()[1]
+    if wants_envelope(request) or isinstance(exc, BACKEND_OUTAGES):
+        return uncaught_error_response(request, exc)
     return server_error(request)

@@ -104,6 +104,20 @@ class EnvelopeAutoSchema(AutoSchema):
             for code in response.codes
         }
 
+    def _get_response_headers_for_code(self, status_code, direction="response"):
+        headers = super()._get_response_headers_for_code(status_code, direction)
+        if str(status_code) == "201":
+            # Every 201 goes through fitness.api.responses.created.
+            headers.setdefault(
+                "Location",
+                {
+                    "schema": {"type": "string", "format": "uri"},
+                    "required": True,
+                    "description": "The URL of what was created.",
+                },
+            )
+        return headers
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         if direction != "response":

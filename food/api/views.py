@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_zone
+from fitness.api import responses
 from fitness.api.concurrency import check_if_match, etag_for
 from fitness.api.pagination import PagePagination
 from fitness.api.schema import DeleteWithBodySchema, error_responses
@@ -40,9 +41,12 @@ def _context(request) -> dict:
     return {"request": request, "zone": user_zone(request.user), "viewer_id": request.user.pk}
 
 
-def _one(request, log: FoodLog, code: int = status.HTTP_200_OK) -> Response:
+def _one(request, log: FoodLog, *, created: bool = False) -> Response:
     data = s.FoodLogSerializer(log, context=_context(request)).data
-    return Response(data, status=code, headers={"ETag": etag_for(log)})
+    headers = {"ETag": etag_for(log)}
+    if created:
+        return responses.created(request, data, "food-log-detail", log.pk, headers=headers)
+    return Response(data, headers=headers)
 
 
 class FoodLogsView(APIView):
@@ -89,7 +93,7 @@ class FoodLogsView(APIView):
         data = s.FoodLogWriteSerializer(data=request.data, context=_context(request))
         data.is_valid(raise_exception=True)
         log, created = services.log_food(owner=request.user, data=data.validated_data)
-        return _one(request, log, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return _one(request, log, created=created)
 
 
 class FoodLogBatchView(APIView):
@@ -117,7 +121,7 @@ class FoodLogBatchView(APIView):
             "created": result.created,
             "existing": result.existing,
         }
-        return Response(body, status=status.HTTP_201_CREATED)
+        return responses.created(request, body, "food-logs")
 
     @extend_schema(
         tags=_TAGS,

@@ -4,7 +4,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from fitness.api import ratelimit
+from fitness.api import ratelimit, responses
 from fitness.api.errors import RateLimited
 from fitness.api.pagination import PagePagination
 from fitness.api.schema import error_responses
@@ -73,8 +73,9 @@ class ConnectionsView(APIView):
         data = _body(s.ConnectionRequestSerializer, request)
         connection, changed = services.request_connection(user=request.user, **data)
         body = s.ConnectionSerializer(connection, context=_viewer(request)).data
-        fresh = changed and body["status"] == "outgoing"
-        return Response(body, status=status.HTTP_201_CREATED if fresh else status.HTTP_200_OK)
+        if changed and body["status"] == "outgoing":
+            return responses.created(request, body, "connection-detail", connection.pk)
+        return Response(body)
 
 
 class ConnectionAcceptView(APIView):
@@ -157,10 +158,10 @@ class BlocksView(APIView):
     def post(self, request):
         data = _body(s.BlockRequestSerializer, request)
         block, created = services.block_user(user=request.user, user_id=data["user_id"])
-        return Response(
-            s.BlockSerializer(block).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        body = s.BlockSerializer(block).data
+        if created:
+            return responses.created(request, body, "block-detail", data["user_id"])
+        return Response(body)
 
 
 class BlockDetailView(APIView):
@@ -217,7 +218,9 @@ class GroupsView(APIView):
     def post(self, request):
         data = _body(s.GroupWriteSerializer, request)
         group = services.create_group(owner=request.user, **data)
-        return Response(group_response(request, group.pk), status=status.HTTP_201_CREATED)
+        return responses.created(
+            request, group_response(request, group.pk), "group-detail", group.pk
+        )
 
 
 class GroupDetailView(APIView):
@@ -290,7 +293,11 @@ class MembersView(APIView):
             user=request.user, group_id=group_id, user_id=data["user_id"]
         )
         body = s.GroupMemberSerializer(membership, context=_viewer(request)).data
-        return Response(body, status=status.HTTP_201_CREATED if changed else status.HTTP_200_OK)
+        if changed:
+            return responses.created(
+                request, body, "group-member-detail", group_id, membership.user_id
+            )
+        return Response(body)
 
 
 class MemberDetailView(APIView):
@@ -369,9 +376,8 @@ class ChallengesView(APIView):
     def post(self, request, group_id):
         data = _body(s.ChallengeWriteSerializer, request, context=_challenge_context(request))
         challenge = services.create_challenge(user=request.user, group_id=group_id, data=data)
-        return Response(
-            challenge_body(request, group_id, challenge.pk), status=status.HTTP_201_CREATED
-        )
+        body = challenge_body(request, group_id, challenge.pk)
+        return responses.created(request, body, "challenge-detail", group_id, challenge.pk)
 
 
 class ChallengeDetailView(APIView):
@@ -418,10 +424,12 @@ class ParticipantsView(APIView):
         participant, created = services.join_challenge(
             user=request.user, group_id=group_id, challenge_id=challenge_id
         )
-        return Response(
-            s.ParticipantSerializer(participant).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        body = s.ParticipantSerializer(participant).data
+        if created:
+            return responses.created(
+                request, body, "challenge-participants", group_id, challenge_id
+            )
+        return Response(body)
 
     @extend_schema(
         tags=["groups"],

@@ -129,16 +129,12 @@ class _SignedMixin(serializers.Serializer):
 
 
 class StorageResponseSerializer(_SignedMixin):
-    """The plan's `StorageResponse`."""
+    """The plan's `StorageResponse` with its `StorageItem`'s `access_level` and `expiry`:
+    one shape for a stored file from the upload, `GET /storage/{id}` and the list alike,
+    its id named `file_id` everywhere (the fields that link a file say `image_id`,
+    `progress_photo_ids`)."""
 
     file_id = serializers.UUIDField(source="id")
-    metadata = FileMetadataSerializer(source="*")
-
-
-class StorageItemSerializer(_SignedMixin):
-    """The plan's `StorageItem`."""
-
-    id = serializers.UUIDField()
     metadata = FileMetadataSerializer(source="*")
     access_level = serializers.ChoiceField(choices=AccessLevel.choices)
     expiry = serializers.DateTimeField(allow_null=True)

@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fitness.api import responses
 from fitness.api.errors import ApiError, NotFound
 from fitness.api.schema import DeleteWithBodySchema, error_responses
 from fitness.error_codes import ErrorCode
@@ -69,10 +70,8 @@ class UploadView(APIView):
         data.is_valid(raise_exception=True)
         options = dict(data.validated_data)
         stored = services.upload_file(owner=request.user, upload=options.pop("file"), **options)
-        return Response(
-            _render(s.StorageResponseSerializer, [stored], request)[0],
-            status=status.HTTP_201_CREATED,
-        )
+        body = _render(s.StorageResponseSerializer, [stored], request)[0]
+        return responses.created(request, body, "storage-file", stored.pk)
 
 
 class BatchUploadView(APIView):
@@ -120,7 +119,7 @@ class BatchUploadView(APIView):
             key=lambda item: item["index"],
         )
         items = _render(s.StorageResponseSerializer, stored, request)
-        return Response({"items": items, "errors": errors}, status=status.HTTP_201_CREATED)
+        return responses.created(request, {"items": items, "errors": errors}, "storage-files")
 
 
 class BatchDeleteView(APIView):
@@ -140,12 +139,12 @@ class BatchDeleteView(APIView):
 
 
 class FileListView(GenericAPIView):
-    serializer_class = s.StorageItemSerializer
+    serializer_class = s.StorageResponseSerializer
 
     @extend_schema(
         tags=[TAG],
         parameters=[s.FileListQuerySerializer],
-        responses={200: s.StorageItemSerializer(many=True)},
+        responses={200: s.StorageResponseSerializer(many=True)},
         description="The caller's files, newest first, each with a signed URL.",
     )
     def get(self, request):
@@ -154,7 +153,7 @@ class FileListView(GenericAPIView):
         files = selectors.list_files(request.user, purpose=query.validated_data.get("purpose"))
         page = self.paginate_queryset(files)
         data = _render(
-            s.StorageItemSerializer,
+            s.StorageResponseSerializer,
             page,
             request,
             variant=query.validated_data.get("variant"),
@@ -163,10 +162,10 @@ class FileListView(GenericAPIView):
 
 
 class FileDetailView(APIView):
-    @extend_schema(tags=[TAG], responses={200: s.StorageItemSerializer})
+    @extend_schema(tags=[TAG], responses={200: s.StorageResponseSerializer})
     def get(self, request, file_id):
         stored = selectors.get_file(request.user, file_id)
-        return Response(_render(s.StorageItemSerializer, [stored], request)[0])
+        return Response(_render(s.StorageResponseSerializer, [stored], request)[0])
 
     @extend_schema(
         tags=[TAG],

@@ -151,13 +151,24 @@ def test_login_rejects_inactive_user_like_a_wrong_password(api_client):
     assert_error(response, 401, "invalid_credentials")
 
 
-def test_me_returns_profile(auth_client, user):
+def test_me_answers_the_user_response_as_the_profile_does(auth_client, user):
     response = auth_client.get("/api/v1/auth/me")
     assert response.status_code == 200
     body = response.json()
-    assert body["id"] == str(user.id)
+    assert set(body) == {"profile", "settings", "stats", "preferences"}
+    assert body == auth_client.get("/api/v1/users/profile").json()
+    assert body["profile"]["id"] == str(user.id)
     for field in ("email", "name", "display_name", "birthday", "gender", "height", "weight"):
-        assert field in body
+        assert field in body["profile"]
+
+
+def test_register_answers_201_with_location_of_the_profile(api_client):
+    payload = {"email": "new@example.com", "password": STRONG, "name": "New"}
+
+    response = api_client.post("/api/v1/auth/register", payload, format="json")
+
+    assert response.status_code == 201
+    assert response["Location"] == "http://testserver/api/v1/users/profile"
 
 
 def test_me_without_token_is_401_envelope(api_client):

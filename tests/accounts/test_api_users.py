@@ -22,7 +22,7 @@ def test_profile_returns_user_response(auth_client, user):
     }
     assert body["stats"] == {
         "total_workouts": 0,
-        "total_calories_burned": 0.0,
+        "total_calories_burned": 0,
         "total_food_logs": 0,
         "streak_days": 0,
         "connections_count": 0,
@@ -124,6 +124,28 @@ def test_preferences_merge_and_null_removes(auth_client, user):
     assert response.json() == expected
     user.refresh_from_db()
     assert user.preferences == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"allergies": {"nuts": True}},
+        {"allergies": ["nuts", 3]},
+        {"dietary_restrictions": "vegan"},
+        {"daily_goals": [2000]},
+        {"daily_goals": {"calories": "2000"}},
+        {"daily_goals": {"protein": True}},
+    ],
+)
+def test_preferences_the_server_reads_must_have_their_documented_shape(auth_client, user, body):
+    user.preferences = {"allergies": ["nuts"]}
+    user.save()
+
+    response = auth_client.post("/api/v1/users/preferences", body, format="json")
+
+    assert_error(response, 400, "validation_error")
+    user.refresh_from_db()
+    assert user.preferences == {"allergies": ["nuts"]}
 
 
 def test_preferences_rejects_non_object(auth_client, user):

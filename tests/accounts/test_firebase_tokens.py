@@ -74,15 +74,15 @@ def test_rest_accepts_a_firebase_token_of_an_imported_user(certs, key, imported)
     response = _bearer(sign(key, claims_for("fbUid0001"))).get("/api/v1/auth/me")
 
     assert response.status_code == 200
-    assert response.json()["id"] == str(imported.pk)
-    assert response.json()["email"] == imported.email
+    assert response.json()["profile"]["id"] == str(imported.pk)
+    assert response.json()["profile"]["email"] == imported.email
 
 
 def test_our_own_tokens_still_work_while_the_bridge_is_on(certs, auth_client, user):
     response = auth_client.get("/api/v1/auth/me")
 
     assert response.status_code == 200
-    assert response.json()["id"] == str(user.pk)
+    assert response.json()["profile"]["id"] == str(user.pk)
     assert certs.fetches == 0
 
 
@@ -110,16 +110,17 @@ def test_an_unknown_uid_becomes_a_user_on_the_spot(certs, key, db):
     second = _bearer(token).get("/api/v1/auth/me")
 
     assert first.status_code == 200
-    assert second.json()["id"] == first.json()["id"]
+    assert second.json()["profile"]["id"] == first.json()["profile"]["id"]
     user = User.objects.get(firebase_uid="NewUid42")
-    assert str(user.pk) == first.json()["id"] == str(firebase.firebase_user_id("NewUid42"))
+    profile = first.json()["profile"]
+    assert str(user.pk) == profile["id"] == str(firebase.firebase_user_id("NewUid42"))
     assert user.migration_source == MigrationSource.FIREBASE_LAZY
     assert (user.email, user.name, user.email_verified) == (
         "new.user@example.com",
         "Nuevo Núñez",
         True,
     )
-    assert first.json()["email_verified"] is True
+    assert first.json()["profile"]["email_verified"] is True
     assert not user.has_usable_password()
     assert User.objects.count() == 1
 
@@ -132,7 +133,7 @@ def test_a_verified_firebase_address_links_the_account_registered_with_it(certs,
     )
 
     assert response.status_code == 200
-    assert response.json()["id"] == str(existing.pk)
+    assert response.json()["profile"]["id"] == str(existing.pk)
     existing.refresh_from_db()
     assert existing.firebase_uid == "LinkMe"
 

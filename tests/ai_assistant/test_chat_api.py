@@ -62,6 +62,33 @@ def test_start_chat_returns_conversation_with_session_id(auth_client, user):
     assert body["user_id"] == str(user.id)
     assert body["context"] == {"screen": "food"}
     assert conversation.owner == user
+    assert response["Location"] == f"http://testserver{history_url(conversation.session_id)}"
+
+
+def test_either_id_of_a_conversation_addresses_it_in_every_url(auth_client, user, gemini):
+    conversation = conversation_for(user)
+    gemini.stream(["By id."])
+
+    sent = send(auth_client, conversation.id, "hello")
+    history = auth_client.get(history_url(conversation.id))
+    by_session = auth_client.get(history_url(conversation.session_id))
+    deleted = auth_client.delete(chat_url(conversation.id))
+
+    assert sent.status_code == 200
+    assert sent.json()["data"]["session_id"] == str(conversation.session_id)
+    assert history.json() == by_session.json()
+    assert [item["content"] for item in history.json()["items"]] == ["hello", "By id."]
+    assert deleted.status_code == 204
+    assert not AIConversation.objects.exists()
+
+
+def test_another_users_conversation_id_is_404_like_their_session_id(auth_client, other_user):
+    theirs = conversation_for(other_user)
+    add_messages(theirs, ("user", "private"))
+
+    assert auth_client.get(history_url(theirs.id)).status_code == 404
+    assert auth_client.delete(chat_url(theirs.id)).status_code == 404
+    assert stored(theirs) == [("user", "private", False)]
 
 
 def test_start_chat_works_without_context_or_ai_configured(auth_client):

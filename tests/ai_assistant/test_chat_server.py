@@ -6,6 +6,8 @@ import json
 import socket
 import threading
 import time
+import uuid
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -20,6 +22,7 @@ from fitness.ws import send_user_event
 from tests.ai_assistant.coach import conversation_for, stream_later
 from tests.ai_assistant.conftest import STANDIN_KEY
 from tests.ai_assistant.gemini_standin import usage
+from tests.frames import check_server_frame, job_finished_payload
 from tests.servers import WS_MAX_SIZE, start_servers, stop_servers
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,7 +75,9 @@ def stored(conversation):
 
 
 async def receive(websocket) -> dict:
-    return json.loads(await asyncio.wait_for(websocket.recv(), TIMEOUT))
+    frame = json.loads(await asyncio.wait_for(websocket.recv(), TIMEOUT))
+    check_server_frame(urlsplit(websocket.request.path).path, frame)
+    return frame
 
 
 async def test_server_streams_gemini_chunks_to_websocket_client(server_url, user, gemini):
@@ -211,7 +216,8 @@ async def test_idle_sockets_survive_a_minute_on_redis_then_work(server_process, 
 
         await chat.send(json.dumps({"type": "message", "content": "After a minute?"}))
         chat_frames = [await receive(chat) for _ in range(3)]
-        await database_sync_to_async(send_user_event)(user.id, "job.finished", {"job_id": "j1"})
+        payload = job_finished_payload(uuid.uuid4())
+        await database_sync_to_async(send_user_event)(user.id, "job.finished", payload)
         event = await receive(events)
 
     assert [frame["type"] for frame in chat_frames] == [
@@ -220,4 +226,4 @@ async def test_idle_sockets_survive_a_minute_on_redis_then_work(server_process, 
         "ai_response",
     ]
     assert chat_frames[-1]["data"]["data"]["reply"]["content"] == "Still here."
-    assert event == {"type": "job.finished", "job_id": "j1"}
+    assert event == {"type": "job.finished", **payload}

@@ -257,6 +257,22 @@ async def test_socket_rate_limited_like_rest(user, gemini, settings):
     await socket.disconnect()
 
 
+async def test_socket_takes_the_rest_body_and_the_conversations_own_id(user, gemini):
+    conversation = await new_conversation(user)
+    gemini.stream(["Same ", "answer."])
+    # The conversation's `id` addresses it as its `session_id` does.
+    socket = await open_socket(f"/ws/ai/chat/{conversation.id}/", await bearer(user))
+    connected = await socket.receive_json_from(TIMEOUT)
+
+    await socket.send_json_to({"message": "Sent as REST sends it"})
+    frames = await frames_until_final(socket)
+
+    assert connected == {"type": "connected", "session_id": str(conversation.session_id)}
+    assert frames[-1]["type"] == "ai_response"
+    assert frames[-1]["data"]["data"]["message"]["content"] == "Sent as REST sends it"
+    await socket.disconnect()
+
+
 async def test_socket_rejects_invalid_frames_and_stays_usable(user, gemini):
     conversation = await new_conversation(user)
     socket = await chat_socket(user, conversation)
@@ -265,6 +281,8 @@ async def test_socket_rejects_invalid_frames_and_stays_usable(user, gemini):
         {"type": "message", "content": "x" * 4001},
         {"type": "shout", "content": "hi"},
         {"content": "hi"},
+        {"message": "hi", "content": "hi"},
+        {"message": ""},
         ["message"],
     ]
 

@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -6,6 +8,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts import tokens
 from fitness.asgi import application
 from fitness.ws import send_user_event
+from tests.frames import job_finished_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,9 +38,10 @@ async def test_events_socket_accepts_query_token_and_delivers_user_events(user, 
     token = await _access_token(user)
     ws = await _connect(f"/ws/events/?token={token}")
     await ws.receive_json_from()
-    await sync_to_async(send_user_event)(other_user.id, "job.finished", {"job_id": "theirs"})
-    await sync_to_async(send_user_event)(user.id, "job.finished", {"job_id": "mine"})
-    assert await ws.receive_json_from() == {"type": "job.finished", "job_id": "mine"}
+    theirs, mine = job_finished_payload(uuid.uuid4()), job_finished_payload(uuid.uuid4())
+    await sync_to_async(send_user_event)(other_user.id, "job.finished", theirs)
+    await sync_to_async(send_user_event)(user.id, "job.finished", mine)
+    assert await ws.receive_json_from() == {"type": "job.finished", **mine}
     await ws.disconnect()
 
 
@@ -132,3 +136,20 @@ async def test_events_socket_answers_unsafe_frames_and_stays_open(user, frame, c
     assert error["error"]["details"] == details
     assert await ws.receive_json_from() == {"type": "pong"}
     await ws.disconnect()
+
+
+@pytest.mark.parametrize("path", ["/ws/nope/", "/ws/events", "/ws/ai/chat/"])
+async def test_unknown_socket_path_answers_not_found_frame_then_closes_4404(path):
+    ws = await _connect(path)
+
+    frame = await ws.receive_json_from()
+
+    assert frame == {
+        "type": "error",
+        "error": {"code": "not_found", "message": "No such socket.", "details": {"path": path}},
+    }
+    assert await ws.receive_output() == {
+        "type": "websocket.close",
+        "code": 4404,
+        "reason": "No such socket.",
+    }

@@ -102,7 +102,7 @@ def test_the_whole_move(standin, sources, firebase_certs, local_backend):
     token = sign(firebase_certs, claims_for("fbAna"))
     bearer = APIClient()
     bearer.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    assert bearer.get("/api/v1/auth/me").json()["id"] == str(ana.pk)
+    assert bearer.get("/api/v1/auth/me").json()["profile"]["id"] == str(ana.pk)
     exchanged = APIClient().post("/api/v1/auth/firebase", {"id_token": token}, format="json")
     assert exchanged.status_code == 200
     client = APIClient()

@@ -17,6 +17,7 @@ from accounts import tokens
 from social import services
 from tests.factories import UserFactory
 from tests.factories import connect as connect_users
+from tests.frames import check_server_frame
 from tests.servers import start_servers, stop_servers
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,7 +74,9 @@ class Socket:
         self.websocket = websocket
 
     async def next(self) -> dict:
-        return json.loads(await asyncio.wait_for(self.websocket.recv(), TIMEOUT))
+        frame = json.loads(await asyncio.wait_for(self.websocket.recv(), TIMEOUT))
+        check_server_frame("/ws/events/", frame)
+        return frame
 
     async def next_of(self, event_type: str) -> dict:
         while True:

@@ -165,7 +165,7 @@ def test_group_id_must_be_a_group_of_the_owner(owner):
     assert not Workout.objects.exists()
     mine = make_group(owner)
     ok = client_for(owner).post(WORKOUTS, workout_payload(group_id=str(mine.pk)), format="json")
-    assert ok.status_code == 201 and ok.json()["group_id"] == str(mine.pk)
+    assert ok.status_code == 201 and ok.json()["workout"]["group_id"] == str(mine.pk)
 
 
 def test_group_workout_visible_to_active_members_while_the_owner_is_one(owner):

@@ -164,7 +164,8 @@ def test_file_detail_returns_storage_item(auth_client, user):
 
     assert response.status_code == 200
     body = response.json()
-    assert body["id"] == str(stored.id)
+    assert body["file_id"] == str(stored.id)
+    assert "id" not in body  # one name for a stored file, as the upload answers it
     assert body["access_level"] == "private"
     assert datetime.fromisoformat(body["expiry"]) == expiry
     assert body["metadata"]["tags"] == ["a"]

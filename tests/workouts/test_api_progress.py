@@ -56,6 +56,39 @@ def test_progress_marks_exercises_by_index_and_id(client_for_lifter, session):
     assert session.completed is False
 
 
+def test_progress_accepts_the_plans_workout_progress_shape(client_for_lifter, session):
+    # What the app sends today: the plan's WorkoutProgress, a count of exercises done.
+    plan_shape = {
+        "workout_id": str(session.id),
+        "completed_exercises": 2,
+        "total_exercises": 3,
+        "duration": 25,
+        "calories_burned": 180,
+        "timestamp": timezone.now().isoformat(),
+    }
+
+    response = client_for_lifter.post(progress_url(session.id), plan_shape, format="json")
+
+    assert response.status_code == 201
+    assert response["Location"] == f"http://testserver{progress_url(session.id)}"
+    body = response.json()
+    assert (body["completed_exercises"], body["total_exercises"]) == (2, 3)
+    assert (body["duration"], body["calories_burned"]) == (25, 180)
+    done = Exercise.objects.filter(workout=session, completed=True)
+    assert set(done.values_list("name", flat=True)) == {"Squat", "Lunge"}  # the first two
+
+
+def test_progress_count_and_references_together_mark_each_exercise_once(client_for_lifter, session):
+    body = {"completed_exercises": 3, "exercises": [0]}
+
+    response = client_for_lifter.post(progress_url(session.id), body, format="json")
+
+    assert response.json()["completed_exercises"] == 3
+    session.refresh_from_db()
+    assert session.completed is True
+    assert len(WorkoutProgress.objects.get().marked["exercises"]) == 3
+
+
 def test_progress_on_sets_completes_exercise_when_every_set_is_done(client_for_lifter, session):
     url = progress_url(session.id)
 
@@ -142,6 +175,9 @@ def test_progress_estimates_calories_from_elapsed_time_until_given(client_for_li
         {"calories_burned": -1},
         {"timestamp": "2999-01-01T00:00:00Z"},
         {"exercises": [0], "extra": 1},
+        {"completed_exercises": 4},
+        {"completed_exercises": -1},
+        {"completed_exercises": "two"},
     ],
 )
 def test_progress_rejects_bad_input_and_changes_nothing(client_for_lifter, session, body):

@@ -23,7 +23,8 @@ def test_user_stats_count_workouts_calories_and_streak(auth_client, user, other_
     body = auth_client.get("/api/v1/users/stats").json()
 
     assert body["total_workouts"] == 3
-    assert body["total_calories_burned"] == 550.0
+    assert body["total_calories_burned"] == 550
+    assert type(body["total_calories_burned"]) is int  # kcal, like every calorie figure
     assert body["streak_days"] == 2
     assert "first_workout" in body["achievements"]
 
@@ -45,5 +46,5 @@ def test_user_stats_of_user_without_workouts(auth_client):
     body = auth_client.get("/api/v1/users/stats").json()
 
     assert body["total_workouts"] == 0
-    assert body["total_calories_burned"] == 0.0
+    assert body["total_calories_burned"] == 0
     assert body["streak_days"] == 0

@@ -21,6 +21,34 @@ def detail(workout_id) -> str:
     return f"{URL}/{workout_id}"
 
 
+# --- one shape ------------------------------------------------------------------------------
+
+
+def test_every_single_workout_read_and_write_answers_the_workout_response(auth_client):
+    created = auth_client.post(URL, workout_payload(), format="json")
+    workout_id = created.json()["workout"]["id"]
+    url = detail(workout_id)
+    answers = {
+        "POST": created,
+        "POST again": auth_client.post(URL, workout_payload(id=workout_id), format="json"),
+        "GET": auth_client.get(url),
+        "PUT": auth_client.put(url, workout_payload(), format="json"),
+        "PATCH": auth_client.patch(url, {"notes": "n"}, format="json"),
+    }
+
+    read = answers["GET"].json()
+    for verb, response in answers.items():
+        body = response.json()
+        assert set(body) == {"workout", "progress", "stats"}, verb
+        assert set(body["workout"]) == set(read["workout"]), verb
+        assert body["progress"]["workout_id"] == workout_id, verb
+        assert set(body["stats"]) == set(read["stats"]), verb
+    assert created["Location"] == f"http://testserver{url}"
+    assert "Location" not in answers["POST again"]
+    # List items are the bare workout, in the list envelope.
+    assert set(auth_client.get(URL).json()["items"][0]) == set(read["workout"])
+
+
 # --- create ---------------------------------------------------------------------------------
 
 
@@ -36,7 +64,7 @@ def test_create_returns_201_with_exercises_in_order(auth_client, user):
     response = auth_client.post(URL, payload, format="json")
 
     assert response.status_code == 201
-    body = response.json()
+    body = response.json()["workout"]
     assert response["ETag"]
     assert body["user_id"] == str(user.id)
     assert body["name"] == "Push day"
@@ -67,7 +95,7 @@ def test_create_keeps_weight_in_entered_unit_and_stores_kg(auth_client):
     payload = workout_payload(
         exercises=[exercise_payload("Squat", sets=1, reps=5, weight={"value": 225, "unit": "lb"})]
     )
-    body = auth_client.post(URL, payload, format="json").json()
+    body = auth_client.post(URL, payload, format="json").json()["workout"]
 
     assert body["exercises"][0]["weight"] == {"value": 225.0, "unit": "lb"}
     stored = Exercise.objects.get(workout_id=body["id"])
@@ -89,7 +117,7 @@ def test_create_with_set_logs_counts_sets_from_them(auth_client):
             )
         ]
     )
-    body = auth_client.post(URL, payload, format="json").json()
+    body = auth_client.post(URL, payload, format="json").json()["workout"]
 
     exercise = body["exercises"][0]
     assert exercise["sets"] == 2
@@ -113,7 +141,7 @@ def test_create_rejects_sets_that_disagree_with_set_logs(auth_client):
 
 def test_create_marks_completed_at_when_created_completed(auth_client):
     before = timezone.now()
-    body = auth_client.post(URL, workout_payload(completed=True), format="json").json()
+    body = auth_client.post(URL, workout_payload(completed=True), format="json").json()["workout"]
 
     assert body["completed"] is True
     assert body["completed_at"] >= before.isoformat().replace("+00:00", "Z")
@@ -126,7 +154,7 @@ def test_create_accepts_client_times_in_the_past(auth_client):
         completed=True,
         completed_at=(when + timedelta(hours=1)).isoformat(),
     )
-    body = auth_client.post(URL, payload, format="json").json()
+    body = auth_client.post(URL, payload, format="json").json()["workout"]
 
     assert body["created_at"] == when.isoformat().replace("+00:00", "Z")
     assert body["completed_at"] == (when + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
@@ -170,7 +198,7 @@ def test_create_accepts_exactly_100_exercises(auth_client):
     response = auth_client.post(URL, workout_payload(exercises=exercises), format="json")
 
     assert response.status_code == 201
-    assert len(response.json()["exercises"]) == 100
+    assert len(response.json()["workout"]["exercises"]) == 100
 
 
 def test_create_accepts_zero_weight_for_bodyweight_work(auth_client):
@@ -180,7 +208,7 @@ def test_create_accepts_zero_weight_for_bodyweight_work(auth_client):
     response = auth_client.post(URL, payload, format="json")
 
     assert response.status_code == 201
-    assert response.json()["exercises"][0]["weight"] == {"value": 0.0, "unit": "kg"}
+    assert response.json()["workout"]["exercises"][0]["weight"] == {"value": 0.0, "unit": "kg"}
 
 
 def test_create_rejects_non_json_body(auth_client):
@@ -208,7 +236,7 @@ def test_create_with_same_id_twice_returns_stored_workout_without_duplicate(auth
     assert first.status_code == 201
     assert again.status_code == 200
     assert again.json() == first.json()
-    assert again.json()["name"] == "Push day"
+    assert again.json()["workout"]["name"] == "Push day"
     assert Workout.objects.count() == 1
     assert Exercise.objects.count() == 2
 
@@ -240,7 +268,7 @@ def test_create_shares_with_listed_users(auth_client, user, other_user):
     connect(user, other_user)
     body = auth_client.post(
         URL, workout_payload(shared_with=[str(other_user.id)] * 2), format="json"
-    ).json()
+    ).json()["workout"]
 
     assert body["shared_with"] == [str(other_user.id)]
     assert WorkoutShare.objects.filter(workout_id=body["id"]).count() == 1
@@ -449,7 +477,7 @@ def test_put_replaces_fields_and_exercises_as_a_whole(auth_client, user):
     )
 
     assert response.status_code == 200
-    body = response.json()
+    body = response.json()["workout"]
     assert body["name"] == "Pull day"
     assert body["notes"] == ""
     assert body["progress_photos"] == []
@@ -471,8 +499,10 @@ def test_put_accepts_the_object_it_read_back(auth_client, user):
     response = auth_client.put(detail(workout.id), read, format="json")
 
     assert response.status_code == 200
-    assert response.json()["name"] == "Renamed"
-    assert [e["id"] for e in response.json()["exercises"]] == [e["id"] for e in read["exercises"]]
+    assert response.json()["workout"]["name"] == "Renamed"
+    assert [e["id"] for e in response.json()["workout"]["exercises"]] == [
+        e["id"] for e in read["exercises"]
+    ]
 
 
 def test_put_rejects_exercise_id_of_another_workout_and_changes_nothing(auth_client, user):
@@ -500,7 +530,7 @@ def test_patch_changes_only_sent_fields(auth_client, user):
 
     response = auth_client.patch(detail(workout.id), {"name": "Renamed"}, format="json")
 
-    body = response.json()
+    body = response.json()["workout"]
     assert response.status_code == 200
     assert body["name"] == "Renamed"
     assert body["notes"] == "keep me"
@@ -523,14 +553,18 @@ def test_patch_with_exercises_replaces_them_and_validates_them_in_full(auth_clie
             "0"
         ]
     )
-    assert [e["name"] for e in replaced.json()["exercises"]] == ["Only one"]
+    assert [e["name"] for e in replaced.json()["workout"]["exercises"]] == ["Only one"]
 
 
 def test_patch_completed_sets_and_clears_completed_at(auth_client, user):
     workout = create_workout(user)
 
-    done = auth_client.patch(detail(workout.id), {"completed": True}, format="json").json()
-    undone = auth_client.patch(detail(workout.id), {"completed": False}, format="json").json()
+    done = auth_client.patch(detail(workout.id), {"completed": True}, format="json").json()[
+        "workout"
+    ]
+    undone = auth_client.patch(detail(workout.id), {"completed": False}, format="json").json()[
+        "workout"
+    ]
 
     assert done["completed"] is True and done["completed_at"] is not None
     assert undone["completed"] is False and undone["completed_at"] is None
@@ -550,7 +584,9 @@ def test_patch_shared_with_replaces_shares(auth_client, user, other_user):
     connect(user, other_user)
     workout = create_workout(user, shared_with=[str(other_user.id)])
 
-    body = auth_client.patch(detail(workout.id), {"shared_with": []}, format="json").json()
+    body = auth_client.patch(detail(workout.id), {"shared_with": []}, format="json").json()[
+        "workout"
+    ]
 
     assert body["shared_with"] == []
     assert not WorkoutShare.objects.filter(workout=workout).exists()

@@ -54,7 +54,7 @@ def test_create_with_own_photos_keeps_order_and_serves_signed_urls(auth_client, 
     response = auth_client.post(URL, workout_payload(progress_photos=ids(order)), format="json")
 
     assert response.status_code == 201
-    body = response.json()
+    body = response.json()["workout"]
     assert body["progress_photo_ids"] == ids(order)
     assert len(body["progress_photos"]) == 3
     for url, stored in zip(body["progress_photos"], order, strict=True):
@@ -102,8 +102,8 @@ def test_patch_replaces_photos_and_leaves_them_when_not_sent(auth_client, user):
     renamed = auth_client.patch(detail(workout.id), {"name": "Renamed"}, format="json")
 
     assert replaced.status_code == 200
-    assert replaced.json()["progress_photo_ids"] == ids([c, a])
-    assert renamed.json()["progress_photo_ids"] == ids([c, a])
+    assert replaced.json()["workout"]["progress_photo_ids"] == ids([c, a])
+    assert renamed.json()["workout"]["progress_photo_ids"] == ids([c, a])
 
 
 @pytest.mark.django_db
@@ -116,9 +116,13 @@ def test_put_of_the_object_as_read_keeps_photos_and_put_without_them_clears(auth
     cleared = auth_client.put(detail(workout.id), {"name": "Legs", "type": "strength"}, "json")
 
     assert echoed.status_code == 200
-    assert echoed.json()["progress_photo_ids"] == ids(files)
+    assert echoed.json()["workout"]["progress_photo_ids"] == ids(files)
     assert cleared.status_code == 200
-    assert cleared.json()["progress_photos"] == [] == cleared.json()["progress_photo_ids"]
+    assert (
+        cleared.json()["workout"]["progress_photos"]
+        == []
+        == cleared.json()["workout"]["progress_photo_ids"]
+    )
 
 
 @pytest.mark.django_db
@@ -144,7 +148,9 @@ def test_update_returns_400_and_changes_nothing_when_a_photo_is_someone_elses(
 @pytest.mark.django_db
 def test_deleting_a_photo_file_removes_it_and_bumps_updated_at(auth_client, user):
     a, b, c = (stored_file(user) for _ in range(3))
-    body = auth_client.post(URL, workout_payload(progress_photos=ids([a, b, c])), "json").json()
+    body = auth_client.post(URL, workout_payload(progress_photos=ids([a, b, c])), "json").json()[
+        "workout"
+    ]
     untouched = create_workout(user, progress_photos=ids([c]))
 
     assert auth_client.delete(f"/api/v1/storage/{b.pk}").status_code == 204

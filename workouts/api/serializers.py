@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fitness.api.fields import TimeBoundField
-from fitness.measurements import MeasurementField, in_unit, measurement_schema
+from fitness.measurements import MeasurementField, from_metric, in_unit, measurement_schema
 from fitness.serializers import StrictSerializer
 from social.selectors import user_card
 from storage import selectors as storage
@@ -257,6 +257,18 @@ class SetRefSerializer(StrictSerializer):
 
 
 class ProgressInputSerializer(StrictSerializer):
+    """Today's references (`exercises`, `sets`) or the plan's `WorkoutProgress` as the app
+    sends it (`completed_exercises` a count; its `workout_id` and `total_exercises`, which
+    the server knows, are accepted and ignored)."""
+
+    workout_id = serializers.UUIDField(read_only=True)
+    total_exercises = serializers.IntegerField(read_only=True)
+    completed_exercises = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_EXERCISES,
+        required=False,
+        help_text="The plan's count: the first N exercises, in order, are now done.",
+    )
     exercises = serializers.ListField(
         child=ExerciseRefField(),
         max_length=MAX_EXERCISES,
@@ -278,11 +290,11 @@ class ProgressInputSerializer(StrictSerializer):
     )
 
     def validate(self, attrs):
-        if not (
-            attrs["exercises"] or attrs["sets"] or "duration" in attrs or "calories_burned" in attrs
-        ):
+        sent = ("completed_exercises", "duration", "calories_burned")
+        if not (attrs["exercises"] or attrs["sets"] or any(name in attrs for name in sent)):
             raise serializers.ValidationError(
-                "Send at least one of exercises, sets, duration or calories_burned."
+                "Send at least one of completed_exercises, exercises, sets, duration or "
+                "calories_burned."
             )
         return attrs
 
@@ -535,22 +547,61 @@ class StatsWeekSerializer(StatsTotalsSerializer):
         return _first(super().get_fields(), "week_start")
 
 
-class PersonalRecordSerializer(serializers.Serializer):
-    value = MeasurementField(kind="mass", allow_zero=True, source="value_kg")
-    date = serializers.DateField(help_text="Local day of the workout that first reached it.")
-    workout_id = serializers.UUIDField()
+_RECORD_SCHEMA = {
+    **_MASS_SCHEMA,
+    "required": [*_MASS_SCHEMA["required"], "date", "workout_id"],
+    "properties": {
+        **_MASS_SCHEMA["properties"],
+        "date": {
+            "type": "string",
+            "format": "date",
+            "description": "Local day of the workout that first reached it.",
+        },
+        "workout_id": {"type": "string", "format": "uuid"},
+    },
+}
+
+
+@extend_schema_field(_RECORD_SCHEMA)
+class PersonalRecordField(serializers.Field):
+    """A record as a measurement with the day it was reached: `{value, unit, date,
+    workout_id}`, flat (a nested `{value: {value, unit}}` read badly in the app)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, record: dict) -> dict:
+        system = self.context.get("measurement_system", "metric")
+        return {
+            **from_metric(record["value_kg"], "mass", system),
+            "date": serializers.DateField().to_representation(record["date"]),
+            "workout_id": str(record["workout_id"]),
+        }
 
 
 class ExerciseRecordsSerializer(serializers.Serializer):
     exercise = serializers.CharField()
-    heaviest_weight = PersonalRecordSerializer()
-    best_one_rep_max = PersonalRecordSerializer(help_text="Epley: weight x (1 + reps / 30).")
-    best_volume = PersonalRecordSerializer(help_text="Sets x reps x weight in one workout.")
+    heaviest_weight = PersonalRecordField()
+    best_one_rep_max = PersonalRecordField(help_text="Epley: weight x (1 + reps / 30).")
+    best_volume = PersonalRecordField(help_text="Sets x reps x weight in one workout.")
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "nullable": True,
+        "description": "The bound as the client sent it (a date or a date-time, inclusive); "
+        "null when left out.",
+    }
+)
+class TimeBoundEchoField(serializers.CharField):
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, read_only=True, **kwargs)
 
 
 class WorkoutStatsSerializer(serializers.Serializer):
-    from_ = serializers.DateTimeField(allow_null=True)
-    to = serializers.DateTimeField(allow_null=True, help_text="Exclusive.")
+    from_ = TimeBoundEchoField()
+    to = TimeBoundEchoField()
     totals = StatsTotalsSerializer()
     by_type = StatsByTypeSerializer(many=True)
     weekly = StatsWeekSerializer(many=True)

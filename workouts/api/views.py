@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_zone
+from fitness.api import responses
 from fitness.api.concurrency import check_if_match, etag_for
 from fitness.api.pagination import PagePagination
 from fitness.api.schema import error_responses
@@ -34,11 +35,18 @@ def _query(serializer_class, request):
     return query.validated_data
 
 
-def _workout_response(request, workout: Workout, status_code: int = 200) -> Response:
-    data = s.WorkoutSerializer(workout, context={"request": request}).data
-    response = Response(data, status=status_code)
-    response["ETag"] = etag_for(workout)
-    return response
+def _workout_response(request, workout: Workout, *, created: bool = False) -> Response:
+    """The plan's `WorkoutResponse`, which every single-workout read and write answers."""
+    body = {
+        "workout": workout,
+        "progress": selectors.current_progress(workout),
+        "stats": selectors.workout_stats(user=request.user),
+    }
+    data = s.WorkoutResponseSerializer(body, context=_context(request)).data
+    headers = {"ETag": etag_for(workout)}
+    if created:
+        return responses.created(request, data, "workouts-detail", workout.pk, headers=headers)
+    return Response(data, headers=headers)
 
 
 def _precondition(request):
@@ -77,9 +85,10 @@ class WorkoutListView(APIView):
         tags=["workouts"],
         request=s.WorkoutCreateSerializer,
         responses={
-            201: s.WorkoutSerializer,
+            201: s.WorkoutResponseSerializer,
             200: OpenApiResponse(
-                s.WorkoutSerializer, description="The id was sent before: the stored workout."
+                s.WorkoutResponseSerializer,
+                description="The id was sent before: the stored workout.",
             ),
             **error_responses(ErrorCode.ID_CONFLICT),
         },
@@ -91,7 +100,7 @@ class WorkoutListView(APIView):
         data = s.WorkoutCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         workout, created = services.create_workout(owner=request.user, data=data.validated_data)
-        return _workout_response(request, workout, 201 if created else 200)
+        return _workout_response(request, workout, created=created)
 
 
 class WorkoutDetailView(APIView):
@@ -105,20 +114,16 @@ class WorkoutDetailView(APIView):
     )
     def get(self, request, workout_id):
         workout = selectors.get_workout(user=request.user, workout_id=workout_id)
-        body = {
-            "workout": workout,
-            "progress": selectors.current_progress(workout),
-            "stats": selectors.workout_stats(user=request.user),
-        }
-        response = Response(s.WorkoutResponseSerializer(body, context=_context(request)).data)
-        response["ETag"] = etag_for(workout)
-        return response
+        return _workout_response(request, workout)
 
     @extend_schema(
         tags=["workouts"],
         request=s.WorkoutWriteSerializer,
         parameters=[_IF_MATCH],
-        responses={200: s.WorkoutSerializer, **error_responses(ErrorCode.PRECONDITION_FAILED)},
+        responses={
+            200: s.WorkoutResponseSerializer,
+            **error_responses(ErrorCode.PRECONDITION_FAILED),
+        },
         description="Replaces the workout: fields left out take their defaults and the "
         "exercises are replaced as a whole.",
     )
@@ -129,7 +134,10 @@ class WorkoutDetailView(APIView):
         tags=["workouts"],
         request=s.WorkoutWriteSerializer(partial=True),
         parameters=[_IF_MATCH],
-        responses={200: s.WorkoutSerializer, **error_responses(ErrorCode.PRECONDITION_FAILED)},
+        responses={
+            200: s.WorkoutResponseSerializer,
+            **error_responses(ErrorCode.PRECONDITION_FAILED),
+        },
         description="Changes the fields sent; `exercises`, when sent, replace the old ones.",
     )
     def patch(self, request, workout_id):
@@ -188,7 +196,9 @@ class WorkoutProgressView(APIView):
         entry = services.record_progress(
             owner=request.user, workout_id=workout_id, **data.validated_data
         )
-        return Response(s.WorkoutProgressSerializer(entry).data, status=status.HTTP_201_CREATED)
+        return responses.created(
+            request, s.WorkoutProgressSerializer(entry).data, "workouts-progress", workout_id
+        )
 
 
 class WorkoutStatsView(APIView):
@@ -204,5 +214,10 @@ class WorkoutStatsView(APIView):
         bounds = _query(s.StatsQuerySerializer, request)
         stats = selectors.workout_stats(
             user=request.user, start=bounds.get("from"), end=bounds.get("to")
+        )
+        # Echoed as sent: the instants they stand for are the client's own dates shifted
+        # into the user's zone (and `to` made exclusive), which no client compares with.
+        stats.update(
+            {name: request.query_params.get(name, "").strip() or None for name in ("from", "to")}
         )
         return Response(s.WorkoutStatsSerializer(stats, context=_context(request)).data)

@@ -28,7 +28,19 @@ class ChatMessageInSerializer(serializers.Serializer):
 
 
 class ChatSocketFrameSerializer(serializers.Serializer):
-    """What a client sends on /ws/ai/chat/{session}/."""
+    """What a client sends on /ws/ai/chat/{session}/: `{"type": "message", "content"}`, or
+    the REST body `{"message"}` as it is (`type` optional), so one shape serves both. The
+    validated data is `{"content"}` either way."""
 
-    type = serializers.ChoiceField(choices=["message"])
-    content = serializers.CharField(max_length=MAX_MESSAGE_CHARS)
+    type = serializers.ChoiceField(choices=["message"], required=False)
+    content = serializers.CharField(max_length=MAX_MESSAGE_CHARS, required=False)
+    message = serializers.CharField(max_length=MAX_MESSAGE_CHARS, required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if ("content" in attrs) == ("message" in attrs):
+            raise serializers.ValidationError(
+                'Send the text once: {"type": "message", "content": "..."} or {"message": "..."}.'
+            )
+        if "content" in attrs and "type" not in attrs:
+            raise serializers.ValidationError({"type": ["Required with content."]})
+        return {"content": attrs.get("content", attrs.get("message"))}

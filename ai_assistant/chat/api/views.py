@@ -16,6 +16,7 @@ from ai_assistant.chat.schemas import (
     ChatReplyResponse,
 )
 from ai_assistant.openapi import AI_ERROR_CODES
+from fitness.api import responses
 from fitness.api.pagination import PagePagination
 from fitness.api.schema import error_responses
 from rollout.api.permissions import feature_enabled
@@ -43,7 +44,7 @@ class StartChatView(APIView):
             owner=request.user, context=data.validated_data["context"]
         )
         body = AIConversation.from_row(conversation).model_dump(mode="json")
-        return Response(body, status=status.HTTP_201_CREATED)
+        return responses.created(request, body, "ai-chat-history", conversation.session_id)
 
 
 class ChatMessageView(APIView):

@@ -1,0 +1,36 @@
+"""The committed TypeScript types are what the schema generates today, and they compile.
+
+Needs Node.js and npm (CI installs them, see .ci/run); the npm packages, pinned in
+clients/typescript/package-lock.json, install into a gitignored folder on first use.
+"""
+
+import shutil
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from fitness.management.commands import typescript_client
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("node") and shutil.which("npm")),
+    reason="Node.js and npm are not installed (apt-get install nodejs npm; .ci/run does)",
+)
+
+
+def test_committed_types_match_the_schema_and_the_example_compiles(capsys):
+    call_command("typescript_client", "--check", "--typecheck")
+
+    out = capsys.readouterr().out
+    assert "TypeScript types match the schema." in out
+    assert "the client and its example compile" in out
+
+
+def test_check_fails_when_the_committed_types_are_stale(tmp_path, monkeypatch):
+    stale = tmp_path / "schema.d.ts"
+    stale.write_text(
+        typescript_client.TYPES_FILE.read_text().replace("hasMore: boolean", "hasMore: string")
+    )
+    monkeypatch.setattr(typescript_client, "TYPES_FILE", stale)
+
+    with pytest.raises(CommandError, match="is stale"):
+        call_command("typescript_client", "--check")
