@@ -228,3 +228,21 @@ class LoginAttemptWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email}: {self.attempts}"
+
+
+class PasswordResetCode(models.Model):
+    """The one live password-reset code of a user: six digits to type, short-lived, and
+    dead after a few wrong tries. Only its HMAC is stored (`accounts.services`), so the
+    table alone does not let anyone reset a password."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="reset_code")
+    code_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="reset_code_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"

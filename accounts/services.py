@@ -3,19 +3,22 @@
 import json
 import logging
 import math
+import secrets
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
-from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.http import HttpRequest
+from django.template.loader import render_to_string
 from django.utils import timezone
-from django.utils.encoding import force_str
-from django.utils.http import urlsafe_base64_decode
+from django.utils.crypto import constant_time_compare, salted_hmac
 from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import Token
@@ -24,12 +27,12 @@ from accounts import firebase, tokens
 from accounts.models import (
     LoginAttemptWindow,
     MigrationSource,
+    PasswordResetCode,
     TokenFamily,
     User,
     normalize_email,
 )
-from accounts.tasks import send_password_reset_email
-from fitness.api import ratelimit
+from fitness.api import ratelimit, throttling
 from fitness.api.errors import ApiError, RateLimited
 from fitness.error_codes import ErrorCode
 
@@ -48,9 +51,9 @@ class UserInactive(ApiError):
     message = "This account is disabled."
 
 
-class InvalidResetToken(ApiError):
-    code = ErrorCode.INVALID_RESET_TOKEN
-    message = "This reset link is invalid or has expired."
+class InvalidResetCode(ApiError):
+    code = ErrorCode.INVALID_RESET_CODE
+    message = "This reset code is wrong, has expired or was tried too often; ask for a new one."
 
 
 def _password_errors(password: str, user: User | None) -> None:
@@ -211,28 +214,94 @@ def request_password_reset(*, email: str) -> None:
     Accounts without a usable password get it too: users imported from Firebase who signed
     in with a provider only, or whose hash Firebase did not export, set one this way.
     """
-    user = User.objects.filter(email=normalize_email(email), is_active=True).first()
+    from accounts.tasks import send_password_reset_email  # the task calls this module
+
+    email = normalize_email(email)
+    throttling.check_email_rate("password_reset", email)
+    user = User.objects.filter(email=email, is_active=True).first()
     if user is None:
         return
     send_password_reset_email.delay_on_commit(str(user.pk))
 
 
+def _reset_code_hash(user: User, code: str) -> str:
+    # Keyed with SECRET_KEY: a million codes are quickly hashed, so a plain hash in a
+    # leaked table would give every live code away.
+    return salted_hmac("accounts.reset-code", f"{user.pk}:{code}", algorithm="sha256").hexdigest()
+
+
 @transaction.atomic
-def confirm_password_reset(*, uid: str, token: str, new_password: str) -> User:
-    try:
-        user_id = force_str(urlsafe_base64_decode(uid))
-        user = User.objects.select_for_update().get(pk=user_id, is_active=True)
-    except (ValueError, TypeError, OverflowError, DjangoValidationError, User.DoesNotExist):
-        raise InvalidResetToken() from None
-    # The token is a hash over the password hash and last login, so setting the password
-    # below spends it: it cannot be used twice.
-    if not default_token_generator.check_token(user, token):
-        raise InvalidResetToken()
+def issue_password_reset_code(*, user: User) -> str:
+    """A new six-digit code for `user`, replacing any earlier one; only its hash is kept."""
+    code = f"{secrets.randbelow(10**6):06d}"
+    PasswordResetCode.objects.update_or_create(
+        user=user,
+        defaults={
+            "code_hash": _reset_code_hash(user, code),
+            "expires_at": timezone.now() + timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT),
+            "attempts": 0,
+        },
+    )
+    return code
+
+
+def send_password_reset_code(*, user_id: str) -> None:
+    """Issues a code and e-mails it with the app link that fills it in."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return
+    code = issue_password_reset_code(user=user)
+    link = settings.PASSWORD_RESET_LINK.format(
+        email=quote(user.email, safe=""), code=quote(code, safe="")
+    )
+    context = {
+        "user": user,
+        "code": code,
+        "link": link,
+        "valid_minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
+    }
+    send_mail(
+        subject=f"{code} is your Future Fitness reset code",
+        message=render_to_string("accounts/password_reset_email.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[user.email],
+    )
+
+
+def confirm_password_reset(*, email: str, code: str, new_password: str) -> User:
+    """Sets a new password with the e-mailed code. A wrong code counts a try (committed
+    even though the request fails); the code is dead once it has expired, been used or
+    been tried PASSWORD_RESET_MAX_ATTEMPTS times. Unknown e-mails answer the same error."""
+    user = _reset_with_code(email=normalize_email(email), code=code, new_password=new_password)
+    if user is None:
+        raise InvalidResetCode()
+    return user
+
+
+@transaction.atomic
+def _reset_with_code(*, email: str, code: str, new_password: str) -> User | None:
+    user = User.objects.select_for_update().filter(email=email, is_active=True).first()
+    if user is None:
+        return None
+    # Locked: parallel guesses are all counted against the same few tries.
+    reset = PasswordResetCode.objects.select_for_update().filter(user=user).first()
+    if (
+        reset is None
+        or reset.expires_at <= timezone.now()
+        or reset.attempts >= settings.PASSWORD_RESET_MAX_ATTEMPTS
+    ):
+        return None
+    if not constant_time_compare(reset.code_hash, _reset_code_hash(user, code)):
+        PasswordResetCode.objects.filter(pk=reset.pk).update(attempts=F("attempts") + 1)
+        return None
+    # Checked only once the code is right, and before anything is written: a weak password
+    # spends neither the code nor a try.
     _password_errors(new_password, user)
     # A new password bumps the user's token version (User.save): every access and refresh
     # token issued before it is refused from the commit on.
     user.set_password(new_password)
     user.save(update_fields=["password", "updated_at"])
+    reset.delete()
     tokens.revoke_all_refresh_tokens(user)
     return user
 

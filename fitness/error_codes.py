@@ -57,7 +57,11 @@ class ErrorCode(StrEnum):
         429,
         "Too many failed logins for this account; it is locked for `Retry-After` seconds.",
     )
-    INVALID_RESET_TOKEN = "invalid_reset_token", 400, "The password-reset link is invalid."
+    INVALID_RESET_CODE = (
+        "invalid_reset_code",
+        400,
+        "The password-reset code is wrong, expired or used up; ask for a new one.",
+    )
     PERMISSION_DENIED = "permission_denied", 403, "The caller may not do this."
 
     # --- Objects ---------------------------------------------------------------------------

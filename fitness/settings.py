@@ -202,7 +202,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
+# A reset code is six digits the user types: short-lived and dead after a few wrong tries,
+# so guessing one (a million values) stays hopeless.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=15 * 60)
+PASSWORD_RESET_MAX_ATTEMPTS = env.int("PASSWORD_RESET_MAX_ATTEMPTS", default=5)
+# The app link in the reset e-mail; {email} and {code} are filled in (URL-encoded).
+PASSWORD_RESET_LINK = env.str(
+    "PASSWORD_RESET_LINK", default="futurefitness://reset?email={email}&code={code}"
+)
+if "{code}" not in PASSWORD_RESET_LINK:
+    raise ImproperlyConfigured("PASSWORD_RESET_LINK must contain {code}.")
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -290,12 +299,20 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "fitness.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "fitness.api.schema.EnvelopeAutoSchema",
+    # Registration, login and password reset (fitness.api.throttling): per client IP the
+    # limits are generous, since a carrier's NAT puts thousands of phones behind one
+    # address; the tight ones are per device (`X-Device-ID`) and per e-mail (the login
+    # lockout, LOGIN_MAX_FAILURES; reset e-mails; the reset code's own tries).
     "DEFAULT_THROTTLE_RATES": {
-        "register": env.str("THROTTLE_REGISTER", default="10/hour"),
-        # Loose enough for many users behind one carrier NAT; the per-e-mail lockout is the
-        # tight limit, this one stops one client guessing across many accounts.
-        "login": env.str("THROTTLE_LOGIN", default="30/minute"),
-        "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
+        "register": env.str("THROTTLE_REGISTER", default="300/hour"),
+        "register_device": env.str("THROTTLE_REGISTER_DEVICE", default="5/hour"),
+        "login": env.str("THROTTLE_LOGIN", default="600/minute"),
+        "login_device": env.str("THROTTLE_LOGIN_DEVICE", default="20/minute"),
+        # Reset requests and confirmations together.
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="300/hour"),
+        "password_reset_device": env.str("THROTTLE_PASSWORD_RESET_DEVICE", default="20/hour"),
+        # Reset e-mails per address: no one is flooded with codes.
+        "password_reset_email": env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="5/hour"),
         # Per signed-in user: e-mail search must not become a way to test address lists.
         "user_search": env.str("THROTTLE_USER_SEARCH", default="30/hour"),
     },

@@ -34,14 +34,11 @@ from typing import Any
 
 import pytest
 from django.apps import apps
-from django.contrib.auth.tokens import default_token_generator
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from accounts import tokens
+from accounts import services, tokens
 from ai_assistant.models import AIConversation, RecognitionJob
 from migration.models import IdMap
 from social.models import Block, Challenge, ChallengeParticipant, Connection, ConnectionStatus
@@ -177,8 +174,8 @@ class World:
 
     def reset_code(self) -> dict[str, str]:
         return {
-            "uid": urlsafe_base64_encode(force_bytes(self.owner.pk)),
-            "token": default_token_generator.make_token(self.owner),
+            "email": self.owner.email,
+            "code": services.issue_password_reset_code(user=self.owner),
         }
 
     def owned_ids(self) -> set[str]:

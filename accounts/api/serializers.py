@@ -181,8 +181,12 @@ class PasswordResetAcceptedSerializer(serializers.Serializer):
 
 
 class PasswordResetConfirmSerializer(serializers.Serializer):
-    uid = serializers.CharField(max_length=64)
-    token = serializers.CharField(max_length=128)
+    email = serializers.EmailField(max_length=254)
+    code = serializers.RegexField(
+        r"^[0-9]{6}$",
+        help_text="The six-digit code from the reset e-mail.",
+        error_messages={"invalid": "Enter the six digits from the e-mail."},
+    )
     new_password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 

@@ -8,7 +8,7 @@ from accounts import firebase, selectors, services, tokens
 from accounts.api import serializers as s
 from accounts.models import User
 from fitness.api.schema import error_responses
-from fitness.api.throttling import ScopedIPThrottle
+from fitness.api.throttling import ScopedDeviceThrottle, ScopedIPThrottle
 from fitness.error_codes import ErrorCode
 
 
@@ -44,7 +44,7 @@ def _user_response(user: User, request) -> dict:
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedIPThrottle]
+    throttle_classes = [ScopedIPThrottle, ScopedDeviceThrottle]
     throttle_scope = "register"
 
     @extend_schema(
@@ -64,7 +64,7 @@ class RegisterView(APIView):
 class LoginView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedIPThrottle]
+    throttle_classes = [ScopedIPThrottle, ScopedDeviceThrottle]
     throttle_scope = "login"
 
     @extend_schema(
@@ -89,7 +89,7 @@ class FirebaseExchangeView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedIPThrottle]
+    throttle_classes = [ScopedIPThrottle, ScopedDeviceThrottle]
     throttle_scope = "login"
 
     @extend_schema(
@@ -156,7 +156,7 @@ class LogoutView(APIView):
 class PasswordResetView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedIPThrottle]
+    throttle_classes = [ScopedIPThrottle, ScopedDeviceThrottle]
     throttle_scope = "password_reset"
 
     @extend_schema(
@@ -183,7 +183,7 @@ class PasswordResetView(APIView):
 class PasswordResetConfirmView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedIPThrottle]
+    throttle_classes = [ScopedIPThrottle, ScopedDeviceThrottle]
     throttle_scope = "password_reset"
 
     @extend_schema(
@@ -191,9 +191,12 @@ class PasswordResetConfirmView(APIView):
         request=s.PasswordResetConfirmSerializer,
         responses={
             204: OpenApiResponse(description="Password changed; sessions revoked."),
-            **error_responses(ErrorCode.INVALID_RESET_TOKEN),
+            **error_responses(ErrorCode.INVALID_RESET_CODE),
         },
         auth=[],
+        description="Sets a new password with the six-digit code of the reset e-mail. "
+        "The code lives `PASSWORD_RESET_TIMEOUT` seconds (15 minutes) and dies after "
+        "`PASSWORD_RESET_MAX_ATTEMPTS` (5) wrong tries; a wrong code changes nothing else.",
     )
     def post(self, request):
         data = s.PasswordResetConfirmSerializer(data=request.data)
