@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -61,6 +63,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "fitness.middleware.RequestIDMiddleware",
     "fitness.middleware.AllowedHostMiddleware",
+    # Before anything else can answer: a preflight (OPTIONS) is answered here, before the
+    # SSL redirect, WhiteNoise or the API's authentication see it.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "fitness.middleware.BodySizeLimitMiddleware",
@@ -319,6 +324,17 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# CORS (django-cors-headers), for the app's web build and local tools; the phone app needs
+# none. No origin is allowed unless listed (scheme://host[:port]). Only the API answers
+# CORS; tokens travel in the Authorization header, so no cookies (credentials) are allowed.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (*cors_default_headers, "if-match", "prefer", "x-device-id", "x-request-id")
+# What a browser script may read of a response: the offline rules' ETag, a 201's Location,
+# a 429's or 503's Retry-After, and the request id for support.
+CORS_EXPOSE_HEADERS = ["ETag", "Location", "Retry-After", "X-Request-ID"]
+CORS_ALLOW_CREDENTIALS = False
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Future Fitness API",
