@@ -246,3 +246,15 @@ class PasswordResetCode(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class DeletedAccount(models.Model):
+    """The id of an account its user deleted, and when: nothing else. While the old
+    Firebase and Supabase data still exist, the importers and the Firebase ID-token bridge
+    would otherwise bring the account back from them (its ids are kept or derived there)."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    deleted_at = models.DateTimeField(default=dj_timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.id} deleted {self.deleted_at:%Y-%m-%d}"

@@ -8,9 +8,13 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
@@ -21,10 +25,12 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from rest_framework.exceptions import ValidationError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import Token
 
 from accounts import firebase, tokens
 from accounts.models import (
+    DeletedAccount,
     LoginAttemptWindow,
     MigrationSource,
     PasswordResetCode,
@@ -35,6 +41,8 @@ from accounts.models import (
 from fitness.api import ratelimit, throttling
 from fitness.api.errors import ApiError, RateLimited
 from fitness.error_codes import ErrorCode
+from social import services as social_services
+from storage import services as storage_services
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +57,11 @@ class InvalidCredentials(ApiError):
 class UserInactive(ApiError):
     code = ErrorCode.AUTHENTICATION_FAILED
     message = "This account is disabled."
+
+
+class ReauthenticationRequired(ApiError):
+    code = ErrorCode.REAUTHENTICATION_REQUIRED
+    message = "Confirm it is you first."
 
 
 class InvalidResetCode(ApiError):
@@ -127,8 +140,14 @@ def login(*, request: HttpRequest | None, email: str, password: str) -> User:
 
 def user_for_firebase_token(*, claims: firebase.FirebaseIdToken) -> User:
     """The user a verified Firebase ID token stands for, created on the spot (lazy
-    migration) when its uid was not imported yet. Disabled users are refused."""
+    migration) when its uid was not imported yet. Disabled users are refused, and so are
+    accounts deleted here: a Firebase session outlives the deletion."""
     user = User.objects.filter(firebase_uid=claims["sub"]).first()
+    if (
+        user is None
+        and DeletedAccount.objects.filter(pk=firebase.firebase_user_id(claims["sub"])).exists()
+    ):
+        raise firebase.FirebaseTokenInvalid("This account was deleted.")
     if user is None:
         try:
             user = _create_firebase_user(claims)
@@ -268,6 +287,15 @@ def send_password_reset_code(*, user_id: str) -> None:
     )
 
 
+def send_account_deleted_notice(*, email: str, name: str) -> None:
+    send_mail(
+        subject="Your Future Fitness account was deleted",
+        message=render_to_string("accounts/account_deleted_email.txt", {"name": name}),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[email],
+    )
+
+
 def confirm_password_reset(*, email: str, code: str, new_password: str) -> User:
     """Sets a new password with the e-mailed code. A wrong code counts a try (committed
     even though the request fails); the code is dead once it has expired, been used or
@@ -379,3 +407,93 @@ def merge_preferences(*, user: User, patch: dict[str, Any]) -> dict[str, Any]:
     locked.save(update_fields=["preferences", "updated_at"])
     user.preferences = locked.preferences
     return locked.preferences
+
+
+# --- account deletion ------------------------------------------------------------------
+
+# How recent a sign-in must be to delete an account that has no password to confirm.
+RECENT_SIGN_IN = timedelta(minutes=5)
+
+
+def delete_account(*, user: User, password: str | None, token: Any) -> None:
+    """Deletes the account and everything it owns (App Store and Play rules; GDPR's
+    erasure), once the caller proves it is them: the password, or for an account without
+    one a sign-in within RECENT_SIGN_IN. Wrong passwords count towards the login lockout,
+    so a stolen access token cannot be used to guess one."""
+    if user.has_usable_password():
+        if not password:
+            raise ValidationError({"password": ["Your password is needed to delete the account."]})
+        state = _count_login_attempt(user.email)
+        if state.exceeded:
+            raise RateLimited(
+                state.retry_after,
+                "Too many failed attempts for this account. Try again later.",
+                code=ErrorCode.TOO_MANY_ATTEMPTS,
+            )
+        if not user.check_password(password):
+            raise ReauthenticationRequired(
+                "The password is incorrect.", details={"reason": "password"}
+            )
+    elif not _signed_in_recently(token):
+        raise ReauthenticationRequired(
+            "Sign in again, then delete the account within "
+            f"{int(RECENT_SIGN_IN.total_seconds() // 60)} minutes.",
+            details={
+                "reason": "recent_sign_in",
+                "max_age_seconds": int(RECENT_SIGN_IN.total_seconds()),
+            },
+        )
+    _erase_account(user)
+
+
+def _signed_in_recently(token: Any) -> bool:
+    """Whether the session behind `token` began with a sign-in (login, Firebase exchange)
+    within RECENT_SIGN_IN. The session's start, not the token's own issue time: a refresh
+    issues fresh access tokens without the user being there."""
+    since = timezone.now() - RECENT_SIGN_IN
+    if isinstance(token, firebase.FirebaseIdToken):
+        return token.get("auth_time", 0) >= since.timestamp()
+    family_id = token.get(tokens.FAMILY_CLAIM) if token is not None else None
+    return (
+        family_id is not None
+        and TokenFamily.objects.filter(pk=family_id, created_at__gte=since).exists()
+    )
+
+
+@transaction.atomic
+def _erase_account(user: User) -> None:
+    from accounts.tasks import send_account_deleted_email  # the task module imports this one
+
+    user = User.objects.select_for_update().get(pk=user.pk)
+    # Through the apps' own services where more than the rows must happen: groups change
+    # hands and boards are refreshed; blobs leave storage after commit.
+    social_services.leave_all_groups(user=user)
+    storage_services.delete_all_files(owner=user)
+    _erase_traces(user)
+    DeletedAccount.objects.update_or_create(pk=user.pk)
+    tokens.invalidate_auth_state(user.pk)
+    email, name = user.email, user.display_name or user.name
+    # The rest goes with the row (foreign keys cascade): food logs, workouts with their
+    # exercises and photos, conversations, recognition jobs, connections, blocks, shares,
+    # participations, achievements, sessions (token families), id maps, TOTP devices.
+    user.delete()
+    logger.info("Account deleted", extra={"user_id": str(user.pk)})
+    send_account_deleted_email.delay_on_commit(email, name)
+
+
+def _erase_traces(user: User) -> None:
+    """What names the user without a cascading foreign key: refresh tokens (SimpleJWT
+    keeps them with the user set to null), the login lockout and the admin login's
+    records (by e-mail), admin history about the account, and staff sessions."""
+    OutstandingToken.objects.filter(user=user).delete()
+    LoginAttemptWindow.objects.filter(email=user.email).delete()
+    for model in (AccessAttempt, AccessFailureLog, AccessLog):
+        model.objects.filter(username__iexact=user.email).delete()
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(User), object_id=str(user.pk)
+    ).delete()
+    if user.is_staff:
+        # Only staff sign in to the admin; sessions are opaque until decoded.
+        for session in Session.objects.all().iterator():
+            if session.get_decoded().get("_auth_user_id") == str(user.pk):
+                session.delete()

@@ -18,6 +18,12 @@ def send_password_reset_email(user_id: str) -> None:
     services.send_password_reset_code(user_id=user_id)
 
 
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_account_deleted_email(email: str, name: str) -> None:
+    # The account is gone by now: the address and name travel with the task.
+    services.send_account_deleted_notice(email=email, name=name)
+
+
 @shared_task
 def flush_expired_tokens() -> None:
     """Nightly: drops refresh tokens that have expired anyway, the families none of whose

@@ -63,6 +63,11 @@ class ErrorCode(StrEnum):
         "The password-reset code is wrong, expired or used up; ask for a new one.",
     )
     PERMISSION_DENIED = "permission_denied", 403, "The caller may not do this."
+    REAUTHENTICATION_REQUIRED = (
+        "reauthentication_required",
+        403,
+        "Prove it is you: the password is wrong, or (accounts without one) sign in again.",
+    )
 
     # --- Objects ---------------------------------------------------------------------------
     NOT_FOUND = "not_found", 404, "No such object for this caller (or no such endpoint)."

@@ -303,6 +303,17 @@ def delete_files(*, owner: User, ids: Iterable[uuid.UUID]) -> int:
     return len(doomed)
 
 
+@transaction.atomic
+def delete_all_files(*, owner: User) -> int:
+    """Every file of `owner`, expired ones included (an account being deleted); the blobs
+    go after commit (`storage.signals`)."""
+    # Locked for the same reason as in delete_file.
+    doomed = list(StoredFile.objects.select_for_update().filter(owner=owner))
+    for stored in doomed:
+        stored.delete()
+    return len(doomed)
+
+
 def delete_expired_files(*, now: datetime | None = None) -> int:
     """The periodic sweep of files whose owner gave them an expiry that has passed."""
     cutoff = now or timezone.now()

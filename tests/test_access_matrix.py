@@ -338,6 +338,10 @@ MATRIX: dict[str, Row] = {
     "PATCH /api/v1/users/settings": Row(owner=200, body=lambda w: {"theme_mode": "light"}),
     "POST /api/v1/users/preferences": Row(owner=200, body=lambda w: {"favourite": "oats"}),
     "GET /api/v1/users/stats": Row(owner=200),
+    # Always the caller's own account: no one else's can be named. (A wrong password is
+    # refused, and counted towards the login lockout: tests/accounts/
+    # test_api_account_deletion.py.)
+    "DELETE /api/v1/users/me": Row(owner=204, body=lambda w: {"password": DEFAULT_PASSWORD}),
     # --- food --------------------------------------------------------------------------
     "GET /api/v1/food/logs": Row(owner=200, other=200, owns=lambda w: w.log),
     "POST /api/v1/food/logs": Row(

@@ -200,3 +200,13 @@ class PreferencesSerializer(serializers.Serializer):
 
     def to_representation(self, instance):
         return instance
+
+
+class AccountDeleteSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        max_length=128,
+        trim_whitespace=False,
+        required=False,
+        help_text="The account's password. Accounts without one (signed in through Firebase "
+        "only) send none, with the access token of a sign-in made within 5 minutes.",
+    )

@@ -18,6 +18,7 @@ auth_urlpatterns = [
 ]
 
 users_urlpatterns = [
+    path("me", views.AccountView.as_view(), name="users-me"),
     path("profile", views.ProfileView.as_view(), name="users-profile"),
     path("settings", views.SettingsView.as_view(), name="users-settings"),
     path("stats", views.StatsView.as_view(), name="users-stats"),

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 from accounts import firebase, selectors, services, tokens
 from accounts.api import serializers as s
 from accounts.models import User
-from fitness.api.schema import error_responses
+from fitness.api.schema import DeleteWithBodySchema, error_responses
 from fitness.api.throttling import ScopedDeviceThrottle, ScopedIPThrottle
 from fitness.error_codes import ErrorCode
 
@@ -257,3 +257,32 @@ class PreferencesView(APIView):
         data.is_valid(raise_exception=True)
         merged = services.merge_preferences(user=request.user, patch=data.validated_data)
         return Response(merged)
+
+
+class AccountView(APIView):
+    schema = DeleteWithBodySchema()
+
+    @extend_schema(
+        tags=["users"],
+        request=s.AccountDeleteSerializer,
+        responses={
+            204: OpenApiResponse(description="The account and everything it owned are gone."),
+            **error_responses(ErrorCode.REAUTHENTICATION_REQUIRED, ErrorCode.TOO_MANY_ATTEMPTS),
+        },
+        description="Deletes the account and everything it owns: profile, food logs, "
+        "workouts, files (the blobs after commit), conversations, recognition jobs, "
+        "sessions and tokens, connections, blocks, shares, memberships. A group it owns "
+        "passes to its longest-standing active admin, else its longest-standing active "
+        "member; a group with no one else active is deleted. An e-mail confirms it. "
+        "Needs the password (`reauthentication_required` with `details.reason: password` "
+        "when wrong; wrong ones count towards the login lockout) or, for an account "
+        "without one, a sign-in within the last 5 minutes (`details.reason: "
+        "recent_sign_in`).",
+    )
+    def delete(self, request):
+        data = s.AccountDeleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.delete_account(
+            user=request.user, password=data.validated_data.get("password"), token=request.auth
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
