@@ -258,3 +258,39 @@ class DeletedAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} deleted {self.deleted_at:%Y-%m-%d}"
+
+
+class DataExport(models.Model):
+    """One "download my data" request (GDPR's portability): a Celery job writes a zip of
+    every table's rows of the user, photos included, to the user's private storage."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        READY = "ready"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="data_exports")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # The zip, once ready; gone (null) when its expiry sweep deleted it.
+    file = models.ForeignKey(
+        "storage.StoredFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "status"], name="data_export_owner_status")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "running", "ready", "failed"]),
+                name="data_export_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.status} {self.created_at:%Y-%m-%d %H:%M}"

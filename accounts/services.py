@@ -4,6 +4,7 @@ import json
 import logging
 import math
 import secrets
+import tempfile
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +17,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files import File
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -28,8 +30,9 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import Token
 
-from accounts import firebase, tokens
+from accounts import data_export, firebase, tokens
 from accounts.models import (
+    DataExport,
     DeletedAccount,
     LoginAttemptWindow,
     MigrationSource,
@@ -443,7 +446,7 @@ def delete_account(*, user: User, password: str | None, token: Any) -> None:
                 "max_age_seconds": int(RECENT_SIGN_IN.total_seconds()),
             },
         )
-    _erase_account(user)
+    erase_account(user=user)
 
 
 def _signed_in_recently(token: Any) -> bool:
@@ -461,7 +464,9 @@ def _signed_in_recently(token: Any) -> bool:
 
 
 @transaction.atomic
-def _erase_account(user: User) -> None:
+def erase_account(*, user: User) -> None:
+    """Deletes the account and everything it owns, without asking: the API's deletion
+    once the caller proved it is them, and staff deleting a user in the admin."""
     from accounts.tasks import send_account_deleted_email  # the task module imports this one
 
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -497,3 +502,59 @@ def _erase_traces(user: User) -> None:
         for session in Session.objects.all().iterator():
             if session.get_decoded().get("_auth_user_id") == str(user.pk):
                 session.delete()
+
+
+# --- data export -----------------------------------------------------------------------
+
+
+def request_data_export(*, user: User) -> tuple[DataExport, bool]:
+    """Starts an export (a Celery job after commit), or returns the one still under way:
+    asking twice does not build two. (export, created)."""
+    from accounts.tasks import build_data_export  # the task module imports this one
+
+    with transaction.atomic():
+        # The user's row is the per-user lock: two requests at once start one export.
+        User.objects.select_for_update().only("pk").get(pk=user.pk)
+        active = DataExport.objects.filter(
+            owner=user, status__in=[DataExport.Status.PENDING, DataExport.Status.RUNNING]
+        ).first()
+        if active is not None:
+            return active, False
+        export = DataExport.objects.create(owner=user)
+        build_data_export.delay_on_commit(str(export.pk))
+    return export, True
+
+
+def build_data_export(*, export_id: str) -> None:
+    """Writes the zip and records it. Idempotent: a finished export is left alone, and a
+    run redelivered after a lost worker builds it again from the start. The zip is built
+    in a temporary file (in memory up to 32 MB), never inside a transaction."""
+    export = DataExport.objects.select_related("owner").filter(pk=export_id).first()
+    if export is None or export.status in (DataExport.Status.READY, DataExport.Status.FAILED):
+        return
+    DataExport.objects.filter(pk=export.pk).update(
+        status=DataExport.Status.RUNNING, started_at=timezone.now()
+    )
+    try:
+        with tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as archive:
+            data_export.write_zip(export.owner, archive)
+            stored = storage_services.store_data_export(
+                owner=export.owner,
+                archive=File(archive),
+                expiry=timezone.now() + timedelta(days=settings.DATA_EXPORT_TTL_DAYS),
+            )
+    except Exception:
+        # Recorded rather than raised: the client polls the status and asks again.
+        logger.exception("Data export failed", extra={"export_id": str(export.pk)})
+        DataExport.objects.filter(pk=export.pk).update(
+            status=DataExport.Status.FAILED,
+            error="The export could not be written; ask for a new one.",
+            finished_at=timezone.now(),
+        )
+        return
+    updated = DataExport.objects.filter(pk=export.pk).update(
+        status=DataExport.Status.READY, file=stored, finished_at=timezone.now()
+    )
+    if not updated:
+        # The export (with its account) was deleted while the zip was written.
+        stored.delete()

@@ -25,6 +25,11 @@ def send_account_deleted_email(email: str, name: str) -> None:
 
 
 @shared_task
+def build_data_export(export_id: str) -> None:
+    services.build_data_export(export_id=export_id)
+
+
+@shared_task
 def flush_expired_tokens() -> None:
     """Nightly: drops refresh tokens that have expired anyway, the families none of whose
     tokens can still be valid, login-attempt windows that have ended and expired reset

@@ -359,6 +359,10 @@ SPECTACULAR_SETTINGS = {
         "MemberStatusEnum": "social.models.MemberStatus",
         "ConnectionListStatusEnum": ["accepted", "incoming", "outgoing"],
         "ChallengeStatusEnum": ["upcoming", "active", "finished"],
+        "DataExportStatusEnum": "accounts.models.DataExport.Status",
+        # What clients upload as; a stored file may also be a data export.
+        "PurposeEnum": "storage.models.CLIENT_PURPOSES",
+        "StoredFilePurposeEnum": "storage.models.Purpose",
     },
 }
 
@@ -386,6 +390,9 @@ STORAGE_URL_TTL_SECONDS = env.int("STORAGE_URL_TTL_SECONDS", default=15 * 60)
 if not 60 <= STORAGE_URL_TTL_SECONDS <= 7 * 24 * 3600:
     # GCS V4 signatures cannot outlive 7 days.
     raise ImproperlyConfigured("STORAGE_URL_TTL_SECONDS must be between 60 and 604800.")
+# How long a data export's zip (POST /users/me/export) is kept before the expiry sweep
+# deletes it; each GET of the export signs a fresh link (STORAGE_URL_TTL_SECONDS).
+DATA_EXPORT_TTL_DAYS = env.int("DATA_EXPORT_TTL_DAYS", default=7)
 STORAGE_BATCH_MAX_FILES = 10
 # Django refuses more files than a batch may hold while parsing, before storing any.
 DATA_UPLOAD_MAX_NUMBER_FILES = STORAGE_BATCH_MAX_FILES

@@ -39,6 +39,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from accounts import services, tokens
+from accounts.models import DataExport
 from ai_assistant.models import AIConversation, RecognitionJob
 from migration.models import IdMap
 from social.models import Block, Challenge, ChallengeParticipant, Connection, ConnectionStatus
@@ -164,6 +165,10 @@ class World:
         return RecognitionJob.objects.create(owner=self.owner, image=self.file)
 
     @cached_property
+    def export(self) -> DataExport:
+        return DataExport.objects.create(owner=self.owner)
+
+    @cached_property
     def refresh_token(self) -> str:
         return tokens.issue_pair(self.owner)["refresh_token"]
 
@@ -190,6 +195,7 @@ class World:
             "request",
             "group",
             "challenge",
+            "export",
         ):
             if name in self.__dict__:
                 ids.add(str(self.__dict__[name].pk))
@@ -342,6 +348,11 @@ MATRIX: dict[str, Row] = {
     # refused, and counted towards the login lockout: tests/accounts/
     # test_api_account_deletion.py.)
     "DELETE /api/v1/users/me": Row(owner=204, body=lambda w: {"password": DEFAULT_PASSWORD}),
+    # Always the caller's own export (one at a time); another's id is 404.
+    "POST /api/v1/users/me/export": Row(owner=202),
+    "GET /api/v1/users/me/export/{export_id}": Row(
+        owner=200, other=404, path=lambda w: {"export_id": w.export.pk}
+    ),
     # --- food --------------------------------------------------------------------------
     "GET /api/v1/food/logs": Row(owner=200, other=200, owns=lambda w: w.log),
     "POST /api/v1/food/logs": Row(

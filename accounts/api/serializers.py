@@ -5,6 +5,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from accounts.models import (
+    DataExport,
     FitnessGoal,
     Gender,
     MeasurementSystem,
@@ -210,3 +211,20 @@ class AccountDeleteSerializer(serializers.Serializer):
         help_text="The account's password. Accounts without one (signed in through Firebase "
         "only) send none, with the access token of a sign-in made within 5 minutes.",
     )
+
+
+class DataExportStartedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=DataExport.Status.choices)
+
+
+class DataExportSerializer(DataExportStartedSerializer):
+    url = serializers.URLField(
+        allow_null=True,
+        help_text="A signed link to the zip once `status` is ready (null before, and once the "
+        "zip has expired); each read signs a fresh one.",
+    )
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="When `url` stops working; read the export again for a new one."
+    )
+    error = serializers.CharField(allow_null=True, help_text="Why it failed, when it did.")

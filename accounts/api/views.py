@@ -1,4 +1,6 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -286,3 +288,53 @@ class AccountView(APIView):
             user=request.user, password=data.validated_data.get("password"), token=request.auth
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _export_started(export) -> dict:
+    return {"id": export.pk, "status": export.status}
+
+
+class DataExportsView(APIView):
+    @extend_schema(
+        tags=["users"],
+        request=None,
+        responses={202: s.DataExportStartedSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.URI,
+                OpenApiParameter.HEADER,
+                response=[202],
+                description="Where to follow the export: GET /api/v1/users/me/export/{id}.",
+            )
+        ],
+        description="Starts a data export (GDPR's portability): a background job writes a zip "
+        "of every table's rows of the caller (JSON per table) and their photos to their "
+        "private storage. 202 with `Location` of the export to poll; while one is pending "
+        "or running, that one is answered instead of starting another.",
+    )
+    def post(self, request):
+        export, _ = services.request_data_export(user=request.user)
+        location = request.build_absolute_uri(
+            reverse("users-me-export-detail", kwargs={"export_id": export.pk})
+        )
+        return Response(
+            _export_started(export),
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": location},
+        )
+
+
+class DataExportDetailView(APIView):
+    @extend_schema(tags=["users"], responses=s.DataExportSerializer)
+    def get(self, request, export_id):
+        export = selectors.get_data_export(request.user, export_id)
+        link = selectors.data_export_link(export, request=request)
+        return Response(
+            {
+                **_export_started(export),
+                "url": link.url if link else None,
+                "expires_at": link.expires_at if link else None,
+                "error": export.error or None,
+            }
+        )

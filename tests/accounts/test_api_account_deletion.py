@@ -16,7 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework.test import APIClient
 
 from accounts import firebase, services, tokens
-from accounts.models import DeletedAccount, LoginAttemptWindow, TokenFamily, User
+from accounts.models import DataExport, DeletedAccount, LoginAttemptWindow, TokenFamily, User
 from ai_assistant.models import AIConversation, AIUsage, ChatMessage, RecognitionJob
 from food.models import FoodLog
 from migration.models import IdMap
@@ -100,6 +100,7 @@ def _everything(user, friend, stranger) -> dict:
     LeaderboardEntry.objects.create(challenge=challenge, user=user, rank=1, score=3)
     Achievement.objects.create(user=user, code="challenge_completed:x", earned_at=now)
     pair = tokens.issue_pair(user)
+    DataExport.objects.create(owner=user)
     services.issue_password_reset_code(user=user)
     LoginAttemptWindow.objects.create(email=user.email, window_started_at=now, attempts=1)
     IdMap.objects.create(source_table="food_logs", old_id="old-1", new_id=log.pk, owner=user)

@@ -1,0 +1,216 @@
+"""POST /api/v1/users/me/export and GET /api/v1/users/me/export/{id}: a zip of every
+table's rows of the user (JSON per table) and their photos, in their private storage."""
+
+import io
+import json
+import uuid
+import zipfile
+from datetime import timedelta
+
+import pytest
+from django.apps import apps
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from accounts import data_export
+from accounts.models import DataExport, User
+from storage import selectors as storage_selectors
+from storage.models import Purpose, StoredFile
+from tests.asserts import assert_error
+from tests.conftest import client_for
+from tests.factories import UserFactory, connect
+from tests.food.factories import FoodLogFactory, FoodLogShareFactory
+from tests.storage.factories import png_bytes, stored_file
+from tests.workouts.factories import create_workout
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/users/me/export"
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+def _start(client, capture, execute=True):
+    with capture(execute=execute):
+        return client.post(URL)
+
+
+def _download(client, url: str) -> zipfile.ZipFile:
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"].startswith("attachment;")
+    return zipfile.ZipFile(io.BytesIO(response.content))
+
+
+def test_export_is_accepted_then_ready_with_a_signed_link(
+    auth_client, user, django_capture_on_commit_callbacks
+):
+    response = _start(auth_client, django_capture_on_commit_callbacks)
+    assert response.status_code == 202
+    body = response.json()
+    assert set(body) == {"id", "status"} and body["status"] == "pending"
+    assert response["Location"].endswith(f"{URL}/{body['id']}")
+
+    ready = auth_client.get(response["Location"])
+    assert ready.status_code == 200
+    shown = ready.json()
+    assert set(shown) == {"id", "status", "url", "expires_at", "error"}
+    assert shown["status"] == "ready" and shown["error"] is None
+    assert shown["url"] and shown["expires_at"]
+    stored = DataExport.objects.get(pk=body["id"]).file
+    assert stored.owner == user and stored.purpose == Purpose.DATA_EXPORT
+
+
+def test_export_zip_holds_every_table_and_the_photos(
+    auth_client, user, django_capture_on_commit_callbacks
+):
+    friend, stranger = UserFactory(), UserFactory()
+    connect(user, friend)
+    with django_capture_on_commit_callbacks(execute=True):
+        photo = stored_file(user, png_bytes())
+    log = FoodLogFactory(owner=user, name="Porridge", image=photo)
+    FoodLogShareFactory(food_log=log, user=friend)
+    theirs = FoodLogFactory(owner=stranger, name="Stranger's secret lunch")
+    workout = create_workout(user, name="Leg day")
+    response = _start(auth_client, django_capture_on_commit_callbacks)
+    url = auth_client.get(response["Location"]).json()["url"]
+
+    archive = _download(auth_client, url)
+
+    names = set(archive.namelist())
+    assert "README.txt" in names
+    assert {f"tables/{table.name}.json" for table in data_export.TABLES} <= names
+    tables = {
+        name.removeprefix("tables/").removesuffix(".json"): json.loads(archive.read(name))
+        for name in names
+        if name.startswith("tables/")
+    }
+    account = tables["account"]
+    assert [row["email"] for row in account] == [user.email]
+    assert "password" not in account[0] and "token_version" not in account[0]
+    assert [row["name"] for row in tables["food_logs"]] == ["Porridge"]
+    assert [row["user_id"] for row in tables["food_log_shares"]] == [str(friend.pk)]
+    assert [row["name"] for row in tables["workouts"]] == ["Leg day"]
+    assert {row["workout_id"] for row in tables["exercises"]} == {str(workout.pk)}
+    assert len(tables["connections"]) == 1
+    # Photos as files, byte for byte the stored originals; the export itself is not in it.
+    assert [row["id"] for row in tables["files"]] == [str(photo.pk)]
+    assert "key" not in tables["files"][0]
+    photos = [name for name in names if name.startswith("files/")]
+    assert photos == [f"files/{photo.pk}.png"]
+    with default_storage.open(photo.key, "rb") as blob:
+        assert archive.read(photos[0]) == blob.read()
+    assert archive.getinfo(photos[0]).compress_type == zipfile.ZIP_STORED
+    # Nothing of anyone else's.
+    everything = b"".join(archive.read(name) for name in names)
+    assert theirs.name.encode() not in everything
+    assert str(stranger.pk).encode() not in everything
+
+
+def test_every_table_holding_a_user_is_exported_or_said_why_not():
+    covered = {
+        f"{table.model}.{path}" for table in data_export.TABLES for path in table.paths
+    } | set(data_export.NOT_EXPORTED)
+    user_keys = {
+        f"{model._meta.label}.{field.name}"
+        for model in apps.get_models()
+        for field in model._meta.get_fields()
+        if (field.many_to_one or field.one_to_one)
+        and field.concrete
+        and field.related_model is User
+    }
+    assert user_keys - covered == set(), "add the table to TABLES or to NOT_EXPORTED"
+    assert set(data_export.NOT_EXPORTED) <= user_keys, "NOT_EXPORTED names a gone field"
+
+
+def test_export_while_one_is_under_way_answers_that_one(
+    auth_client, django_capture_on_commit_callbacks
+):
+    first = _start(auth_client, django_capture_on_commit_callbacks, execute=False)
+    second = _start(auth_client, django_capture_on_commit_callbacks, execute=False)
+    assert second.status_code == 202
+    assert second.json()["id"] == first.json()["id"]
+    assert DataExport.objects.count() == 1
+
+
+def test_export_not_yet_run_is_pending_without_a_link(
+    auth_client, django_capture_on_commit_callbacks
+):
+    started = _start(auth_client, django_capture_on_commit_callbacks, execute=False)
+    shown = auth_client.get(started["Location"]).json()
+    assert shown == {
+        "id": started.json()["id"],
+        "status": "pending",
+        "url": None,
+        "expires_at": None,
+        "error": None,
+    }
+
+
+def test_another_users_export_answers_404(
+    auth_client, other_client, django_capture_on_commit_callbacks
+):
+    started = _start(auth_client, django_capture_on_commit_callbacks)
+    assert_error(other_client.get(started["Location"]), 404, "not_found")
+    assert_error(other_client.get(f"{URL}/{uuid.uuid4()}"), 404, "not_found")
+
+
+def test_export_zip_is_outside_the_quota_and_the_file_list(
+    auth_client, user, django_capture_on_commit_callbacks
+):
+    _start(auth_client, django_capture_on_commit_callbacks)
+    assert StoredFile.objects.filter(owner=user, purpose=Purpose.DATA_EXPORT).count() == 1
+    assert storage_selectors.used_bytes(user) == 0
+    listed = auth_client.get("/api/v1/storage/files").json()
+    assert listed["items"] == []
+
+
+def test_export_link_is_gone_once_the_zip_expired(
+    auth_client, user, django_capture_on_commit_callbacks
+):
+    started = _start(auth_client, django_capture_on_commit_callbacks)
+    export = DataExport.objects.get(pk=started.json()["id"])
+    assert export.file.expiry - timezone.now() > timedelta(days=6)
+    StoredFile.objects.filter(pk=export.file_id).update(expiry=timezone.now())
+    shown = auth_client.get(started["Location"]).json()
+    assert shown["status"] == "ready" and shown["url"] is None
+
+
+def test_export_that_cannot_be_written_is_failed(
+    auth_client, user, monkeypatch, django_capture_on_commit_callbacks
+):
+    def full_disk(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(default_storage, "save", full_disk)
+    started = _start(auth_client, django_capture_on_commit_callbacks)
+    shown = auth_client.get(started["Location"]).json()
+    assert shown["status"] == "failed" and shown["url"] is None and shown["error"]
+    assert not StoredFile.objects.filter(owner=user).exists()
+    # A new request starts a new export.
+    again = _start(auth_client, django_capture_on_commit_callbacks, execute=False)
+    assert again.json()["id"] != started.json()["id"]
+
+
+def test_export_requires_authentication(api_client):
+    assert_error(api_client.post(URL), 401, "not_authenticated")
+    assert not DataExport.objects.exists()
+
+
+def test_account_deletion_takes_the_exports_and_their_zips(
+    user, django_capture_on_commit_callbacks, settings
+):
+    client = client_for(user)
+    _start(client, django_capture_on_commit_callbacks)
+    key = StoredFile.objects.get(owner=user, purpose=Purpose.DATA_EXPORT).key
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = client.delete(
+            "/api/v1/users/me", {"password": "correct-horse-battery-staple"}, format="json"
+        )
+    assert deleted.status_code == 204
+    assert not DataExport.objects.exists()
+    assert not default_storage.exists(key)
