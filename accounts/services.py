@@ -515,11 +515,19 @@ def request_data_export(*, user: User) -> tuple[DataExport, bool]:
     with transaction.atomic():
         # The user's row is the per-user lock: two requests at once start one export.
         User.objects.select_for_update().only("pk").get(pk=user.pk)
-        active = DataExport.objects.filter(
+        unfinished = DataExport.objects.filter(
             owner=user, status__in=[DataExport.Status.PENDING, DataExport.Status.RUNNING]
-        ).first()
+        )
+        stale = timezone.now() - timedelta(seconds=settings.DATA_EXPORT_STALE_SECONDS)
+        unfinished.filter(created_at__lt=stale).update(
+            status=DataExport.Status.FAILED,
+            error="The export did not finish; ask for a new one.",
+            finished_at=timezone.now(),
+        )
+        active = unfinished.first()
         if active is not None:
             return active, False
+        throttling.check_user_rate("data_export", user.pk)
         export = DataExport.objects.create(owner=user)
         build_data_export.delay_on_commit(str(export.pk))
     return export, True

@@ -318,6 +318,8 @@ REST_FRAMEWORK = {
         "password_reset_device": env.str("THROTTLE_PASSWORD_RESET_DEVICE", default="20/hour"),
         # Reset e-mails per address: no one is flooded with codes.
         "password_reset_email": env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="5/hour"),
+        # Per signed-in user: new data exports (each zips all the user's data and photos).
+        "data_export": env.str("THROTTLE_DATA_EXPORT", default="5/day"),
         # Per signed-in user: e-mail search must not become a way to test address lists.
         "user_search": env.str("THROTTLE_USER_SEARCH", default="30/hour"),
     },
@@ -393,6 +395,9 @@ if not 60 <= STORAGE_URL_TTL_SECONDS <= 7 * 24 * 3600:
 # How long a data export's zip (POST /users/me/export) is kept before the expiry sweep
 # deletes it; each GET of the export signs a fresh link (STORAGE_URL_TTL_SECONDS).
 DATA_EXPORT_TTL_DAYS = env.int("DATA_EXPORT_TTL_DAYS", default=7)
+# An export still pending or running after this long was lost (its worker and message
+# gone); a new request then starts another instead of answering it.
+DATA_EXPORT_STALE_SECONDS = 3600
 STORAGE_BATCH_MAX_FILES = 10
 # Django refuses more files than a batch may hold while parsing, before storing any.
 DATA_UPLOAD_MAX_NUMBER_FILES = STORAGE_BATCH_MAX_FILES

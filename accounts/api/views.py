@@ -10,8 +10,17 @@ from accounts import firebase, selectors, services, tokens
 from accounts.api import serializers as s
 from accounts.models import User
 from fitness.api.schema import DeleteWithBodySchema, error_responses
-from fitness.api.throttling import ScopedDeviceThrottle, ScopedIPThrottle
+from fitness.api.throttling import DEVICE_HEADER, ScopedDeviceThrottle, ScopedIPThrottle
 from fitness.error_codes import ErrorCode
+
+# The app's installation id: the tight per-device limits of the anonymous endpoints count
+# on it (fitness.api.throttling).
+_DEVICE_ID = OpenApiParameter(
+    DEVICE_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="A random id the app makes once per installation; limits per device use it.",
+)
 
 
 def _auth_response(user: User, pair: dict, request) -> dict:
@@ -51,6 +60,7 @@ class RegisterView(APIView):
 
     @extend_schema(
         tags=["auth"],
+        parameters=[_DEVICE_ID],
         request=s.RegisterSerializer,
         responses={201: s.AuthResponseSerializer},
         auth=[],
@@ -71,6 +81,7 @@ class LoginView(APIView):
 
     @extend_schema(
         tags=["auth"],
+        parameters=[_DEVICE_ID],
         request=s.LoginSerializer,
         responses={
             200: s.AuthResponseSerializer,
@@ -96,6 +107,7 @@ class FirebaseExchangeView(APIView):
 
     @extend_schema(
         tags=["auth"],
+        parameters=[_DEVICE_ID],
         request=s.FirebaseExchangeSerializer,
         responses={
             200: s.AuthResponseSerializer,
@@ -163,6 +175,7 @@ class PasswordResetView(APIView):
 
     @extend_schema(
         tags=["auth"],
+        parameters=[_DEVICE_ID],
         request=s.PasswordResetRequestSerializer,
         responses={
             202: OpenApiResponse(
@@ -190,6 +203,7 @@ class PasswordResetConfirmView(APIView):
 
     @extend_schema(
         tags=["auth"],
+        parameters=[_DEVICE_ID],
         request=s.PasswordResetConfirmSerializer,
         responses={
             204: OpenApiResponse(description="Password changed; sessions revoked."),
@@ -298,7 +312,7 @@ class DataExportsView(APIView):
     @extend_schema(
         tags=["users"],
         request=None,
-        responses={202: s.DataExportStartedSerializer},
+        responses={202: s.DataExportStartedSerializer, **error_responses(ErrorCode.RATE_LIMITED)},
         parameters=[
             OpenApiParameter(
                 "Location",
@@ -311,7 +325,8 @@ class DataExportsView(APIView):
         description="Starts a data export (GDPR's portability): a background job writes a zip "
         "of every table's rows of the caller (JSON per table) and their photos to their "
         "private storage. 202 with `Location` of the export to poll; while one is pending "
-        "or running, that one is answered instead of starting another.",
+        "or running, that one is answered instead of starting another. New exports are "
+        "limited per user (THROTTLE_DATA_EXPORT, 5/day).",
     )
     def post(self, request):
         export, _ = services.request_data_export(user=request.user)

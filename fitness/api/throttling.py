@@ -74,12 +74,21 @@ class ScopedDeviceThrottle(ScopedIPThrottle):
 def check_email_rate(scope: str, email: str) -> None:
     """Counts one request for `email` (normalised) against the rate `<scope>_email`;
     429 once over it, the same for addresses with and without an account."""
-    rate = _rate(f"{scope}_email")
+    _check(f"{scope}_email", f"email:{scope}:{_digest(email)}", "for this e-mail address")
+
+
+def check_user_rate(scope: str, user_id: object) -> None:
+    """Counts one request of a signed-in user against the rate `<scope>`; 429 once over."""
+    _check(scope, f"user:{scope}:{user_id}", "")
+
+
+def _check(rate_name: str, key: str, whose: str) -> None:
+    rate = _rate(rate_name)
     if rate is None:
         return
     limit, window = rate
-    state = ratelimit.hit(f"email:{scope}:{_digest(email)}", limit=limit, window=window)
+    state = ratelimit.hit(key, limit=limit, window=window)
     if state.exceeded:
         raise RateLimited(
-            state.retry_after, "Too many requests for this e-mail address. Try again later."
+            state.retry_after, " ".join(["Too many requests", whose]).strip() + ". Try again later."
         )

@@ -214,3 +214,34 @@ def test_account_deletion_takes_the_exports_and_their_zips(
     assert deleted.status_code == 204
     assert not DataExport.objects.exists()
     assert not default_storage.exists(key)
+
+
+def test_new_exports_are_limited_per_user(
+    auth_client, settings, django_capture_on_commit_callbacks
+):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "data_export": "2/day",
+        },
+    }
+    for _ in range(2):
+        assert _start(auth_client, django_capture_on_commit_callbacks).status_code == 202
+    refused = _start(auth_client, django_capture_on_commit_callbacks)
+    assert_error(refused, 429, "rate_limited")
+    assert int(refused["Retry-After"]) > 0
+    assert DataExport.objects.count() == 2
+
+
+def test_an_export_lost_for_an_hour_does_not_block_a_new_one(
+    auth_client, django_capture_on_commit_callbacks
+):
+    lost = _start(auth_client, django_capture_on_commit_callbacks, execute=False).json()["id"]
+    DataExport.objects.filter(pk=lost).update(
+        created_at=timezone.now() - timedelta(hours=1, seconds=1)
+    )
+    again = _start(auth_client, django_capture_on_commit_callbacks)
+    assert again.json()["id"] != lost
+    assert DataExport.objects.get(pk=lost).status == DataExport.Status.FAILED
+    assert auth_client.get(again["Location"]).json()["status"] == "ready"
