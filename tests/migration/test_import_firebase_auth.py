@@ -376,3 +376,23 @@ def test_import_does_not_bring_back_an_account_deleted_here(export):
     assert not User.objects.filter(pk=firebase_user_id("uidAlice")).exists()
     assert counts()["reasons"]["account deleted here"] == 1
     assert User.objects.filter(firebase_uid="uidBob").exists()
+
+
+@pytest.mark.parametrize("batch_size", ["1000", "1"])  # the repeat in the same batch, or later
+def test_a_localid_repeated_in_the_export_is_rejected_and_the_first_kept(tmp_path, batch_size):
+    first = password_user("uidEve", "eve@example.com", "eve-first-pass", displayName="Eve")
+    repeat = password_user("uidEve", "eve.other@example.com", "eve-other-pass", disabled=True)
+    path = tmp_path / "users.json"
+    path.write_text(json.dumps({"users": [first, repeat]}))
+    config = tmp_path / "hash_config.json"
+    config.write_text(json.dumps(HASH_CONFIG))
+
+    run(path, config, "--batch-size", batch_size)
+
+    c = counts()
+    assert (c["source_rows"], c["imported"], c["rejected"]) == (2, 1, 1)
+    assert c["rejects"] == [{"id": "uidEve", "reason": "localId repeated in the export"}]
+    eve = User.objects.get()
+    assert (eve.email, eve.name, eve.is_active) == ("eve@example.com", "Eve", True)
+    assert login("eve@example.com", "eve-first-pass").status_code == 200
+    assert build_report(MigrationRun.objects.get(source="firebase_auth"))["ok"] is True
