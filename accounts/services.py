@@ -44,6 +44,7 @@ from accounts.models import (
 from fitness.api import ratelimit, throttling
 from fitness.api.errors import ApiError, RateLimited
 from fitness.error_codes import ErrorCode
+from fitness.transactions import robust_on_commit
 from social import services as social_services
 from storage import services as storage_services
 
@@ -483,7 +484,8 @@ def erase_account(*, user: User) -> None:
     # participations, achievements, sessions (token families), id maps, TOTP devices.
     user.delete()
     logger.info("Account deleted", extra={"user_id": str(user.pk)})
-    send_account_deleted_email.delay_on_commit(email, name)
+    # Robust: the account is gone whatever becomes of the e-mail (its task retries).
+    robust_on_commit(send_account_deleted_email.delay, email, name)
 
 
 def _erase_traces(user: User) -> None:

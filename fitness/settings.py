@@ -215,6 +215,10 @@ PASSWORD_RESET_MAX_ATTEMPTS = env.int("PASSWORD_RESET_MAX_ATTEMPTS", default=5)
 PASSWORD_RESET_LINK = env.str(
     "PASSWORD_RESET_LINK", default="futurefitness://reset?email={email}&code={code}"
 )
+try:
+    PASSWORD_RESET_LINK.format(email="e", code="c")
+except (KeyError, IndexError, ValueError) as exc:
+    raise ImproperlyConfigured("PASSWORD_RESET_LINK may only name {email} and {code}.") from exc
 if "{code}" not in PASSWORD_RESET_LINK:
     raise ImproperlyConfigured("PASSWORD_RESET_LINK must contain {code}.")
 
