@@ -12,7 +12,7 @@ from django.apps import apps
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from accounts import data_export
+from accounts import data_export, services
 from accounts.models import DataExport, User
 from storage import selectors as storage_selectors
 from storage.models import Purpose, StoredFile
@@ -245,3 +245,21 @@ def test_an_export_lost_for_an_hour_does_not_block_a_new_one(
     assert again.json()["id"] != lost
     assert DataExport.objects.get(pk=lost).status == DataExport.Status.FAILED
     assert auth_client.get(again["Location"]).json()["status"] == "ready"
+
+
+def test_export_task_run_again_changes_nothing(
+    auth_client, user, django_capture_on_commit_callbacks
+):
+    started = _start(auth_client, django_capture_on_commit_callbacks)
+    export_id = started.json()["id"]
+    before = list(StoredFile.objects.filter(owner=user).values_list("pk", flat=True))
+    services.build_data_export(export_id=export_id)  # a redelivered message
+    assert list(StoredFile.objects.filter(owner=user).values_list("pk", flat=True)) == before
+    assert DataExport.objects.get(pk=export_id).file_id == before[0]
+
+
+def test_export_redelivered_while_running_is_built_again(user):
+    export = DataExport.objects.create(owner=user, status=DataExport.Status.RUNNING)
+    services.build_data_export(export_id=str(export.pk))  # the first worker was lost
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.READY and export.file is not None
