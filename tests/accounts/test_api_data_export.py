@@ -6,6 +6,7 @@ import json
 import uuid
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -263,3 +264,21 @@ def test_export_redelivered_while_running_is_built_again(user):
     services.build_data_export(export_id=str(export.pk))  # the first worker was lost
     export.refresh_from_db()
     assert export.status == DataExport.Status.READY and export.file is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_account_deleted_while_its_zip_is_written_leaves_no_blob(user, monkeypatch, settings):
+    export = DataExport.objects.create(owner=user)
+    write_zip = data_export.write_zip
+
+    def write_then_delete_the_account(owner, out):
+        write_zip(owner, out)
+        services.erase_account(user=owner)
+
+    monkeypatch.setattr(data_export, "write_zip", write_then_delete_the_account)
+    services.build_data_export(export_id=str(export.pk))
+
+    assert not DataExport.objects.exists()
+    assert not StoredFile.objects.exists()
+    media = Path(settings.MEDIA_ROOT)
+    assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))
