@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
-from accounts.models import TokenFamily, User
+from accounts import services
+from accounts.models import DataExport, TokenFamily, User
 from fitness.admin import ReadOnlyModelAdmin
 
 
@@ -96,6 +97,27 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),
     )
+
+    # The admin's delete is the account deletion the app offers (groups handed over, blobs
+    # and tokens removed, the e-mail sent), not a bare cascade.
+    def delete_model(self, request, obj: User) -> None:
+        services.erase_account(user=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for user in queryset:
+            services.erase_account(user=user)
+
+
+@admin.register(DataExport)
+class DataExportAdmin(ReadOnlyModelAdmin):
+    """Read-only: users' data exports and how they went."""
+
+    list_display = ("owner", "status", "created_at", "finished_at")
+    list_filter = ("status", "created_at")
+    search_fields = ("owner__email", "id")
+    list_select_related = ("owner",)
+    fields = ("id", "owner", "status", "file", "error", "created_at", "started_at", "finished_at")
+    readonly_fields = fields
 
 
 @admin.register(TokenFamily)

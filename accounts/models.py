@@ -228,3 +228,69 @@ class LoginAttemptWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email}: {self.attempts}"
+
+
+class PasswordResetCode(models.Model):
+    """The one live password-reset code of a user: six digits to type, short-lived, and
+    dead after a few wrong tries. Only its HMAC is stored (`accounts.services`), so the
+    table alone does not let anyone reset a password."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="reset_code")
+    code_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="reset_code_expires")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class DeletedAccount(models.Model):
+    """The id of an account its user deleted, and when: nothing else. While the old
+    Firebase and Supabase data still exist, the importers and the Firebase ID-token bridge
+    would otherwise bring the account back from them (its ids are kept or derived there)."""
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    deleted_at = models.DateTimeField(default=dj_timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.id} deleted {self.deleted_at:%Y-%m-%d}"
+
+
+class DataExport(models.Model):
+    """One "download my data" request (GDPR's portability): a Celery job writes a zip of
+    every table's rows of the user, photos included, to the user's private storage."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        READY = "ready"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="data_exports")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # The zip, once ready; gone (null) when its expiry sweep deleted it.
+    file = models.ForeignKey(
+        "storage.StoredFile", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "status"], name="data_export_owner_status")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "running", "ready", "failed"]),
+                name="data_export_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner_id} {self.status} {self.created_at:%Y-%m-%d %H:%M}"

@@ -57,8 +57,17 @@ class ErrorCode(StrEnum):
         429,
         "Too many failed logins for this account; it is locked for `Retry-After` seconds.",
     )
-    INVALID_RESET_TOKEN = "invalid_reset_token", 400, "The password-reset link is invalid."
+    INVALID_RESET_CODE = (
+        "invalid_reset_code",
+        400,
+        "The password-reset code is wrong, expired or used up; ask for a new one.",
+    )
     PERMISSION_DENIED = "permission_denied", 403, "The caller may not do this."
+    REAUTHENTICATION_REQUIRED = (
+        "reauthentication_required",
+        403,
+        "Prove it is you: the password is wrong, or (accounts without one) sign in again.",
+    )
 
     # --- Objects ---------------------------------------------------------------------------
     NOT_FOUND = "not_found", 404, "No such object for this caller (or no such endpoint)."

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 from packaging.version import InvalidVersion, Version
 
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
@@ -69,6 +71,9 @@ MIDDLEWARE = [
     "fitness.observability.requests.RequestObservabilityMiddleware",
     "fitness.middleware.JsonErrorsMiddleware",
     "fitness.middleware.AllowedHostMiddleware",
+    # Before anything else can answer: a preflight (OPTIONS) is answered here, before the
+    # SSL redirect, WhiteNoise or the API's authentication see it.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "fitness.middleware.BodySizeLimitMiddleware",
@@ -211,7 +216,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=60 * 60)
+# A reset code is six digits the user types: short-lived and dead after a few wrong tries,
+# so guessing one (a million values) stays hopeless.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=15 * 60)
+PASSWORD_RESET_MAX_ATTEMPTS = env.int("PASSWORD_RESET_MAX_ATTEMPTS", default=5)
+# The app link in the reset e-mail; {email} and {code} are filled in (URL-encoded).
+PASSWORD_RESET_LINK = env.str(
+    "PASSWORD_RESET_LINK", default="futurefitness://reset?email={email}&code={code}"
+)
+try:
+    PASSWORD_RESET_LINK.format(email="e", code="c")
+except (KeyError, IndexError, ValueError) as exc:
+    raise ImproperlyConfigured("PASSWORD_RESET_LINK may only name {email} and {code}.") from exc
+if "{code}" not in PASSWORD_RESET_LINK:
+    raise ImproperlyConfigured("PASSWORD_RESET_LINK must contain {code}.")
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_MINUTES", default=15)),
@@ -302,18 +320,39 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "fitness.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "fitness.api.schema.EnvelopeAutoSchema",
+    # Registration, login and password reset (fitness.api.throttling): per client IP the
+    # limits are generous, since a carrier's NAT puts thousands of phones behind one
+    # address; the tight ones are per device (`X-Device-ID`) and per e-mail (the login
+    # lockout, LOGIN_MAX_FAILURES; reset e-mails; the reset code's own tries).
     "DEFAULT_THROTTLE_RATES": {
-        "register": env.str("THROTTLE_REGISTER", default="10/hour"),
-        # Loose enough for many users behind one carrier NAT; the per-e-mail lockout is the
-        # tight limit, this one stops one client guessing across many accounts.
-        "login": env.str("THROTTLE_LOGIN", default="30/minute"),
-        "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="5/hour"),
+        "register": env.str("THROTTLE_REGISTER", default="300/hour"),
+        "register_device": env.str("THROTTLE_REGISTER_DEVICE", default="5/hour"),
+        "login": env.str("THROTTLE_LOGIN", default="600/minute"),
+        "login_device": env.str("THROTTLE_LOGIN_DEVICE", default="20/minute"),
+        # Reset requests and confirmations together.
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET", default="300/hour"),
+        "password_reset_device": env.str("THROTTLE_PASSWORD_RESET_DEVICE", default="20/hour"),
+        # Reset e-mails per address: no one is flooded with codes.
+        "password_reset_email": env.str("THROTTLE_PASSWORD_RESET_EMAIL", default="5/hour"),
+        # Per signed-in user: new data exports (each zips all the user's data and photos).
+        "data_export": env.str("THROTTLE_DATA_EXPORT", default="5/day"),
         # Per signed-in user: e-mail search must not become a way to test address lists.
         "user_search": env.str("THROTTLE_USER_SEARCH", default="30/hour"),
     },
     "NUM_PROXIES": NUM_PROXIES,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# CORS (django-cors-headers), for the app's web build and local tools; the phone app needs
+# none. No origin is allowed unless listed (scheme://host[:port]). Only the API answers
+# CORS; tokens travel in the Authorization header, so no cookies (credentials) are allowed.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (*cors_default_headers, "if-match", "prefer", "x-device-id", "x-request-id")
+# What a browser script may read of a response: the offline rules' ETag, a 201's Location,
+# a 429's or 503's Retry-After, and the request id for support.
+CORS_EXPOSE_HEADERS = ["ETag", "Location", "Retry-After", "X-Request-ID"]
+CORS_ALLOW_CREDENTIALS = False
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Future Fitness API",
@@ -338,6 +377,10 @@ SPECTACULAR_SETTINGS = {
         "MemberStatusEnum": "social.models.MemberStatus",
         "ConnectionListStatusEnum": ["accepted", "incoming", "outgoing"],
         "ChallengeStatusEnum": ["upcoming", "active", "finished"],
+        "DataExportStatusEnum": "accounts.models.DataExport.Status",
+        # What clients upload as; a stored file may also be a data export.
+        "PurposeEnum": "storage.models.CLIENT_PURPOSES",
+        "StoredFilePurposeEnum": "storage.models.Purpose",
     },
 }
 
@@ -365,6 +408,12 @@ STORAGE_URL_TTL_SECONDS = env.int("STORAGE_URL_TTL_SECONDS", default=15 * 60)
 if not 60 <= STORAGE_URL_TTL_SECONDS <= 7 * 24 * 3600:
     # GCS V4 signatures cannot outlive 7 days.
     raise ImproperlyConfigured("STORAGE_URL_TTL_SECONDS must be between 60 and 604800.")
+# How long a data export's zip (POST /users/me/export) is kept before the expiry sweep
+# deletes it; each GET of the export signs a fresh link (STORAGE_URL_TTL_SECONDS).
+DATA_EXPORT_TTL_DAYS = env.int("DATA_EXPORT_TTL_DAYS", default=7)
+# An export still pending or running after this long was lost (its worker and message
+# gone); a new request then starts another instead of answering it.
+DATA_EXPORT_STALE_SECONDS = 3600
 STORAGE_BATCH_MAX_FILES = 10
 # Django refuses more files than a batch may hold while parsing, before storing any.
 DATA_UPLOAD_MAX_NUMBER_FILES = STORAGE_BATCH_MAX_FILES

@@ -84,11 +84,14 @@ async def _accept_and_close(receive, send, code: int) -> None:
 
 
 class AllowedHostsOrNoOriginValidator(OriginValidator):
-    """Browsers always send Origin, and those must match ALLOWED_HOSTS; native clients
-    (the React Native app) may send none, and cannot be driven by a foreign page anyway."""
+    """Browsers always send Origin, and those must match ALLOWED_HOSTS or be one of the
+    CORS_ALLOWED_ORIGINS (the app's web build, which may call the REST API too); native
+    clients (the React Native app) may send none, and cannot be driven by a foreign page."""
 
     def __init__(self, application):
-        allowed = ["*"] if settings.DEBUG else settings.ALLOWED_HOSTS
+        allowed = (
+            ["*"] if settings.DEBUG else [*settings.ALLOWED_HOSTS, *settings.CORS_ALLOWED_ORIGINS]
+        )
         super().__init__(application, allowed)
 
     def valid_origin(self, parsed_origin) -> bool:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Case, Q, When
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
@@ -370,6 +370,37 @@ def _drop_membership(group: Group, target: GroupMembership) -> None:
     left.delete()
     if was_active:
         events.member_left(group, target.user_id)
+
+
+@transaction.atomic
+def leave_all_groups(*, user: User) -> None:
+    """Before an account is deleted. A group the user owns passes to its longest-standing
+    active admin, else to its longest-standing active member: it is its members' group as
+    much as its owner's, so it is deleted (with its challenges) only when no one else is
+    active in it. Then every membership of the user ends as leaving does: places in open
+    challenges go, their boards are refreshed, the other members are told."""
+    owned = GroupMembership.objects.filter(user=user, role=Role.OWNER)
+    for group_id in list(owned.values_list("group_id", flat=True)):
+        group = Group.objects.select_for_update().get(pk=group_id)
+        heir = (
+            GroupMembership.objects.filter(group=group, status=MemberStatus.ACTIVE)
+            .exclude(user=user)
+            .annotate(rank=Case(When(role=Role.ADMIN, then=0), default=1))
+            .order_by("rank", "joined_at", "created_at", "pk")
+            .first()
+        )
+        if heir is None:
+            # As delete_group: workouts of former members lose the link, touched for sync.
+            Workout.objects.filter(group=group).update(group=None, updated_at=timezone.now())
+            group.delete()
+            continue
+        # One owner at a time (membership_one_owner): step down before the heir steps up.
+        GroupMembership.objects.filter(group=group, user=user).update(role=Role.ADMIN)
+        heir.role = Role.OWNER
+        heir.save(update_fields=["role"])
+        events.group_updated(group)
+    for membership in GroupMembership.objects.filter(user=user).select_related("group"):
+        _drop_membership(membership.group, membership)
 
 
 @transaction.atomic

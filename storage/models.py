@@ -12,6 +12,14 @@ class Purpose(models.TextChoices):
     AVATAR = "avatar"
     FORM_CHECK = "form_check"
     OTHER = "other"
+    # A zip of everything the user has (accounts.data_export); made by us, never uploaded.
+    DATA_EXPORT = "data_export"
+
+
+# What a client may upload as, or filter its files by.
+CLIENT_PURPOSES = [
+    (value, label) for value, label in Purpose.choices if value != Purpose.DATA_EXPORT
+]
 
 
 class AccessLevel(models.TextChoices):

@@ -19,7 +19,7 @@ from rest_framework.exceptions import ValidationError
 from accounts.models import User
 from fitness.api.errors import NotFound
 from storage import signing
-from storage.models import StoredFile
+from storage.models import Purpose, StoredFile
 from storage.signing import SignedUrl
 
 
@@ -28,8 +28,9 @@ def files_for(user: User) -> QuerySet[StoredFile]:
 
 
 def list_files(user: User, *, purpose: str | None = None) -> QuerySet[StoredFile]:
-    """The caller's live files, newest first, optionally only those of one `purpose`."""
-    files = files_for(user)
+    """The caller's live files, newest first, optionally only those of one `purpose`.
+    Data exports are reached through their own endpoint, not listed among the photos."""
+    files = files_for(user).exclude(purpose=Purpose.DATA_EXPORT)
     return files.filter(purpose=purpose) if purpose else files
 
 
@@ -84,8 +85,9 @@ def owned_files(
 
 def used_bytes(user: User) -> int:
     """Bytes counted against the quota: every stored original, expired or not, until it
-    is actually deleted."""
-    total = StoredFile.objects.filter(owner=user).aggregate(total=Sum("size"))["total"]
+    is actually deleted. Data exports are ours, made on request, and count for nothing."""
+    files = StoredFile.objects.filter(owner=user).exclude(purpose=Purpose.DATA_EXPORT)
+    total = files.aggregate(total=Sum("size"))["total"]
     return total or 0
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -34,6 +34,8 @@ from storage.models import AccessLevel, Purpose, StoredFile, Variant
 # Long side, in pixels, of each variant the task makes.
 VARIANT_SIDES: dict[str, int] = {Variant.THUMBNAIL: 256, Variant.DISPLAY: 1280}
 _KEY_PREFIX = "uploads"
+_EXPORT_PREFIX = "exports"
+ZIP_CONTENT_TYPE = "application/zip"
 
 
 class BatchTooLarge(ApiError):
@@ -232,6 +234,35 @@ def _record_upload(
     return stored
 
 
+def store_data_export(*, owner: User, archive: File, expiry: datetime) -> StoredFile:
+    """Stores a data-export zip (accounts.data_export) as one of the owner's private files,
+    outside the quota, deleted by the expiry sweep. The blob is written outside any
+    transaction; if the row cannot be recorded (the account was deleted meanwhile), the
+    blob is removed again."""
+    digest = hashlib.sha256()
+    archive.seek(0)
+    for chunk in iter(lambda: archive.read(1024 * 1024), b""):
+        digest.update(chunk)
+    size = archive.tell()
+    archive.seek(0)
+    key = default_storage.save(f"{_EXPORT_PREFIX}/{secrets.token_hex(16)}.zip", archive)
+    try:
+        with transaction.atomic():
+            return StoredFile.objects.create(
+                owner=owner,
+                key=key,
+                original_filename=f"future-fitness-export-{timezone.now():%Y-%m-%d}.zip",
+                content_type=ZIP_CONTENT_TYPE,
+                size=size,
+                sha256=digest.hexdigest(),
+                purpose=Purpose.DATA_EXPORT,
+                expiry=expiry,
+            )
+    except Exception:
+        default_storage.delete(key)
+        raise
+
+
 def _check_quota(owner: User, incoming: int) -> None:
     quota = settings.STORAGE_USER_QUOTA_BYTES
     used = selectors.used_bytes(owner)
@@ -298,6 +329,17 @@ def delete_files(*, owner: User, ids: Iterable[uuid.UUID]) -> int:
     doomed = list(
         selectors.files_for(owner).select_for_update(of=("self",)).filter(pk__in=list(ids))
     )
+    for stored in doomed:
+        stored.delete()
+    return len(doomed)
+
+
+@transaction.atomic
+def delete_all_files(*, owner: User) -> int:
+    """Every file of `owner`, expired ones included (an account being deleted); the blobs
+    go after commit (`storage.signals`)."""
+    # Locked for the same reason as in delete_file.
+    doomed = list(StoredFile.objects.select_for_update().filter(owner=owner))
     for stored in doomed:
         stored.delete()
     return len(doomed)

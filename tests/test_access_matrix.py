@@ -34,14 +34,12 @@ from typing import Any
 
 import pytest
 from django.apps import apps
-from django.contrib.auth.tokens import default_token_generator
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from accounts import tokens
+from accounts import services, tokens
+from accounts.models import DataExport
 from ai_assistant.models import AIConversation, RecognitionJob
 from migration.models import IdMap
 from social.models import Block, Challenge, ChallengeParticipant, Connection, ConnectionStatus
@@ -167,6 +165,10 @@ class World:
         return RecognitionJob.objects.create(owner=self.owner, image=self.file)
 
     @cached_property
+    def export(self) -> DataExport:
+        return DataExport.objects.create(owner=self.owner)
+
+    @cached_property
     def refresh_token(self) -> str:
         return tokens.issue_pair(self.owner)["refresh_token"]
 
@@ -177,8 +179,8 @@ class World:
 
     def reset_code(self) -> dict[str, str]:
         return {
-            "uid": urlsafe_base64_encode(force_bytes(self.owner.pk)),
-            "token": default_token_generator.make_token(self.owner),
+            "email": self.owner.email,
+            "code": services.issue_password_reset_code(user=self.owner),
         }
 
     def owned_ids(self) -> set[str]:
@@ -193,6 +195,7 @@ class World:
             "request",
             "group",
             "challenge",
+            "export",
         ):
             if name in self.__dict__:
                 ids.add(str(self.__dict__[name].pk))
@@ -342,6 +345,15 @@ MATRIX: dict[str, Row] = {
     "PATCH /api/v1/users/settings": Row(owner=200, body=lambda w: {"theme_mode": "light"}),
     "POST /api/v1/users/preferences": Row(owner=200, body=lambda w: {"favourite": "oats"}),
     "GET /api/v1/users/stats": Row(owner=200),
+    # Always the caller's own account: no one else's can be named. (A wrong password is
+    # refused, and counted towards the login lockout: tests/accounts/
+    # test_api_account_deletion.py.)
+    "DELETE /api/v1/users/me": Row(owner=204, body=lambda w: {"password": DEFAULT_PASSWORD}),
+    # Always the caller's own export (one at a time); another's id is 404.
+    "POST /api/v1/users/me/export": Row(owner=202),
+    "GET /api/v1/users/me/export/{export_id}": Row(
+        owner=200, other=404, path=lambda w: {"export_id": w.export.pk}
+    ),
     # --- food --------------------------------------------------------------------------
     "GET /api/v1/food/logs": Row(owner=200, other=200, owns=lambda w: w.log),
     "POST /api/v1/food/logs": Row(

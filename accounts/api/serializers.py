@@ -6,6 +6,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from accounts.models import (
+    DataExport,
     FitnessGoal,
     Gender,
     MeasurementSystem,
@@ -182,8 +183,12 @@ class PasswordResetAcceptedSerializer(serializers.Serializer):
 
 
 class PasswordResetConfirmSerializer(serializers.Serializer):
-    uid = serializers.CharField(max_length=64)
-    token = serializers.CharField(max_length=128)
+    email = serializers.EmailField(max_length=254)
+    code = serializers.RegexField(
+        r"^[0-9]{6}$",
+        help_text="The six-digit code from the reset e-mail.",
+        error_messages={"invalid": "Enter the six digits from the e-mail."},
+    )
     new_password = serializers.CharField(max_length=128, trim_whitespace=False)
 
 
@@ -255,3 +260,30 @@ class PreferencesSchema(OpenApiSerializerExtension):
             },
             "additionalProperties": True,
         }
+
+
+class AccountDeleteSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        max_length=128,
+        trim_whitespace=False,
+        required=False,
+        help_text="The account's password. Accounts without one (signed in through Firebase "
+        "only) send none, with the access token of a sign-in made within 5 minutes.",
+    )
+
+
+class DataExportStartedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.ChoiceField(choices=DataExport.Status.choices)
+
+
+class DataExportSerializer(DataExportStartedSerializer):
+    url = serializers.URLField(
+        allow_null=True,
+        help_text="A signed link to the zip once `status` is ready (null before, and once the "
+        "zip has expired); each read signs a fresh one.",
+    )
+    expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="When `url` stops working; read the export again for a new one."
+    )
+    error = serializers.CharField(allow_null=True, help_text="Why it failed, when it did.")

@@ -18,6 +18,13 @@ auth_urlpatterns = [
 ]
 
 users_urlpatterns = [
+    path("me", views.AccountView.as_view(), name="users-me"),
+    path("me/export", views.DataExportsView.as_view(), name="users-me-export"),
+    path(
+        "me/export/<uuid:export_id>",
+        views.DataExportDetailView.as_view(),
+        name="users-me-export-detail",
+    ),
     path("profile", views.ProfileView.as_view(), name="users-profile"),
     path("settings", views.SettingsView.as_view(), name="users-settings"),
     path("stats", views.StatsView.as_view(), name="users-stats"),

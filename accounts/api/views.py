@@ -1,4 +1,6 @@
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -8,9 +10,18 @@ from accounts import firebase, selectors, services, tokens
 from accounts.api import serializers as s
 from accounts.models import User
 from fitness.api import responses
-from fitness.api.schema import error_responses
-from fitness.api.throttling import ScopedIPThrottle
+from fitness.api.schema import DeleteWithBodySchema, error_responses
+from fitness.api.throttling import DEVICE_HEADER, ScopedDeviceThrottle, ScopedIPThrottle
 from fitness.error_codes import ErrorCode
+
+# The app's installation id: the tight per-device limits of the anonymous endpoints count
+# on it (fitness.api.throttling).
+_DEVICE_ID = OpenApiParameter(
+    DEVICE_HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="A random id the app makes once per installation; limits per device use it.",
+)
 
 
 def _auth_response(user: User, pair: dict, request) -> dict:
@@ -45,11 +56,12 @@ def _user_response(user: User, request) -> dict:
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedIPThrottle]
+    throttle_classes = [ScopedIPThrottle, ScopedDeviceThrottle]
     throttle_scope = "register"
 
     @extend_schema(
         tags=["auth"],
+        parameters=[_DEVICE_ID],
         request=s.RegisterSerializer,
         responses={201: s.AuthResponseSerializer},
         auth=[],
@@ -65,11 +77,12 @@ class RegisterView(APIView):
 class LoginView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedIPThrottle]
+    throttle_classes = [ScopedIPThrottle, ScopedDeviceThrottle]
     throttle_scope = "login"
 
     @extend_schema(
         tags=["auth"],
+        parameters=[_DEVICE_ID],
         request=s.LoginSerializer,
         responses={
             200: s.AuthResponseSerializer,
@@ -90,11 +103,12 @@ class FirebaseExchangeView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedIPThrottle]
+    throttle_classes = [ScopedIPThrottle, ScopedDeviceThrottle]
     throttle_scope = "login"
 
     @extend_schema(
         tags=["auth"],
+        parameters=[_DEVICE_ID],
         request=s.FirebaseExchangeSerializer,
         responses={
             200: s.AuthResponseSerializer,
@@ -157,11 +171,12 @@ class LogoutView(APIView):
 class PasswordResetView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedIPThrottle]
+    throttle_classes = [ScopedIPThrottle, ScopedDeviceThrottle]
     throttle_scope = "password_reset"
 
     @extend_schema(
         tags=["auth"],
+        parameters=[_DEVICE_ID],
         request=s.PasswordResetRequestSerializer,
         responses={
             202: OpenApiResponse(
@@ -184,17 +199,21 @@ class PasswordResetView(APIView):
 class PasswordResetConfirmView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedIPThrottle]
+    throttle_classes = [ScopedIPThrottle, ScopedDeviceThrottle]
     throttle_scope = "password_reset"
 
     @extend_schema(
         tags=["auth"],
+        parameters=[_DEVICE_ID],
         request=s.PasswordResetConfirmSerializer,
         responses={
             204: OpenApiResponse(description="Password changed; sessions revoked."),
-            **error_responses(ErrorCode.INVALID_RESET_TOKEN),
+            **error_responses(ErrorCode.INVALID_RESET_CODE),
         },
         auth=[],
+        description="Sets a new password with the six-digit code of the reset e-mail. "
+        "The code lives `PASSWORD_RESET_TIMEOUT` seconds (15 minutes) and dies after "
+        "`PASSWORD_RESET_MAX_ATTEMPTS` (5) wrong tries; a wrong code changes nothing else.",
     )
     def post(self, request):
         data = s.PasswordResetConfirmSerializer(data=request.data)
@@ -258,3 +277,83 @@ class PreferencesView(APIView):
         data.is_valid(raise_exception=True)
         merged = services.merge_preferences(user=request.user, patch=data.validated_data)
         return Response(merged)
+
+
+class AccountView(APIView):
+    schema = DeleteWithBodySchema()
+
+    @extend_schema(
+        tags=["users"],
+        request=s.AccountDeleteSerializer,
+        responses={
+            204: OpenApiResponse(description="The account and everything it owned are gone."),
+            **error_responses(ErrorCode.REAUTHENTICATION_REQUIRED, ErrorCode.TOO_MANY_ATTEMPTS),
+        },
+        description="Deletes the account and everything it owns: profile, food logs, "
+        "workouts, files (the blobs after commit), conversations, recognition jobs, "
+        "sessions and tokens, connections, blocks, shares, memberships. A group it owns "
+        "passes to its longest-standing active admin, else its longest-standing active "
+        "member; a group with no one else active is deleted. An e-mail confirms it. "
+        "Needs the password (`reauthentication_required` with `details.reason: password` "
+        "when wrong; wrong ones count towards the login lockout) or, for an account "
+        "without one, a sign-in within the last 5 minutes (`details.reason: "
+        "recent_sign_in`).",
+    )
+    def delete(self, request):
+        data = s.AccountDeleteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.delete_account(
+            user=request.user, password=data.validated_data.get("password"), token=request.auth
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _export_started(export) -> dict:
+    return {"id": export.pk, "status": export.status}
+
+
+class DataExportsView(APIView):
+    @extend_schema(
+        tags=["users"],
+        request=None,
+        responses={202: s.DataExportStartedSerializer, **error_responses(ErrorCode.RATE_LIMITED)},
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.URI,
+                OpenApiParameter.HEADER,
+                response=[202],
+                description="Where to follow the export: GET /api/v1/users/me/export/{id}.",
+            )
+        ],
+        description="Starts a data export (GDPR's portability): a background job writes a zip "
+        "of every table's rows of the caller (JSON per table) and their photos to their "
+        "private storage. 202 with `Location` of the export to poll; while one is pending "
+        "or running, that one is answered instead of starting another. New exports are "
+        "limited per user (THROTTLE_DATA_EXPORT, 5/day).",
+    )
+    def post(self, request):
+        export, _ = services.request_data_export(user=request.user)
+        location = request.build_absolute_uri(
+            reverse("users-me-export-detail", kwargs={"export_id": export.pk})
+        )
+        return Response(
+            _export_started(export),
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": location},
+        )
+
+
+class DataExportDetailView(APIView):
+    @extend_schema(tags=["users"], responses=s.DataExportSerializer)
+    def get(self, request, export_id):
+        export = selectors.get_data_export(request.user, export_id)
+        link = selectors.data_export_link(export, request=request)
+        return Response(
+            {
+                **_export_started(export),
+                "url": link.url if link else None,
+                "expires_at": link.expires_at if link else None,
+                "error": export.error or None,
+            }
+        )

@@ -26,6 +26,7 @@ from accounts.firebase import firebase_user_id
 from accounts.hashers import ALGORITHM as FIREBASE_ALGORITHM
 from accounts.hashers import FirebaseHashConfig, encode_imported
 from accounts.models import MigrationSource, User, normalize_email
+from accounts.selectors import deleted_account_ids
 from migration.models import SUPABASE_LEGACY, IdMap
 from migration.normal import digest, instant
 from migration.runs import RunRecorder
@@ -225,10 +226,15 @@ class _Batch:
                 "email", "firebase_uid"
             )
         )
+        deleted = deleted_account_ids(firebase_user_id(p.uid) for p in items)
         created: list[User] = []
         updated: dict[str, list[User]] = {}
         mapped: list[_Prepared] = []
         for prepared in items:
+            if firebase_user_id(prepared.uid) in deleted:
+                # Its user deleted the account here: the export must not bring it back.
+                self.reject(prepared.uid, "account deleted here")
+                continue
             email = prepared.values["email"]
             owner = owners.get(email, prepared.uid)
             if owner != prepared.uid:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -24,7 +25,8 @@ from psycopg.rows import dict_row
 from rest_framework import serializers
 
 from accounts.api.serializers import ProfileUpdateSerializer
-from accounts.models import MigrationSource, User, normalize_email
+from accounts.firebase import firebase_user_id
+from accounts.models import DeletedAccount, MigrationSource, User, normalize_email
 from ai_assistant.models import AIConversation, ChatMessage
 from food.api.serializers import FoodLogWriteSerializer
 from food.models import FoodLog, FoodLogShare, FoodLogTag
@@ -176,7 +178,18 @@ class Entity:
 
 
 class AuthUsers(Entity):
+    @cached_property
+    def _deleted(self) -> set[UUID]:
+        # Read once per run: accounts deleted here are few next to the users imported.
+        return set(DeletedAccount.objects.values_list("pk", flat=True))
+
     def prepare(self, row, prepared):
+        uid = self.column(row, "firebase_uid")
+        if prepared.new_id in self._deleted or (
+            uid and firebase_user_id(str(uid)) in self._deleted
+        ):
+            # Its user deleted the account here: the old data must not bring it back.
+            raise Reject("account deleted here")
         email = self.column(row, "email")
         if not email:
             raise Reject("missing e-mail")

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from fitness.api.schema import ErrorDetailSerializer
-from storage.models import AccessLevel, Purpose, StoredFile, Variant
+from storage.models import CLIENT_PURPOSES, AccessLevel, Purpose, StoredFile, Variant
 
 MAX_TAGS = 20
 
@@ -20,7 +20,7 @@ class _UploadOptionsSerializer(serializers.Serializer):
         default=list,
         help_text="Repeat the field for several tags.",
     )
-    purpose = serializers.ChoiceField(choices=Purpose.choices, default=Purpose.OTHER)
+    purpose = serializers.ChoiceField(choices=CLIENT_PURPOSES, default=Purpose.OTHER)
     access_level = serializers.ChoiceField(
         choices=AccessLevel.choices,
         default=AccessLevel.PRIVATE,
@@ -86,7 +86,7 @@ class VariantQuerySerializer(serializers.Serializer):
 
 
 class FileListQuerySerializer(VariantQuerySerializer):
-    purpose = serializers.ChoiceField(choices=Purpose.choices, required=False)
+    purpose = serializers.ChoiceField(choices=CLIENT_PURPOSES, required=False)
 
 
 class SignedUrlSerializer(serializers.Serializer):

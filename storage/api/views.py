@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.http import HttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -20,6 +21,7 @@ from storage import selectors, services, signing
 from storage.api import serializers as s
 from storage.images import OUTPUT_FORMATS
 from storage.models import StoredFile
+from storage.services import ZIP_CONTENT_TYPE
 
 TAG = "storage"
 _UPLOADS_ON = [IsAuthenticated, feature_enabled(Feature.UPLOADS)]
@@ -219,6 +221,9 @@ class SignedFileView(APIView):
                 )
                 for output in OUTPUT_FORMATS.values()
             },
+            (200, ZIP_CONTENT_TYPE): OpenApiResponse(
+                OpenApiTypes.BINARY, description="A data export (`/users/me/export/{id}`)."
+            ),
             **error_responses(
                 ErrorCode.INVALID_SIGNATURE, ErrorCode.URL_EXPIRED, ErrorCode.NOT_FOUND
             ),
@@ -237,6 +242,10 @@ class SignedFileView(APIView):
             raise NotFound("No such file.") from exc
         response = HttpResponse(data, content_type=content_type)
         response["Cache-Control"] = f"private, max-age={grant.seconds_left}"
-        response["Content-Disposition"] = "inline"
+        response["Content-Disposition"] = (
+            content_disposition_header(True, stored.original_filename)
+            if content_type == ZIP_CONTENT_TYPE
+            else "inline"
+        )
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
         return response

@@ -8,10 +8,11 @@ import pytest
 from django.conf import settings
 from django.core import mail
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from accounts.models import User
+from accounts.models import PasswordResetCode, User
 from tests.asserts import assert_error
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -276,15 +277,25 @@ def test_logout_requires_bearer(api_client, user):
     assert response.status_code == 401
 
 
-def _reset_code(message) -> tuple[str, str]:
-    uid = re.search(r"uid:\s+(\S+)", message.body).group(1)
-    token = re.search(r"token:\s+(\S+)", message.body).group(1)
-    return uid, token
+def _reset_code(message) -> str:
+    return re.search(r"^\s*(\d{6})\s*$", message.body, re.MULTILINE).group(1)
 
 
 def _request_reset(client, email, capture):
     with capture(execute=True):
         return client.post("/api/v1/auth/reset-password", {"email": email}, format="json")
+
+
+def _confirm(client, email, code, password=STRONG):
+    return client.post(
+        "/api/v1/auth/reset-password/confirm",
+        {"email": email, "code": code, "new_password": password},
+        format="json",
+    )
+
+
+def _wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
 
 
 def test_reset_password_flow_changes_password_and_revokes_sessions(
@@ -295,13 +306,10 @@ def test_reset_password_flow_changes_password_and_revokes_sessions(
     assert response.status_code == 202
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == [user.email]
-    uid, token = _reset_code(mail.outbox[0])
+    code = _reset_code(mail.outbox[0])
+    assert code in mail.outbox[0].subject
 
-    confirm = api_client.post(
-        "/api/v1/auth/reset-password/confirm",
-        {"uid": uid, "token": token, "new_password": STRONG},
-        format="json",
-    )
+    confirm = _confirm(api_client, user.email.upper(), code)
     assert confirm.status_code == 204
     assert _login(api_client, user.email, STRONG).status_code == 200
     revoked = api_client.post(
@@ -309,13 +317,103 @@ def test_reset_password_flow_changes_password_and_revokes_sessions(
     )
     assert revoked.status_code == 401
 
-    reused = api_client.post(
-        "/api/v1/auth/reset-password/confirm",
-        {"uid": uid, "token": token, "new_password": "Another-strong-pass-99"},
-        format="json",
-    )
-    assert_error(reused, 400, "invalid_reset_token")
+    reused = _confirm(api_client, user.email, code, "Another-strong-pass-99")
+    assert_error(reused, 400, "invalid_reset_code")
     assert _login(api_client, user.email, STRONG).status_code == 200
+    assert not PasswordResetCode.objects.exists()
+
+
+def test_reset_email_carries_a_six_digit_code_and_the_app_link(
+    api_client, settings, django_capture_on_commit_callbacks
+):
+    settings.PASSWORD_RESET_LINK = "https://app.example/reset?e={email}&c={code}"
+    UserFactory(email="a+b@example.com")
+    _request_reset(api_client, "a+b@example.com", django_capture_on_commit_callbacks)
+    body = mail.outbox[0].body
+    code = _reset_code(mail.outbox[0])
+    assert f"https://app.example/reset?e=a%2Bb%40example.com&c={code}" in body
+    # Short strings only: no long uid/token pair any more.
+    assert not re.search(r"[A-Za-z0-9_-]{20,}", body.replace("example.com", ""))
+
+
+def test_reset_code_stored_only_as_a_hash(api_client, user, django_capture_on_commit_callbacks):
+    _request_reset(api_client, user.email, django_capture_on_commit_callbacks)
+    code = _reset_code(mail.outbox[0])
+    stored = PasswordResetCode.objects.get(user=user)
+    assert code not in stored.code_hash
+
+
+def test_reset_code_expires_after_fifteen_minutes(
+    api_client, user, django_capture_on_commit_callbacks
+):
+    _request_reset(api_client, user.email, django_capture_on_commit_callbacks)
+    code = _reset_code(mail.outbox[0])
+    stored = PasswordResetCode.objects.get(user=user)
+    assert stored.expires_at - stored.created_at == pytest.approx(
+        timedelta(minutes=15), abs=timedelta(seconds=5)
+    )
+    PasswordResetCode.objects.filter(pk=stored.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert_error(_confirm(api_client, user.email, code), 400, "invalid_reset_code")
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+
+
+def test_reset_code_dies_after_five_wrong_tries(
+    api_client, user, django_capture_on_commit_callbacks
+):
+    _request_reset(api_client, user.email, django_capture_on_commit_callbacks)
+    code = _reset_code(mail.outbox[0])
+    for _ in range(5):
+        assert_error(_confirm(api_client, user.email, _wrong(code)), 400, "invalid_reset_code")
+    assert PasswordResetCode.objects.get(user=user).attempts == 5
+    # The right code no longer helps: the user asks for a new one.
+    assert_error(_confirm(api_client, user.email, code), 400, "invalid_reset_code")
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+
+
+def test_reset_code_still_works_after_four_wrong_tries(
+    api_client, user, django_capture_on_commit_callbacks
+):
+    _request_reset(api_client, user.email, django_capture_on_commit_callbacks)
+    code = _reset_code(mail.outbox[0])
+    for _ in range(4):
+        _confirm(api_client, user.email, _wrong(code))
+    assert _confirm(api_client, user.email, code).status_code == 204
+
+
+def test_reset_wrong_code_changes_nothing_but_the_count(
+    api_client, user, django_capture_on_commit_callbacks
+):
+    pair = _login(api_client, user.email).json()
+    _request_reset(api_client, user.email, django_capture_on_commit_callbacks)
+    code = _reset_code(mail.outbox[0])
+    user.refresh_from_db()
+    before = (user.password, user.token_version, user.updated_at)
+
+    assert_error(_confirm(api_client, user.email, _wrong(code)), 400, "invalid_reset_code")
+
+    user.refresh_from_db()
+    assert (user.password, user.token_version, user.updated_at) == before
+    assert _bearer(pair["access_token"]).get("/api/v1/auth/me").status_code == 200
+    refreshed = api_client.post(
+        "/api/v1/auth/refresh", {"refresh_token": pair["refresh_token"]}, format="json"
+    )
+    assert refreshed.status_code == 200
+
+
+def test_reset_new_request_replaces_the_old_code(
+    api_client, user, django_capture_on_commit_callbacks
+):
+    _request_reset(api_client, user.email, django_capture_on_commit_callbacks)
+    first = _reset_code(mail.outbox[0])
+    _request_reset(api_client, user.email, django_capture_on_commit_callbacks)
+    second = _reset_code(mail.outbox[1])
+    if first != second:
+        assert_error(_confirm(api_client, user.email, first), 400, "invalid_reset_code")
+    assert _confirm(api_client, user.email, second).status_code == 204
 
 
 def test_reset_password_does_not_reveal_whether_account_exists(
@@ -327,33 +425,34 @@ def test_reset_password_does_not_reveal_whether_account_exists(
     assert known.status_code == unknown.status_code == 202
     assert known.json() == unknown.json()
     assert len(mail.outbox) == 1
+    wrong_known = _confirm(api_client, user.email, _wrong(_reset_code(mail.outbox[0])))
+    wrong_unknown = _confirm(api_client, "nobody@example.com", "123456")
+    assert wrong_known.json() == wrong_unknown.json()
 
 
-@pytest.mark.parametrize("uid,token", [("bad", "bad-token"), ("", "x"), ("Zm9v", "1-2")])
-def test_reset_confirm_rejects_bad_codes(api_client, user, uid, token):
-    response = api_client.post(
-        "/api/v1/auth/reset-password/confirm",
-        {"uid": uid, "token": token, "new_password": STRONG},
-        format="json",
-    )
-    assert response.status_code == 400
+@pytest.mark.parametrize("code", ["12345", "1234567", "abcdef", "", "12 456"])
+def test_reset_confirm_rejects_malformed_codes_without_counting_a_try(
+    api_client, user, code, django_capture_on_commit_callbacks
+):
+    _request_reset(api_client, user.email, django_capture_on_commit_callbacks)
+    response = _confirm(api_client, user.email, code)
+    assert "code" in assert_error(response, 400, "validation_error")["details"]["fields"]
+    assert PasswordResetCode.objects.get(user=user).attempts == 0
     user.refresh_from_db()
     assert user.check_password(DEFAULT_PASSWORD)
 
 
-def test_reset_confirm_rejects_weak_new_password(
+def test_reset_confirm_rejects_weak_new_password_and_keeps_the_code(
     api_client, user, django_capture_on_commit_callbacks
 ):
     _request_reset(api_client, user.email, django_capture_on_commit_callbacks)
-    uid, token = _reset_code(mail.outbox[0])
-    response = api_client.post(
-        "/api/v1/auth/reset-password/confirm",
-        {"uid": uid, "token": token, "new_password": "password"},
-        format="json",
-    )
+    code = _reset_code(mail.outbox[0])
+    response = _confirm(api_client, user.email, code, "password")
     assert "password" in assert_error(response, 400, "validation_error")["details"]["fields"]
     user.refresh_from_db()
     assert user.check_password(DEFAULT_PASSWORD)
+    assert PasswordResetCode.objects.get(user=user).attempts == 0
+    assert _confirm(api_client, user.email, code).status_code == 204
 
 
 def test_reset_password_is_throttled_per_ip(api_client, settings):

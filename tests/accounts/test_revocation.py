@@ -6,12 +6,10 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from django.contrib.auth.tokens import default_token_generator
 from django.utils import timezone
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
 from rest_framework.test import APIClient
 
+from accounts import services
 from accounts.models import LoginAttemptWindow, TokenFamily
 from accounts.tasks import flush_expired_tokens
 from tests.factories import DEFAULT_PASSWORD, UserFactory
@@ -195,8 +193,8 @@ def test_password_reset_ends_access_tokens_at_once(user, django_capture_on_commi
         confirm = APIClient().post(
             "/api/v1/auth/reset-password/confirm",
             {
-                "uid": urlsafe_base64_encode(force_bytes(user.pk)),
-                "token": default_token_generator.make_token(user),
+                "email": user.email,
+                "code": services.issue_password_reset_code(user=user),
                 "new_password": NEW_PASSWORD,
             },
             format="json",

@@ -80,3 +80,22 @@ def test_forwarded_proto_is_trusted_only_behind_declared_proxies(proxies, truste
     result = _run(code, {"DEBUG": "true", "NUM_PROXIES": proxies})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"{trusted} {proxies}"
+
+
+@pytest.mark.parametrize(
+    ("link", "message"),
+    [
+        ("futurefitness://reset?email={email}", "must contain {code}"),
+        ("futurefitness://reset?u={user}&c={code}", "may only name {email} and {code}"),
+    ],
+)
+def test_settings_refuse_a_reset_link_the_e_mail_could_not_fill(link, message):
+    result = _run("import django; django.setup()", {"DEBUG": "true", "PASSWORD_RESET_LINK": link})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_settings_accept_a_universal_reset_link():
+    link = "https://futurefitness.app/reset?email={email}&code={code}"
+    result = _run("import django; django.setup()", {"DEBUG": "true", "PASSWORD_RESET_LINK": link})
+    assert result.returncode == 0, result.stderr

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
+from accounts import tokens
 from accounts.firebase import firebase_user_id
 from accounts.models import MigrationSource, User
 from migration.models import IdMap, MigrationRun, RunStatus
@@ -358,6 +359,23 @@ def test_a_user_disabled_in_firebase_after_import_loses_their_sessions_on_rerun(
 
     assert client.get("/api/v1/auth/me").status_code == 401
     assert User.objects.get(firebase_uid="uidAlice").is_active is False
+
+
+def test_import_does_not_bring_back_an_account_deleted_here(export):
+    path, config = export
+    run(path, config)
+    alice = User.objects.get(firebase_uid="uidAlice")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.issue_pair(alice)['access_token']}")
+    deleted = client.delete("/api/v1/users/me", {"password": "alice-old-pass-1"}, format="json")
+    assert deleted.status_code == 204
+
+    run(path, config)
+
+    assert not User.objects.filter(firebase_uid="uidAlice").exists()
+    assert not User.objects.filter(pk=firebase_user_id("uidAlice")).exists()
+    assert counts()["reasons"]["account deleted here"] == 1
+    assert User.objects.filter(firebase_uid="uidBob").exists()
 
 
 @pytest.mark.parametrize("batch_size", ["1000", "1"])  # the repeat in the same batch, or later

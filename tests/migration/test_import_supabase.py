@@ -308,3 +308,24 @@ def test_ids_endpoint_answers_only_the_callers_rows(seeded, standin):
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "validation_error"
     assert APIClient().get("/api/v1/migration/ids?table=food_logs&ids=a").status_code == 401
+
+
+def test_import_does_not_bring_back_an_account_deleted_here(seeded, standin):
+    _run(standin)
+    ana = User.objects.get(pk=seeded["ana"])
+    assert FoodLog.objects.filter(owner=ana).exists()
+    deleted = client_for(ana).delete(
+        "/api/v1/users/me", {"password": "old-supabase-pass"}, format="json"
+    )
+    assert deleted.status_code == 204
+    # A later change in the old app makes the delta pass read the row again.
+    standin.execute("UPDATE auth.users SET updated_at = now() WHERE id = %s", (seeded["ana"],))
+
+    _run(standin)
+
+    assert not User.objects.filter(pk=seeded["ana"]).exists()
+    assert not User.objects.filter(email="ana@example.com").exists()
+    assert not FoodLog.objects.filter(pk=seeded["good"]).exists()
+    counts = MigrationRun.objects.first().counts
+    assert counts["auth_users"]["reasons"]["account deleted here"] == 1
+    assert User.objects.filter(pk=seeded["bob"]).exists()

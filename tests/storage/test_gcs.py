@@ -14,6 +14,8 @@ from google.oauth2 import service_account
 
 from storage import selectors
 from storage.models import StoredFile
+from tests.conftest import client_for
+from tests.factories import DEFAULT_PASSWORD
 from tests.storage import factories as f
 from tests.storage.conftest import SETTINGS_FILE
 
@@ -176,3 +178,25 @@ def test_settings_sign_with_iam_when_bucket_without_key(monkeypatch):
     options = configured["STORAGES"]["default"]["OPTIONS"]
     assert configured["GS_CREDENTIALS"] is None
     assert options["iam_sign_blob"] is True
+
+
+def test_gcs_account_deletion_removes_every_blob_after_commit(
+    gcs_backend, user, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        stored = [f.stored_file(user), f.stored_file(user, f.png_bytes())]
+    keys = {key for file in stored for key in StoredFile.objects.get(pk=file.pk).blob_keys}
+    assert len(keys) == 6  # two originals, each with two variants
+    assert keys <= gcs_backend.keys()
+
+    with django_capture_on_commit_callbacks() as after_commit:
+        response = client_for(user).delete(
+            "/api/v1/users/me", {"password": DEFAULT_PASSWORD}, format="json"
+        )
+        assert response.status_code == 204
+        # Nothing leaves the bucket before the deletion has committed.
+        assert keys <= gcs_backend.keys()
+    for callback in after_commit:
+        callback()
+
+    assert not keys & gcs_backend.keys()
