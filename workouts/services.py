@@ -12,7 +12,8 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 from fitness.activity import activity_changed
-from fitness.api.errors import IdConflict, NotFound
+from fitness.api.errors import NotFound
+from fitness.offline import check_client_ids, sharing_errors
 from social import selectors as social
 from storage import selectors as storage
 from storage.models import StoredFile
@@ -73,8 +74,8 @@ def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]
     """Creates the workout with its exercises; returns it and whether it is new.
 
     A client id that this owner already used returns the stored workout untouched, so an
-    offline client may retry blindly; an id used by anyone else (or by a deleted
-    workout) is a conflict that says nothing about the other object.
+    offline client may retry blindly; the offline rules (fitness.offline) answer for an
+    id used by anyone else or by the owner's deleted workout.
     """
     workout_id = data.get("id")
     if workout_id is not None and (existing := _replay(owner, workout_id)) is not None:
@@ -104,11 +105,10 @@ def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]
 
 
 def _replay(owner: User, workout_id: uuid.UUID) -> Workout | None:
-    stored = Workout.objects.filter(pk=workout_id).values("owner_id", "deleted_at").first()
-    if stored is None:
+    known = check_client_ids(Workout, owner=owner, ids=[workout_id])
+    known.raise_refused()
+    if not known.existing:
         return None
-    if stored["owner_id"] != owner.id or stored["deleted_at"] is not None:
-        raise IdConflict("This id is already in use; use a new one.")
     return selectors.get_workout(user=owner, workout_id=workout_id)
 
 
@@ -387,9 +387,9 @@ def _store_exercises(rows: list[Exercise], logs: list[ExerciseSet]) -> None:
 
 def _replace_shares(workout: Workout, owner: User, user_ids: list[uuid.UUID]) -> None:
     wanted = list(dict.fromkeys(user_ids))
-    refused = social.sharing_errors(owner, wanted)
+    refused = sharing_errors(owner, [wanted])
     if refused:
-        raise ValidationError({"shared_with": refused})
+        raise ValidationError(refused[0])
     WorkoutShare.objects.filter(workout=workout).exclude(user_id__in=wanted).delete()
     already = set(WorkoutShare.objects.filter(workout=workout).values_list("user_id", flat=True))
     WorkoutShare.objects.bulk_create(
