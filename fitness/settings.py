@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "ai_assistant",
     "storage",
     "migration",
+    "sync",
 ]
 
 MIDDLEWARE = [

@@ -119,11 +119,14 @@ def update_workout(
     workout_id: uuid.UUID,
     data: dict[str, Any],
     precondition: Precondition | None = None,
+    new_exercise_ids: bool = False,
 ) -> Workout:
     """Applies the given fields; `exercises`, when given, replace the old ones as a whole.
 
     Exercises sent with the id of one of this workout's exercises keep that id, so
-    progress reported by id stays meaningful across edits.
+    progress reported by id stays meaningful across edits. With `new_exercise_ids` (sync,
+    where the client creates exercises offline under its own ids) an id no exercise holds
+    yet is kept too.
     """
     workout = _lock(owner, workout_id, precondition)
     if data.get("group_id") != workout.group_id:
@@ -134,6 +137,8 @@ def update_workout(
         _replace_photos(workout, photos)
     if "exercises" in data:
         current = set(workout.exercises.values_list("id", flat=True))
+        if new_exercise_ids:
+            current |= _unused_exercise_ids(data["exercises"])
         exercises = _build_exercises(workout, data["exercises"], current_ids=current)
         Exercise.objects.filter(workout=workout).delete()
         _store_exercises(*exercises)
@@ -262,6 +267,12 @@ def _lock(owner: User, workout_id: uuid.UUID, precondition: Precondition | None 
     if precondition is not None:
         precondition(workout)
     return workout
+
+
+def _unused_exercise_ids(exercises: list[ExerciseData]) -> set[uuid.UUID]:
+    given = {item["id"] for item in exercises if item.get("id") is not None}
+    taken = set(Exercise.objects.filter(pk__in=given).values_list("id", flat=True))
+    return given - taken
 
 
 def _apply_scalars(workout: Workout, data: dict[str, Any], now: datetime) -> None:
