@@ -19,7 +19,9 @@ What the marker is, and why a pull never misses a write:
   A timestamp taken in Python has no such guarantee: a transaction can take it, the pull
   can run past it, and the row commit later with an older time.
   Only this database's writers hold the cut-off back: other databases of the cluster
-  (other tenants, test runs) share transaction ids but not these tables.
+  (other tenants, test runs) share transaction ids but not these tables. The pulling
+  session counts too: had it written in the same transaction, its later writes would
+  carry the same id (which is why tests of incremental pulls commit for real).
 - SQLite (the embedded default) has one writer at a time: a plain counter in
   `sync_synccounter`, bumped by the triggers inside the write, is exact; the cut-off is
   the next value.
@@ -263,8 +265,7 @@ SELECT LEAST(
     (SELECT min(xip::text::bigint) FROM pg_snapshot_xip(snap.s) AS xip
      WHERE xip::text::bigint % 4294967296 IN (
          SELECT backend_xid::text::bigint FROM pg_stat_activity
-         WHERE datname = current_database() AND backend_xid IS NOT NULL
-           AND pid <> pg_backend_pid())))
+         WHERE datname = current_database() AND backend_xid IS NOT NULL)))
 FROM (SELECT pg_current_snapshot() AS s) AS snap
 """
 
