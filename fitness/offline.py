@@ -10,20 +10,24 @@ lives here once so that every resource answers the same way:
 - ETag / If-Match (`etag_for`, `check_if_match`): 412 when the edit is based on an old version;
 - the sharing check (`sharing_errors`): whom an owner may share an object with;
 - change tracking (`changed_since`): rows whose server-side marker (`sync_version`, set by
-  database triggers, see `sync.versions`) is at or above a pull's cut-off.
+  database triggers, see `sync.database`) is at or above a pull's cut-off;
+- live change events (`data_changed`): `sync.changed` on `/ws/events/` after commit, so
+  a user's other devices pull at once.
 """
 
 import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
 from rest_framework.request import Request
 
 from fitness.api.errors import ApiError, IdConflict, PreconditionFailed
 from fitness.error_codes import ErrorCode
+from fitness.ws import send_user_event
 from social.selectors import sharing_errors_per_item
 
 
@@ -100,3 +104,48 @@ def sharing_errors(owner: Any, readers_per_item: list[list[uuid.UUID]]) -> dict[
 def changed_since(rows: models.QuerySet, cutoff: int | None) -> models.QuerySet:
     """Rows written at or after a pull's cut-off (all rows on a first pull)."""
     return rows if not cutoff else rows.filter(sync_version__gte=cutoff)
+
+
+# --- live change events --------------------------------------------------------------------
+
+_PENDING = "_sync_changed_pending"
+
+
+def data_changed(*, tables: Iterable[str], user_ids: Iterable[Any], using: str = "default") -> None:
+    """Tells these users' other devices to pull: one `sync.changed` event per user after
+    the transaction commits, listing every table that changed for them in it (a batch of
+    500 logs is one event, not 500). Nothing is sent if the transaction rolls back.
+
+    Single-row writes reach here through signals (sync.receivers); bulk writes
+    (`bulk_create`, `update()`) call it themselves, since they send no signals.
+    """
+    tables, user_ids = set(tables), {user_id for user_id in user_ids if user_id is not None}
+    if not tables or not user_ids:
+        return
+    connection = transaction.get_connection(using)
+    pending = getattr(connection, _PENDING, None)
+    # The state belongs to the callback that will send it; when that callback is gone (it
+    # ran, or its savepoint rolled back with what was recorded in it), start afresh.
+    fresh = pending is None or not any(
+        callback == pending.send for _, callback, _ in connection.run_on_commit
+    )
+    if fresh:
+        pending = _Pending()
+        setattr(connection, _PENDING, pending)
+    for user_id in user_ids:
+        pending.tables.setdefault(user_id, set()).update(tables)
+    if fresh:
+        # Outside a transaction this sends at once.
+        transaction.on_commit(pending.send, using=using, robust=True)
+
+
+class _Pending:
+    def __init__(self) -> None:
+        self.tables: dict[Any, set[str]] = {}
+
+    def send(self) -> None:
+        moment = int(timezone.now().timestamp() * 1000)
+        for user_id, tables in self.tables.items():
+            send_user_event(
+                user_id, "sync.changed", {"tables": sorted(tables), "timestamp": moment}
+            )

@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from accounts.models import User
 from fitness.activity import activity_changed
 from fitness.api.errors import NotFound
-from fitness.offline import check_client_ids, sharing_errors
+from fitness.offline import check_client_ids, data_changed, sharing_errors
 from food import selectors
 from food.models import MAX_CALORIES, MAX_GRAMS, FoodLog, FoodLogShare, FoodLogTag
 from storage import selectors as storage
@@ -97,6 +97,7 @@ def _insert(owner: User, items: list[dict[str, Any]]) -> list[FoodLog]:
     FoodLog.objects.bulk_create(logs)
     FoodLogTag.objects.bulk_create(tags)
     FoodLogShare.objects.bulk_create(shares)
+    data_changed(tables=["food_logs"], user_ids=[owner.pk, *(share.user_id for share in shares)])
     return logs
 
 
@@ -206,9 +207,9 @@ def update_food_log(
     if readers is not None:
         log.shares.exclude(user_id__in=readers).delete()
         kept = set(log.shares.values_list("user_id", flat=True))
-        FoodLogShare.objects.bulk_create(
-            FoodLogShare(food_log=log, user_id=reader) for reader in readers if reader not in kept
-        )
+        added = [reader for reader in readers if reader not in kept]
+        FoodLogShare.objects.bulk_create(FoodLogShare(food_log=log, user_id=r) for r in added)
+        data_changed(tables=["food_logs"], user_ids=added)
     _changed(owner, [before, log.timestamp])
     return selectors.food_logs_in_order([log.pk])[0]
 
@@ -232,6 +233,8 @@ def delete_food_logs(*, owner: User, ids: list[UUID]) -> int:
     now = timezone.now()
     doomed = FoodLog.objects.for_owner(owner).filter(pk__in=ids)
     moments = list(doomed.values_list("timestamp", flat=True))
+    readers = FoodLogShare.objects.filter(food_log__in=doomed).values_list("user_id", flat=True)
+    data_changed(tables=["food_logs"], user_ids=[owner.pk, *readers])
     deleted = doomed.update(deleted_at=now, updated_at=now)
     if deleted:
         _changed(owner, moments)

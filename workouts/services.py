@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 from accounts.models import User
 from fitness.activity import activity_changed
 from fitness.api.errors import NotFound
-from fitness.offline import check_client_ids, sharing_errors
+from fitness.offline import check_client_ids, data_changed, sharing_errors
 from social import selectors as social
 from storage import selectors as storage
 from storage.models import StoredFile
@@ -403,11 +403,9 @@ def _replace_shares(workout: Workout, owner: User, user_ids: list[uuid.UUID]) ->
         raise ValidationError(refused[0])
     WorkoutShare.objects.filter(workout=workout).exclude(user_id__in=wanted).delete()
     already = set(WorkoutShare.objects.filter(workout=workout).values_list("user_id", flat=True))
-    WorkoutShare.objects.bulk_create(
-        WorkoutShare(workout=workout, user_id=user_id)
-        for user_id in wanted
-        if user_id not in already
-    )
+    added = [user_id for user_id in wanted if user_id not in already]
+    WorkoutShare.objects.bulk_create(WorkoutShare(workout=workout, user_id=u) for u in added)
+    data_changed(tables=["workouts", "exercises", "set_logs", "workout_progress"], user_ids=added)
 
 
 def _check_group(owner: User, data: dict[str, Any]) -> None:

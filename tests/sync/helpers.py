@@ -1,8 +1,15 @@
-"""A tiny sync client: what WatermelonDB does with pulls, kept as plain dicts."""
+"""A tiny sync client (what WatermelonDB does with pulls, kept as plain dicts) and a
+listener for the events a device hears."""
 
 import gzip
 import json
 from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+
+from fitness.ws import user_group
+from tests.ai_assistant.events import UserEvents
 
 URL = "/api/v1/sync"
 
@@ -48,3 +55,13 @@ class Replica:
 
     def ids(self, table: str) -> set[str]:
         return set(self.tables.get(table, {}))
+
+
+class Listener(UserEvents):
+    """A user's events on a channel layer of its own: several users' listeners in one
+    test each receive on their own (channels-redis binds a layer's receive to a loop)."""
+
+    def __init__(self, user) -> None:
+        self.layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        self.channel = async_to_sync(self.layer.new_channel)()
+        async_to_sync(self.layer.group_add)(user_group(user.pk), self.channel)
