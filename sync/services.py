@@ -83,11 +83,13 @@ def _epoch(value: Any) -> Any:
     return value
 
 
-def _fields(record: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
-    """A pushed record as REST input: JSON strings parsed, epoch times as ISO 8601."""
+def _fields(record: dict[str, Any], allowed: set[str], nullable: set[str] | None = None) -> dict:
+    """A pushed record as REST input: JSON strings parsed, epoch times as ISO 8601. A null
+    in a column the API does not take null for is an empty client column (WatermelonDB
+    fills optional columns with null): left out, so the API's default applies."""
     data = {}
     for name, value in record.items():
-        if name not in allowed:
+        if name not in allowed or (value is None and nullable is not None and name not in nullable):
             continue
         if name in _JSON_COLUMNS and isinstance(value, str):
             try:
@@ -156,12 +158,14 @@ def _conflicts(user: User, changes: dict, since: int) -> dict[str, list[str]]:
 
 # --- food logs -----------------------------------------------------------------------------
 
-_FOOD_COLUMNS = set(FoodLogWriteSerializer().fields) - {"id", "user_id", "created_at", "updated_at"}
+_FOOD_FIELDS = FoodLogWriteSerializer().fields
+_FOOD_COLUMNS = set(_FOOD_FIELDS) - {"id", "user_id", "created_at", "updated_at"}
+_FOOD_NULLABLE = {name for name, spec in _FOOD_FIELDS.items() if spec.allow_null}
 
 
 def _save_food_log(user: User, record: dict[str, Any]) -> None:
     log_id = _record_id(record)
-    data = _fields(record, _FOOD_COLUMNS)
+    data = _fields(record, _FOOD_COLUMNS, _FOOD_NULLABLE)
     if data.get("image_id") is not None:
         data.pop("image_url", None)
     stored = FoodLog._base_manager.filter(pk=log_id).values("owner_id", "deleted_at").first()
@@ -192,7 +196,9 @@ def _any(_row: Any) -> None:
 
 # --- workouts ------------------------------------------------------------------------------
 
-_WORKOUT_COLUMNS = set(WorkoutCreateSerializer().fields) - {
+_WORKOUT_FIELDS = WorkoutCreateSerializer().fields
+_WORKOUT_NULLABLE = {name for name, spec in _WORKOUT_FIELDS.items() if spec.allow_null}
+_WORKOUT_COLUMNS = set(_WORKOUT_FIELDS) - {
     "id",
     "user_id",
     "updated_at",
@@ -206,7 +212,7 @@ _WORKOUT_COLUMNS = set(WorkoutCreateSerializer().fields) - {
 
 def _save_workout(user: User, record: dict[str, Any]) -> None:
     workout_id = _record_id(record)
-    data = _fields(record, _WORKOUT_COLUMNS)
+    data = _fields(record, _WORKOUT_COLUMNS, _WORKOUT_NULLABLE)
     if record.get("calories_estimated"):
         # An estimate echoed back is not the user's own figure.
         data.pop("calories_burned", None)
@@ -237,6 +243,7 @@ def _delete_workout(user: User, raw: str) -> None:
 # --- exercises -----------------------------------------------------------------------------
 
 _EXERCISE_COLUMNS = {"name", "sets", "reps", "duration", "distance", "completed", "notes"}
+_EXERCISE_NULLABLE = {"duration", "distance"}
 
 
 def _current_exercises(workout: Workout) -> dict[str, dict[str, Any]]:
@@ -303,7 +310,7 @@ def _rewrite_workout(
     for exercise_id in doomed:
         current.pop(str(exercise_id), None)
     for record in records:
-        data = _fields(record, _EXERCISE_COLUMNS)
+        data = _fields(record, _EXERCISE_COLUMNS, _EXERCISE_NULLABLE)
         if "weight" in record:
             data["weight"] = _mass(record["weight"], record.get("weight_unit"))
         before = current.get(str(record["id"]), {"set_logs": []})
