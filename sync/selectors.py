@@ -59,7 +59,9 @@ class Pull:
                 text = ",".join(json.dumps(record, separators=(",", ":")) for record in records)
                 yield (text if first else "," + text).encode()
                 first = False
-            alive.update(record["id"] for record in records)
+            if since:
+                # Only an incremental pull has tombstones to weed out.
+                alive.update(record["id"] for record in records)
         if since:
             deleted += self._tombstones(table, since, alive | set(deleted))
         yield b"]," if not fresh else b'],"updated":[],'
