@@ -9,7 +9,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -37,7 +37,7 @@ def epoch_ms(value: datetime | date | None) -> int | None:
     if value is None:
         return None
     if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day, tzinfo=timezone.UTC)
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
     return int(value.timestamp() * 1000)
 
 

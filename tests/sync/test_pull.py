@@ -1,9 +1,17 @@
+from datetime import UTC, date, datetime
+
+import httpx
 import pytest
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from accounts import tokens
+from fitness.asgi import application
 from food.models import FoodLog
-from tests.factories import connect
+from storage import services as storage_services
+from tests.factories import UserFactory, connect
 from tests.food.factories import FoodLogFactory, FoodLogShareFactory
+from tests.storage.factories import stored_file
 from tests.sync.helpers import URL, Replica, body, pull
 from tests.workouts.factories import create_workout
 from workouts import services as workout_services
@@ -27,6 +35,8 @@ TABLES = {
 
 @pytest.mark.parametrize("first", [None, "", "null", "0"])
 def test_first_pull_sends_every_live_row_as_created(auth_client, user, first):
+    user.birthday = date(1990, 5, 17)
+    user.save()
     log = FoodLogFactory(owner=user, name="Oats", calories=300)
     FoodLogFactory(owner=user, deleted_at=timezone.now())
     workout = create_workout(user)
@@ -49,7 +59,9 @@ def test_first_pull_sends_every_live_row_as_created(auth_client, user, first):
     exercises = pulled["changes"]["exercises"]["created"]
     assert {e["workout_id"] for e in exercises} == {str(workout.pk)}
     assert sorted(e["name"] for e in exercises) == ["Bench press", "Dips"]
-    assert pulled["changes"]["profile"]["created"][0]["id"] == str(user.pk)
+    profile = pulled["changes"]["profile"]["created"][0]
+    assert profile["id"] == str(user.pk)
+    assert profile["birthday"] == int(datetime(1990, 5, 17, tzinfo=UTC).timestamp() * 1000)
     assert pulled["changes"]["settings"]["created"][0]["theme_mode"] == user.theme_mode
 
 
@@ -224,3 +236,36 @@ def test_pull_needs_authentication(api_client):
     response = api_client.get(URL)
 
     assert response.status_code == 401
+
+
+def test_stored_files_arrive_with_signed_urls_and_leave_when_deleted(auth_client, user):
+    stored = stored_file(user, tags=["meal"])
+    device = Replica()
+    device.sync(auth_client)
+    record = device.tables["stored_files"][str(stored.pk)]
+    assert record["url"] and record["thumbnail_url"]
+    assert record["tags"] == '["meal"]' and record["content_type"] == stored.content_type
+
+    storage_services.delete_file(owner=user, file_id=stored.pk)
+    pulled = device.sync(auth_client)
+
+    assert pulled["changes"]["stored_files"]["deleted"] == [str(stored.pk)]
+
+
+@committed
+async def test_pull_streams_through_the_asgi_application():
+    user = await database_sync_to_async(UserFactory)()
+    await database_sync_to_async(FoodLogFactory)(owner=user, name="Streamed")
+    token = (await database_sync_to_async(tokens.issue_pair)(user))["access_token"]
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get(
+            URL,
+            params={"last_pulled_at": "null"},
+            headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"},
+        )
+
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "gzip"
+    logs = response.json()["changes"]["food_logs"]["created"]
+    assert [log["name"] for log in logs] == ["Streamed"]
