@@ -150,6 +150,45 @@ GONE = (
     ),
 )
 
+# The social tables, read-only over sync; a member sees their groups' members and
+# challenges, so a membership that ends (a delete: leaving, removal, the group deleted)
+# takes all of them away from that member, and each row gone is news for every member.
+SOCIAL_STAMPED = ("social_connection", "social_group", "social_groupmembership", "social_challenge")
+_ACTIVE_MEMBERS = "social_groupmembership m WHERE m.status = 'active' AND m.group_id = "
+SOCIAL_GONE = (
+    Gone(
+        "social_connection",
+        (
+            _q("OLD.requester_id", "connections", "OLD.id"),
+            _q("OLD.addressee_id", "connections", "OLD.id"),
+        ),
+    ),
+    Gone(
+        "social_groupmembership",
+        (
+            _q("OLD.user_id", "groups", "OLD.group_id"),
+            _q("OLD.user_id", "group_members", "OLD.id"),
+            _q(
+                "OLD.user_id",
+                "group_members",
+                "m.id",
+                "social_groupmembership m WHERE m.group_id = OLD.group_id",
+            ),
+            _q(
+                "OLD.user_id",
+                "challenges",
+                "c.id",
+                "social_challenge c WHERE c.group_id = OLD.group_id",
+            ),
+            _q("m.user_id", "group_members", "OLD.id", _ACTIVE_MEMBERS + "OLD.group_id"),
+        ),
+    ),
+    Gone(
+        "social_challenge",
+        (_q("m.user_id", "challenges", "OLD.id", _ACTIVE_MEMBERS + "OLD.group_id"),),
+    ),
+)
+
 TOUCH = (
     Touch("food_foodlogshare", "food_foodlog", "food_log_id"),
     Touch("workouts_workoutshare", "workouts_workout", "workout_id"),
@@ -162,18 +201,20 @@ _TOMBSTONE_INSERT = (
 )
 
 
-def _postgresql() -> list[str]:
+def _postgresql(stamped: tuple, gone: tuple, touches: tuple, *, stamp_function: bool) -> list[str]:
     version = "pg_current_xact_id()::text::bigint"
-    sql = [
-        "CREATE OR REPLACE FUNCTION sync_stamp() RETURNS trigger LANGUAGE plpgsql AS $$ "
-        f"BEGIN NEW.sync_version := {version}; RETURN NEW; END $$;"
-    ]
-    for table in STAMPED:
+    sql = []
+    if stamp_function:
+        sql.append(
+            "CREATE OR REPLACE FUNCTION sync_stamp() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            f"BEGIN NEW.sync_version := {version}; RETURN NEW; END $$;"
+        )
+    for table in stamped:
         sql.append(
             f"CREATE TRIGGER sync_stamp BEFORE INSERT OR UPDATE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION sync_stamp();"
         )
-    for rule in GONE:
+    for rule in gone:
         insert = _TOMBSTONE_INSERT.format(
             version=version, now="now()", union=" UNION ALL ".join(rule.queries)
         )
@@ -185,7 +226,7 @@ def _postgresql() -> list[str]:
             f"CREATE TRIGGER sync_gone AFTER DELETE ON {rule.table} "
             f"FOR EACH ROW EXECUTE FUNCTION sync_gone_{rule.table}();"
         )
-    for touch in TOUCH:
+    for touch in touches:
         sql.append(
             f"CREATE OR REPLACE FUNCTION sync_touch_{touch.table}() RETURNS trigger "
             f"LANGUAGE plpgsql AS $$ BEGIN UPDATE {touch.target} SET sync_version = 0 "
@@ -198,20 +239,20 @@ def _postgresql() -> list[str]:
     return sql
 
 
-def _sqlite() -> list[str]:
+def _sqlite(stamped: tuple, gone: tuple, touches: tuple) -> list[str]:
     # Triggers do not fire themselves (recursive_triggers is off), so the stamping UPDATE
     # inside an AFTER UPDATE trigger does not loop; triggers of other tables still fire.
     bump = "UPDATE sync_synccounter SET value = value + 1;"
     version = "(SELECT value FROM sync_synccounter)"
     sql = []
-    for table in STAMPED:
+    for table in stamped:
         for event in ("INSERT", "UPDATE"):
             sql.append(
                 f"CREATE TRIGGER sync_stamp_{event.lower()}_{table} AFTER {event} ON {table} "
                 f"BEGIN {bump} UPDATE {table} SET sync_version = {version} "
                 "WHERE id = NEW.id; END;"
             )
-    for rule in GONE:
+    for rule in gone:
         insert = _TOMBSTONE_INSERT.format(
             version=version, now="CURRENT_TIMESTAMP", union=" UNION ALL ".join(rule.queries)
         )
@@ -219,7 +260,7 @@ def _sqlite() -> list[str]:
             f"CREATE TRIGGER sync_gone_{rule.table} AFTER DELETE ON {rule.table} "
             f"BEGIN {bump} {insert} END;"
         )
-    for touch in TOUCH:
+    for touch in touches:
         sql.append(
             f"CREATE TRIGGER sync_touch_{touch.table} AFTER INSERT ON {touch.table} "
             f"BEGIN UPDATE {touch.target} SET sync_version = 0 "
@@ -228,34 +269,56 @@ def _sqlite() -> list[str]:
     return sql
 
 
-def _drop_postgresql() -> list[str]:
-    sql = [f"DROP TRIGGER IF EXISTS sync_stamp ON {table};" for table in STAMPED]
-    for rule in GONE:
+def _drop_postgresql(stamped: tuple, gone: tuple, touches: tuple) -> list[str]:
+    sql = [f"DROP TRIGGER IF EXISTS sync_stamp ON {table};" for table in stamped]
+    for rule in gone:
         sql.append(f"DROP TRIGGER IF EXISTS sync_gone ON {rule.table};")
         sql.append(f"DROP FUNCTION IF EXISTS sync_gone_{rule.table}();")
-    for touch in TOUCH:
-        sql.append(f"DROP TRIGGER IF EXISTS sync_touch ON {touch.table};")
-        sql.append(f"DROP FUNCTION IF EXISTS sync_touch_{touch.table}();")
-    return [*sql, "DROP FUNCTION IF EXISTS sync_stamp();"]
+    for rule in touches:
+        sql.append(f"DROP TRIGGER IF EXISTS sync_touch ON {rule.table};")
+        sql.append(f"DROP FUNCTION IF EXISTS sync_touch_{rule.table}();")
+    return sql
 
 
-def _drop_sqlite() -> list[str]:
-    names = [f"sync_stamp_{e}_{t}" for t in STAMPED for e in ("insert", "update")]
-    names += [f"sync_gone_{rule.table}" for rule in GONE]
-    names += [f"sync_touch_{touch.table}" for touch in TOUCH]
+def _drop_sqlite(stamped: tuple, gone: tuple, touches: tuple) -> list[str]:
+    names = [f"sync_stamp_{e}_{t}" for t in stamped for e in ("insert", "update")]
+    names += [f"sync_gone_{rule.table}" for rule in gone]
+    names += [f"sync_touch_{rule.table}" for rule in touches]
     return [f"DROP TRIGGER IF EXISTS {name};" for name in names]
 
 
 def install_triggers(apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
-    vendor = schema_editor.connection.vendor
-    for statement in _postgresql() if vendor == "postgresql" else _sqlite():
+    if schema_editor.connection.vendor == "postgresql":
+        sql = _postgresql(STAMPED, GONE, TOUCH, stamp_function=True)
+    else:
+        sql = _sqlite(STAMPED, GONE, TOUCH)
+    for statement in sql:
         schema_editor.execute(statement)
     apps.get_model("sync", "SyncCounter").objects.get_or_create(pk=1)
 
 
 def drop_triggers(apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     vendor = schema_editor.connection.vendor
-    for statement in _drop_postgresql() if vendor == "postgresql" else _drop_sqlite():
+    drop = _drop_postgresql if vendor == "postgresql" else _drop_sqlite
+    for statement in drop(STAMPED, GONE, TOUCH):
+        schema_editor.execute(statement)
+    if vendor == "postgresql":
+        schema_editor.execute("DROP FUNCTION IF EXISTS sync_stamp();")
+
+
+def install_social_triggers(apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        sql = _postgresql(SOCIAL_STAMPED, SOCIAL_GONE, (), stamp_function=False)
+    else:
+        sql = _sqlite(SOCIAL_STAMPED, SOCIAL_GONE, ())
+    for statement in sql:
+        schema_editor.execute(statement)
+
+
+def drop_social_triggers(apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+    vendor = schema_editor.connection.vendor
+    drop = _drop_postgresql if vendor == "postgresql" else _drop_sqlite
+    for statement in drop(SOCIAL_STAMPED, SOCIAL_GONE, ()):
         schema_editor.execute(statement)
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -21,6 +21,7 @@ from ai_assistant.models import AIConversation, ChatMessage
 from fitness.measurements import in_unit
 from fitness.offline import changed_since
 from food.models import FoodLog, FoodLogShare, FoodLogTag
+from social.models import Challenge, Connection, Group, GroupMembership, MemberStatus
 from storage import selectors as storage
 from storage.models import StoredFile
 from workouts.models import (
@@ -366,6 +367,101 @@ class Settings(Profile):
         ]
 
 
+class Connections(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        rows = Connection.objects.filter(Q(requester=user) | Q(addressee=user))
+        return changed_since(rows, since)
+
+    def render(self, rows: list[Connection], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "requester_id": str(row.requester_id),
+                "addressee_id": str(row.addressee_id),
+                "status": row.status,
+                "created_at": epoch_ms(row.created_at),
+                "accepted_at": epoch_ms(row.accepted_at),
+            }
+            for row in rows
+        ]
+
+
+def _in_my_groups(model, group_path: str, user: User, since: int | None) -> QuerySet:
+    """Rows of the groups the user is an active member of. A membership that became
+    active since the last pull brings its group's rows in full; one that ended left
+    tombstones (sync.database)."""
+    mine = GroupMembership.objects.filter(user=user, status=MemberStatus.ACTIVE)
+    rows = model.objects.filter(**{f"{group_path}__in": mine.values("group_id")})
+    if not since:
+        return rows
+    joined = mine.filter(group_id=OuterRef(group_path)).values("sync_version")[:1]
+    return rows.annotate(joined_version=Subquery(joined)).filter(
+        Q(sync_version__gte=since) | Q(joined_version__gte=since)
+    )
+
+
+class Groups(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return _in_my_groups(Group, "id", user, since)
+
+    def render(self, rows: list[Group], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "name": row.name,
+                "description": row.description,
+                "created_by_id": str(row.created_by_id) if row.created_by_id else None,
+                "settings": _json(row.settings),
+                "created_at": epoch_ms(row.created_at),
+                "updated_at": epoch_ms(row.updated_at),
+            }
+            for row in rows
+        ]
+
+
+class GroupMembers(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        rows = _in_my_groups(GroupMembership, "group_id", user, since)
+        return rows.filter(Q(status=MemberStatus.ACTIVE) | Q(user=user))
+
+    def render(self, rows: list[GroupMembership], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "group_id": str(row.group_id),
+                "user_id": str(row.user_id),
+                "role": row.role,
+                "status": row.status,
+                "joined_at": epoch_ms(row.joined_at),
+            }
+            for row in rows
+        ]
+
+
+class Challenges(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return _in_my_groups(Challenge, "group_id", user, since)
+
+    def render(self, rows: list[Challenge], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "group_id": str(row.group_id),
+                "name": row.name,
+                "description": row.description,
+                "type": row.type,
+                "goals": _json(row.goals),
+                "timezone": row.timezone,
+                "start_date": epoch_ms(row.start_date),
+                "end_date": epoch_ms(row.end_date),
+                "finalized_at": epoch_ms(row.finalized_at),
+                "created_at": epoch_ms(row.created_at),
+                "updated_at": epoch_ms(row.updated_at),
+            }
+            for row in rows
+        ]
+
+
 TABLES: dict[str, Table] = {
     table.name: table
     for table in (
@@ -379,6 +475,10 @@ TABLES: dict[str, Table] = {
         ChatMessages("chat_messages"),
         Profile("profile"),
         Settings("settings"),
+        Connections("connections"),
+        Groups("groups"),
+        GroupMembers("group_members"),
+        Challenges("challenges"),
     )
 }
 
@@ -392,7 +492,7 @@ def uuid_or_none(value: Any) -> uuid.UUID | None:
 
 def normalized_id(table: str, raw: str) -> str:
     """A tombstone's row id as the client knows it (SQLite stores UUIDs without dashes)."""
-    parsed = uuid_or_none(raw) if table != "set_logs" else None
+    parsed = uuid_or_none(raw) if table not in ("set_logs", "group_members") else None
     return str(parsed) if parsed else raw
 
 

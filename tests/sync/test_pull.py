@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -8,9 +8,13 @@ from django.utils import timezone
 from accounts import tokens
 from fitness.asgi import application
 from food.models import FoodLog
+from social import services as social_services
+from social.models import Challenge
 from storage import services as storage_services
+from tests.conftest import client_for
 from tests.factories import UserFactory, connect
 from tests.food.factories import FoodLogFactory, FoodLogShareFactory
+from tests.social.conftest import add, make_group
 from tests.storage.factories import stored_file
 from tests.sync.helpers import URL, Replica, body, pull
 from tests.workouts.factories import create_workout
@@ -30,6 +34,10 @@ TABLES = {
     "chat_messages",
     "profile",
     "settings",
+    "connections",
+    "groups",
+    "group_members",
+    "challenges",
 }
 
 
@@ -269,3 +277,40 @@ async def test_pull_streams_through_the_asgi_application():
     assert response.headers["content-encoding"] == "gzip"
     logs = response.json()["changes"]["food_logs"]["created"]
     assert [log["name"] for log in logs] == ["Streamed"]
+
+
+@committed
+def test_social_tables_follow_membership_and_leave_with_it(auth_client, user, other_user):
+    connection = connect(user, other_user)
+    stranger = UserFactory()
+    group = make_group(other_user)
+    challenge = Challenge.objects.create(
+        group=group,
+        name="Move",
+        type="workout_minutes",
+        goals={"target": 100},
+        start_date=timezone.now(),
+        end_date=timezone.now() + timedelta(days=7),
+        created_by=other_user,
+    )
+    device = Replica()
+    device.sync(auth_client)
+    assert device.ids("connections") == {str(connection.pk)}
+    assert device.ids("groups") == set() and device.ids("challenges") == set()
+
+    mine = add(group, user)
+    device.sync(auth_client)
+    assert device.ids("groups") == {str(group.pk)}
+    assert device.ids("challenges") == {str(challenge.pk)}
+    assert len(device.ids("group_members")) == 2
+    assert device.tables["groups"][str(group.pk)]["name"] == "Runners"
+
+    social_services.remove_member(user=user, group_id=group.pk, user_id=user.pk)
+    pulled = device.sync(auth_client)
+    assert pulled["changes"]["groups"]["deleted"] == [str(group.pk)]
+    assert str(mine.pk) in pulled["changes"]["group_members"]["deleted"]
+    assert device.ids("groups") == set()
+    assert device.ids("group_members") == set()
+    assert device.ids("challenges") == set()
+    outsider = pull(client_for(stranger))["changes"]
+    assert all(outsider[t]["created"] == [] for t in ("connections", "groups", "challenges"))
