@@ -61,6 +61,8 @@ class Listener(UserEvents):
     """A user's events on a channel layer of its own: several users' listeners in one
     test each receive on their own (channels-redis binds a layer's receive to a loop)."""
 
+    ignored = ()
+
     def __init__(self, user) -> None:
         self.layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
         self.channel = async_to_sync(self.layer.new_channel)()
