@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone as dj_timezone
 
+from fitness.models import SyncVersioned
+
 
 class ThemeMode(models.TextChoices):
     DARK = "dark"
@@ -76,7 +78,7 @@ class UserManager(BaseUserManager):
         return self.get(email=normalize_email(username))
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(AbstractBaseUser, PermissionsMixin, SyncVersioned):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Longer than Django's 128: an imported Firebase hash carries its project's signer key
     # (accounts.hashers), about 230 characters in all.

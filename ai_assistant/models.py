@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from fitness.models import SyncVersioned
+
 
 class AIUsage(models.Model):
     """One call to an AI provider (retries included): who, what for, what it cost, how it went.
@@ -56,7 +58,7 @@ class AIUsage(models.Model):
         return f"{self.endpoint} {self.model} {self.outcome} ({self.total_tokens} tokens)"
 
 
-class AIConversation(models.Model):
+class AIConversation(SyncVersioned):
     """A chat with the coach. Clients address it by `session_id`; deleting it deletes its
     messages for good (no tombstone: the user asked for the conversation to be gone)."""
 
@@ -74,13 +76,16 @@ class AIConversation(models.Model):
 
     class Meta:
         verbose_name = "AI conversation"
-        indexes = [models.Index(fields=["owner", "-updated_at"], name="aiconv_owner_updated")]
+        indexes = [
+            models.Index(fields=["owner", "-updated_at"], name="aiconv_owner_updated"),
+            models.Index(fields=["owner", "sync_version"], name="aiconv_owner_sync"),
+        ]
 
     def __str__(self) -> str:
         return str(self.session_id)
 
 
-class ChatMessage(models.Model):
+class ChatMessage(SyncVersioned):
     class Role(models.TextChoices):
         USER = "user"
         ASSISTANT = "assistant"
@@ -101,7 +106,8 @@ class ChatMessage(models.Model):
     class Meta:
         ordering = ["timestamp", "id"]
         indexes = [
-            models.Index(fields=["conversation", "timestamp"], name="chatmsg_conversation_time")
+            models.Index(fields=["conversation", "timestamp"], name="chatmsg_conversation_time"),
+            models.Index(fields=["sync_version"], name="chatmsg_sync"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -82,10 +82,16 @@ class ErrorCode(StrEnum):
         412,
         "`If-Match` no longer matches: the object changed since it was read.",
     )
-    FOOD_LOG_DELETED = (
-        "food_log_deleted",
+    ID_DELETED = (
+        "id_deleted",
         410,
-        "A food log with this id was deleted; it is not recreated.",
+        "The caller's object with this client-chosen id was deleted; it is not recreated.",
+    )
+    SYNC_CONFLICT = (
+        "sync_conflict",
+        409,
+        "Records of the push changed on the server since the last pull (ids under "
+        "`details.conflicts`); pull, then push again.",
     )
 
     # --- Social ----------------------------------------------------------------------------

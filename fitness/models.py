@@ -15,7 +15,21 @@ class AliveQuerySet(models.QuerySet):
         return self.filter(owner=user, deleted_at__isnull=True)
 
 
-class OwnedSyncedModel(models.Model):
+class SyncVersioned(models.Model):
+    """A row the sync endpoint serves: `sync_version` is its change marker.
+
+    Database triggers (installed by the `sync` app, see `sync.database`) set it on every
+    insert and update, whoever writes (services, the admin, raw SQL, importers); Python
+    never writes it. What it holds and why that is safe under concurrency is explained there.
+    """
+
+    sync_version = models.BigIntegerField(default=0, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class OwnedSyncedModel(SyncVersioned):
     """UUID id a client may choose, an owner, and a tombstone instead of a hard delete.
 
     Deleted rows stay (with `deleted_at`) so a device that syncs later learns of the

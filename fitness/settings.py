@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "storage",
     "migration",
     "rollout",
+    "sync",
 ]
 
 MIDDLEWARE = [

@@ -22,6 +22,7 @@ api_v1 = [
     path("storage/", include("storage.api.urls")),
     path("migration/", include("migration.api.urls")),
     path("", include("rollout.api.urls")),
+    path("", include("sync.api.urls")),
 ]
 
 urlpatterns = [

@@ -65,7 +65,9 @@ class FoodLog(OwnedSyncedModel):
                 fields=["owner", "timestamp"],
                 name="food_log_owner_timeline",
                 condition=models.Q(deleted_at__isnull=True),
-            )
+            ),
+            # Pulls read "the owner's rows changed since", tombstones included.
+            models.Index(fields=["owner", "sync_version"], name="food_log_owner_sync"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -14,24 +14,14 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 from fitness.activity import activity_changed
-from fitness.api.errors import ApiError, IdConflict, NotFound
-from fitness.error_codes import ErrorCode
+from fitness.api.errors import NotFound
+from fitness.offline import check_client_ids, data_changed, sharing_errors
 from food import selectors
 from food.models import MAX_CALORIES, MAX_GRAMS, FoodLog, FoodLogShare, FoodLogTag
-from social import selectors as social
 from storage import selectors as storage
 from storage.models import StoredFile
 
 Precondition = Callable[[FoodLog], None]
-
-
-class LogIdConflict(IdConflict):
-    message = "This id is already in use; create the log with another id."
-
-
-class FoodLogDeleted(ApiError):
-    code = ErrorCode.FOOD_LOG_DELETED
-    message = "A log with this id was deleted; it is not recreated. Use a new id."
 
 
 def estimated_nutrition(
@@ -59,16 +49,11 @@ class BatchResult:
 
 
 class _Refused(Exception):
-    """Some items cannot be stored; the callers turn this into their error shape."""
+    """Some items have invalid fields; the callers turn this into their error shape."""
 
-    def __init__(self, error: type[ApiError] | None, indexes: list[int], fields: dict) -> None:
-        self.error, self.indexes, self.fields = error, indexes, fields
-        super().__init__(error)
-
-
-def _reader_errors(owner: User, readers_per_item: list[list[UUID]]) -> dict[int, dict]:
-    refused = social.sharing_errors_per_item(owner, readers_per_item)
-    return {index: {"shared_with": messages} for index, messages in refused.items()}
+    def __init__(self, fields: dict) -> None:
+        self.fields = fields
+        super().__init__(fields)
 
 
 def _link_images(owner: User, items: list[dict[str, Any]]) -> dict[int, dict]:
@@ -112,31 +97,26 @@ def _insert(owner: User, items: list[dict[str, Any]]) -> list[FoodLog]:
     FoodLog.objects.bulk_create(logs)
     FoodLogTag.objects.bulk_create(tags)
     FoodLogShare.objects.bulk_create(shares)
+    data_changed(tables=["food_logs"], user_ids=[owner.pk, *(share.user_id for share in shares)])
     return logs
 
 
 def _store(
-    owner: User, items: list[dict[str, Any]], *, retry: bool = True
+    owner: User, items: list[dict[str, Any]], *, single: bool, retry: bool = True
 ) -> tuple[list[FoodLog], int]:
     """Inserts the items whose id is new; returns every log, in the order of `items`."""
-    errors = _reader_errors(owner, [item.get("shared_with", []) for item in items])
+    errors = sharing_errors(owner, [item.get("shared_with", []) for item in items])
     for index, fields in _link_images(owner, items).items():
         errors[index] = {**errors.get(index, {}), **fields}
     if errors:
-        raise _Refused(None, sorted(errors), errors)
+        raise _Refused(errors)
+    ids = [item.get("id") for item in items]
+    known = check_client_ids(FoodLog, owner=owner, ids=ids)
+    known.raise_refused(with_indexes=not single)
+    claimed = known.existing
     for item in items:
         item.setdefault("id", uuid.uuid4())
     ids = [item["id"] for item in items]
-    claimed = {
-        row.pk: row
-        for row in FoodLog.objects.filter(pk__in=ids).only("id", "owner_id", "deleted_at")
-    }
-    foreign = [i for i, log_id in enumerate(ids) if _owned_by_other(claimed, log_id, owner)]
-    if foreign:
-        raise _Refused(LogIdConflict, foreign, {})
-    gone = [i for i, log_id in enumerate(ids) if log_id in claimed and claimed[log_id].is_deleted]
-    if gone:
-        raise _Refused(FoodLogDeleted, gone, {})
     try:
         with transaction.atomic():
             created = _insert(owner, [item for item in items if item["id"] not in claimed])
@@ -145,7 +125,7 @@ def _store(
         # a second look finds its rows and treats them as existing (or foreign).
         if not retry:
             raise
-        return _store(owner, items, retry=False)
+        return _store(owner, items, single=single, retry=False)
     stored = {log.pk: log for log in created}
     if claimed:
         existing = selectors.food_logs_in_order(list(claimed))
@@ -153,19 +133,13 @@ def _store(
     return [stored[log_id] for log_id in ids], len(created)
 
 
-def _owned_by_other(claimed: dict[UUID, FoodLog], log_id: UUID, owner: User) -> bool:
-    return log_id in claimed and claimed[log_id].owner_id != owner.pk
-
-
 @transaction.atomic
 def log_food(*, owner: User, data: dict[str, Any]) -> tuple[FoodLog, bool]:
     """Stores one log; with a known id of the owner's, returns the stored one unchanged."""
     try:
-        logs, created = _store(owner, [dict(data)])
+        logs, created = _store(owner, [dict(data)], single=True)
     except _Refused as refused:
-        if refused.error is None:
-            raise ValidationError(refused.fields[0]) from None
-        raise refused.error() from None
+        raise ValidationError(refused.fields[0]) from None
     if created:
         _changed(owner, [logs[0].timestamp])
     return logs[0], bool(created)
@@ -175,11 +149,9 @@ def log_food(*, owner: User, data: dict[str, Any]) -> tuple[FoodLog, bool]:
 def log_foods(*, owner: User, items: list[dict[str, Any]]) -> BatchResult:
     """All or nothing: one refused item stores none of them."""
     try:
-        logs, created = _store(owner, [dict(item) for item in items])
+        logs, created = _store(owner, [dict(item) for item in items], single=False)
     except _Refused as refused:
-        if refused.error is None:
-            raise ValidationError({"items": refused.fields}) from None
-        raise refused.error(details={"indexes": refused.indexes}) from None
+        raise ValidationError({"items": refused.fields}) from None
     if created:
         _changed(owner, [log.timestamp for log in logs])
     return BatchResult(logs=logs, created=created, existing=len(logs) - created)
@@ -215,7 +187,7 @@ def update_food_log(
     tag_names = changes.pop("tags", None)
     readers = changes.pop("shared_with", None)
     if readers is not None:
-        errors = _reader_errors(owner, [readers])
+        errors = sharing_errors(owner, [readers])
         if errors:
             raise ValidationError(errors[0])
     if "image_id" in changes:
@@ -235,9 +207,9 @@ def update_food_log(
     if readers is not None:
         log.shares.exclude(user_id__in=readers).delete()
         kept = set(log.shares.values_list("user_id", flat=True))
-        FoodLogShare.objects.bulk_create(
-            FoodLogShare(food_log=log, user_id=reader) for reader in readers if reader not in kept
-        )
+        added = [reader for reader in readers if reader not in kept]
+        FoodLogShare.objects.bulk_create(FoodLogShare(food_log=log, user_id=r) for r in added)
+        data_changed(tables=["food_logs"], user_ids=added)
     _changed(owner, [before, log.timestamp])
     return selectors.food_logs_in_order([log.pk])[0]
 
@@ -261,6 +233,8 @@ def delete_food_logs(*, owner: User, ids: list[UUID]) -> int:
     now = timezone.now()
     doomed = FoodLog.objects.for_owner(owner).filter(pk__in=ids)
     moments = list(doomed.values_list("timestamp", flat=True))
+    readers = FoodLogShare.objects.filter(food_log__in=doomed).values_list("user_id", flat=True)
+    data_changed(tables=["food_logs"], user_ids=[owner.pk, *readers])
     deleted = doomed.update(deleted_at=now, updated_at=now)
     if deleted:
         _changed(owner, moments)

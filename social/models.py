@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models.functions import Greatest, Least
 
+from fitness.models import SyncVersioned
+
 MAX_GROUP_MEMBERS = 1000
 DEFAULT_GROUP_MEMBERS = 100
 MAX_CHALLENGE_DAYS = 366
@@ -23,7 +25,7 @@ class ConnectionStatus(models.TextChoices):
     ACCEPTED = "accepted"
 
 
-class Connection(models.Model):
+class Connection(SyncVersioned):
     """A mutual connection: `requester` asked, `addressee` has to accept."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -105,7 +107,7 @@ def default_group_settings() -> dict:
     }
 
 
-class Group(models.Model):
+class Group(SyncVersioned):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True, max_length=2000)
@@ -156,7 +158,7 @@ class MemberStatus(models.TextChoices):
     REQUESTED = "requested"
 
 
-class GroupMembership(models.Model):
+class GroupMembership(SyncVersioned):
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="group_memberships"
@@ -225,7 +227,7 @@ CHALLENGE_UNITS = {
 }
 
 
-class Challenge(models.Model):
+class Challenge(SyncVersioned):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="challenges")
     name = models.CharField(max_length=100)

@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from fitness.models import SyncVersioned
+
 
 class Purpose(models.TextChoices):
     FOOD_PHOTO = "food_photo"
@@ -41,7 +43,7 @@ class StoredFileQuerySet(models.QuerySet):
         return self.live().filter(owner=user)
 
 
-class StoredFile(models.Model):
+class StoredFile(SyncVersioned):
     """One uploaded image: the re-encoded original in the storage backend plus its variants.
 
     Deletion is a hard delete (no tombstone): the row going away is what clears the links
@@ -77,6 +79,7 @@ class StoredFile(models.Model):
         ordering = ("-created_at", "-id")
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="storage_owner_created_idx"),
+            models.Index(fields=["owner", "sync_version"], name="storage_owner_sync_idx"),
             models.Index(
                 fields=["expiry"], name="storage_expiry_idx", condition=Q(expiry__isnull=False)
             ),

@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.models import User
 from fitness.api.errors import ApiError
 from fitness.error_codes import ErrorCode
+from fitness.offline import data_changed
 from fitness.transactions import robust_on_commit
 from fitness.uploads import check_upload_size
 from storage import images, selectors
@@ -309,7 +310,9 @@ def make_variants(*, file_id: uuid.UUID | str) -> None:
     updated = StoredFile.objects.filter(pk=stored.pk).update(
         variants=variants, updated_at=timezone.now()
     )
-    if not updated:
+    if updated:
+        data_changed(tables=["stored_files"], user_ids=[stored.owner_id])
+    else:
         # Deleted while we worked: its clean-up did not know about these blobs.
         remove_blobs(keys=[made["key"] for made in variants.values()])
 

@@ -26,6 +26,7 @@ the database changed and that no id of the owner's objects appears in the answer
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -234,9 +235,10 @@ class Row:
     path: Callable[[World], dict[str, Any]] = lambda world: {}
     owns: Build = none  # what the owner has before the request, beyond what path and body name
     body: Build = none
-    other_body: Build | None = None  # what the other user sends, when not the owner's body
+    other_body: Build | None = None  # what other and reader send, when not the owner's body
     multipart: bool = False
     gemini: Script | None = None  # the model's answer to the owner's request
+    query: str = ""  # a query string for a request that also has a body (sync's push)
 
     def expected(self, role: str):
         return getattr(self, role)
@@ -572,6 +574,25 @@ MATRIX: dict[str, Row] = {
     # --- remote config: the same for everyone here (no flag names a user) ---------------
     "GET /api/v1/config": Row(owner=200, anonymous=200, other=200),
     # --- probes ------------------------------------------------------------------------
+    # --- sync: everyone pulls their own rows (the reader also what is shared with them);
+    # a push naming the owner's ids is refused record by record and changes nothing ----------
+    "GET /api/v1/sync": Row(
+        owner=200, other=200, reader=200, owns=lambda w: (w.log, w.workout, w.file)
+    ),
+    "POST /api/v1/sync": Row(
+        owner=200,
+        other=200,
+        reader=200,
+        query="?last_pulled_at=1",
+        body=lambda w: {"food_logs": {"created": [NEW_LOG | {"id": str(uuid.uuid4())}]}},
+        other_body=lambda w: {
+            "food_logs": {
+                "updated": [{**NEW_LOG, "id": str(w.log.pk)}],
+                "deleted": [str(w.log.pk)],
+            },
+            "workouts": {"deleted": [str(w.workout.pk)]},
+        },
+    ),
     "GET /healthz": Row(owner=None, anonymous=200),
     "GET /readyz": Row(owner=None, anonymous=200),
 }
@@ -607,8 +628,8 @@ def _request(world: World, key: str, row: Row, role: str) -> tuple[str, str, Any
     """(method, path, body) of the role's request; builds the objects they name."""
     method, template = key.split(" ", 1)
     row.owns(world)
-    builder = row.other_body if role == "other" and row.other_body else row.body
-    return method.lower(), template.format(**row.path(world)), builder(world)
+    builder = row.other_body if role in ("other", "reader") and row.other_body else row.body
+    return method.lower(), template.format(**row.path(world)) + row.query, builder(world)
 
 
 @pytest.fixture
@@ -680,10 +701,11 @@ def test_operation_answers_each_role_as_the_matrix_says(key, role, settings, tmp
         return
     assert _database() == before, f"{role}'s {key} changed the database"
     sent = f"{path} {body}"
+    content = b"".join(response.streaming_content) if response.streaming else response.content
     leaked = {
         owned
         for owned in world.owned_ids()
-        if owned not in sent and owned in response.content.decode(errors="replace")
+        if owned not in sent and owned in content.decode(errors="replace")
     }
     if role != "reader":
         assert not leaked, f"{role} was shown the owner's ids {leaked}"

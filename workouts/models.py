@@ -5,7 +5,7 @@ from django.db import models
 from django.utils import timezone
 
 from fitness.measurements import MASS_TO_KG
-from fitness.models import OwnedSyncedModel
+from fitness.models import OwnedSyncedModel, SyncVersioned
 from workouts.metrics import NAME_KEY_LENGTH
 
 MassUnit = models.TextChoices("MassUnit", [(unit, unit) for unit in MASS_TO_KG])
@@ -56,6 +56,7 @@ class Workout(OwnedSyncedModel):
                 name="workout_owner_created",
                 condition=models.Q(deleted_at__isnull=True),
             ),
+            models.Index(fields=["owner", "sync_version"], name="workout_owner_sync"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -112,7 +113,7 @@ class WorkoutPhoto(models.Model):
         return f"{self.workout_id} #{self.position + 1}: {self.file_id}"
 
 
-class Exercise(models.Model):
+class Exercise(SyncVersioned):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workout = models.ForeignKey(Workout, on_delete=models.CASCADE, related_name="exercises")
     position = models.PositiveSmallIntegerField()
@@ -137,6 +138,7 @@ class Exercise(models.Model):
 
     class Meta:
         ordering = ["position"]
+        indexes = [models.Index(fields=["sync_version"], name="exercise_sync")]
         constraints = [
             models.UniqueConstraint(
                 fields=["workout", "position"], name="exercise_position_unique"
@@ -156,7 +158,7 @@ class Exercise(models.Model):
         return self.name
 
 
-class ExerciseSet(models.Model):
+class ExerciseSet(SyncVersioned):
     """One set as a lifter recorded it, when they record sets one by one."""
 
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="set_logs")
@@ -175,6 +177,7 @@ class ExerciseSet(models.Model):
 
     class Meta:
         ordering = ["position"]
+        indexes = [models.Index(fields=["sync_version"], name="exercise_set_sync")]
         constraints = [
             models.UniqueConstraint(fields=["exercise", "position"], name="exercise_set_unique"),
             models.CheckConstraint(
@@ -191,7 +194,7 @@ class ExerciseSet(models.Model):
         return f"set {self.position + 1}: {self.reps} reps"
 
 
-class WorkoutProgress(models.Model):
+class WorkoutProgress(SyncVersioned):
     """One progress report, kept as history: the workout's state right after it."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -208,7 +211,10 @@ class WorkoutProgress(models.Model):
 
     class Meta:
         verbose_name_plural = "workout progress"
-        indexes = [models.Index(fields=["workout", "-timestamp"], name="progress_workout_time")]
+        indexes = [
+            models.Index(fields=["workout", "-timestamp"], name="progress_workout_time"),
+            models.Index(fields=["sync_version"], name="progress_sync"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.completed_exercises}/{self.total_exercises} at {self.timestamp:%Y-%m-%d}"

@@ -12,7 +12,8 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
 from fitness.activity import activity_changed
-from fitness.api.errors import IdConflict, NotFound
+from fitness.api.errors import NotFound
+from fitness.offline import check_client_ids, data_changed, sharing_errors
 from social import selectors as social
 from storage import selectors as storage
 from storage.models import StoredFile
@@ -73,8 +74,8 @@ def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]
     """Creates the workout with its exercises; returns it and whether it is new.
 
     A client id that this owner already used returns the stored workout untouched, so an
-    offline client may retry blindly; an id used by anyone else (or by a deleted
-    workout) is a conflict that says nothing about the other object.
+    offline client may retry blindly; the offline rules (fitness.offline) answer for an
+    id used by anyone else or by the owner's deleted workout.
     """
     workout_id = data.get("id")
     if workout_id is not None and (existing := _replay(owner, workout_id)) is not None:
@@ -104,11 +105,10 @@ def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]
 
 
 def _replay(owner: User, workout_id: uuid.UUID) -> Workout | None:
-    stored = Workout.objects.filter(pk=workout_id).values("owner_id", "deleted_at").first()
-    if stored is None:
+    known = check_client_ids(Workout, owner=owner, ids=[workout_id])
+    known.raise_refused()
+    if not known.existing:
         return None
-    if stored["owner_id"] != owner.id or stored["deleted_at"] is not None:
-        raise IdConflict("This id is already in use; use a new one.")
     return selectors.get_workout(user=owner, workout_id=workout_id)
 
 
@@ -119,11 +119,14 @@ def update_workout(
     workout_id: uuid.UUID,
     data: dict[str, Any],
     precondition: Precondition | None = None,
+    new_exercise_ids: bool = False,
 ) -> Workout:
     """Applies the given fields; `exercises`, when given, replace the old ones as a whole.
 
     Exercises sent with the id of one of this workout's exercises keep that id, so
-    progress reported by id stays meaningful across edits.
+    progress reported by id stays meaningful across edits. With `new_exercise_ids` (sync,
+    where the client creates exercises offline under its own ids) an id no exercise holds
+    yet is kept too.
     """
     workout = _lock(owner, workout_id, precondition)
     if data.get("group_id") != workout.group_id:
@@ -134,6 +137,8 @@ def update_workout(
         _replace_photos(workout, photos)
     if "exercises" in data:
         current = set(workout.exercises.values_list("id", flat=True))
+        if new_exercise_ids:
+            current |= _unused_exercise_ids(data["exercises"])
         exercises = _build_exercises(workout, data["exercises"], current_ids=current)
         Exercise.objects.filter(workout=workout).delete()
         _store_exercises(*exercises)
@@ -273,6 +278,12 @@ def _lock(owner: User, workout_id: uuid.UUID, precondition: Precondition | None 
     return workout
 
 
+def _unused_exercise_ids(exercises: list[ExerciseData]) -> set[uuid.UUID]:
+    given = {item["id"] for item in exercises if item.get("id") is not None}
+    taken = set(Exercise.objects.filter(pk__in=given).values_list("id", flat=True))
+    return given - taken
+
+
 def _apply_scalars(workout: Workout, data: dict[str, Any], now: datetime) -> None:
     for field in _SCALARS:
         if field in data:
@@ -396,16 +407,14 @@ def _store_exercises(rows: list[Exercise], logs: list[ExerciseSet]) -> None:
 
 def _replace_shares(workout: Workout, owner: User, user_ids: list[uuid.UUID]) -> None:
     wanted = list(dict.fromkeys(user_ids))
-    refused = social.sharing_errors(owner, wanted)
+    refused = sharing_errors(owner, [wanted])
     if refused:
-        raise ValidationError({"shared_with": refused})
+        raise ValidationError(refused[0])
     WorkoutShare.objects.filter(workout=workout).exclude(user_id__in=wanted).delete()
     already = set(WorkoutShare.objects.filter(workout=workout).values_list("user_id", flat=True))
-    WorkoutShare.objects.bulk_create(
-        WorkoutShare(workout=workout, user_id=user_id)
-        for user_id in wanted
-        if user_id not in already
-    )
+    added = [user_id for user_id in wanted if user_id not in already]
+    WorkoutShare.objects.bulk_create(WorkoutShare(workout=workout, user_id=u) for u in added)
+    data_changed(tables=["workouts", "exercises", "set_logs", "workout_progress"], user_ids=added)
 
 
 def _check_group(owner: User, data: dict[str, Any]) -> None:

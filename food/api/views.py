@@ -9,10 +9,10 @@ from rest_framework.views import APIView
 
 from accounts.selectors import user_zone
 from fitness.api import responses
-from fitness.api.concurrency import check_if_match, etag_for
 from fitness.api.pagination import PagePagination
 from fitness.api.schema import DeleteWithBodySchema, error_responses
 from fitness.error_codes import ErrorCode
+from fitness.offline import check_if_match, etag_for
 from food import selectors, services
 from food.api import serializers as s
 from food.models import FoodLog
@@ -83,7 +83,7 @@ class FoodLogsView(APIView):
                 description="You already created a log with this id: it is returned as "
                 "stored, unchanged.",
             ),
-            **error_responses(ErrorCode.ID_CONFLICT, ErrorCode.FOOD_LOG_DELETED),
+            **error_responses(ErrorCode.ID_CONFLICT, ErrorCode.ID_DELETED),
         },
         parameters=[_ETAG],
         description="`image_id` links one of your uploaded files (400 for anyone else's); "
@@ -104,7 +104,7 @@ class FoodLogBatchView(APIView):
         request=s.FoodLogBatchSerializer,
         responses={
             201: s.FoodLogBatchResultSerializer,
-            **error_responses(ErrorCode.ID_CONFLICT, ErrorCode.FOOD_LOG_DELETED),
+            **error_responses(ErrorCode.ID_CONFLICT, ErrorCode.ID_DELETED),
         },
         description="Up to 500 logs, all or nothing: any invalid item (errors under "
         "`details.fields.items.<index>`, e.g. an `image_id` that is not one of your "

@@ -28,6 +28,7 @@ from accounts.api.serializers import ProfileUpdateSerializer
 from accounts.firebase import firebase_user_id
 from accounts.models import DeletedAccount, MigrationSource, User, normalize_email
 from ai_assistant.models import AIConversation, ChatMessage
+from fitness.offline import data_changed
 from food.api.serializers import FoodLogWriteSerializer
 from food.models import FoodLog, FoodLogShare, FoodLogTag
 from migration.ids import legacy_uuid
@@ -450,6 +451,8 @@ class FoodLogs(Entity):
         FoodLogShare.objects.filter(food_log_id__in=ids).delete()
         FoodLogTag.objects.bulk_create(tags)
         FoodLogShare.objects.bulk_create(shares)
+        readers = [share.user_id for share in shares]
+        data_changed(tables=["food_logs"], user_ids=[*(log.owner_id for log in logs), *readers])
 
     def read_back(self, new_ids):
         logs = FoodLog.objects.filter(pk__in=new_ids).prefetch_related("tags", "shares")

@@ -119,7 +119,7 @@ def test_batch_create_answers_410_when_an_id_was_deleted(auth_client, user):
 
     response = auth_client.post(BATCH, {"items": items}, format="json")
 
-    error = assert_error(response, 410, "food_log_deleted")
+    error = assert_error(response, 410, "id_deleted")
     assert error["details"] == {"indexes": [0]}
     assert FoodLog.objects.count() == 1
 

@@ -159,7 +159,7 @@ def test_create_log_answers_410_when_own_id_was_deleted(auth_client, user):
 
     response = auth_client.post(LOGS, full_payload(id=str(tombstone.pk)), format="json")
 
-    assert_error(response, 410, "food_log_deleted")
+    assert_error(response, 410, "id_deleted")
     tombstone.refresh_from_db()
     assert tombstone.is_deleted
     assert FoodLog.objects.count() == 1

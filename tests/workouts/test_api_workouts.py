@@ -252,13 +252,16 @@ def test_create_with_id_of_another_users_workout_is_409_revealing_nothing(auth_c
     assert Workout.objects.count() == 1
 
 
-def test_create_with_id_of_own_deleted_workout_is_409(auth_client, user):
+def test_create_with_id_of_own_deleted_workout_is_410_and_stays_deleted(auth_client, user):
     mine = create_workout(user)
     assert auth_client.delete(detail(mine.id)).status_code == 204
 
     response = auth_client.post(URL, workout_payload(id=str(mine.id)), format="json")
 
-    assert_error(response, 409, "id_conflict")
+    assert_error(response, 410, "id_deleted")
+    mine.refresh_from_db()
+    assert mine.is_deleted
+    assert Workout.objects.count() == 1
 
 
 # --- share ----------------------------------------------------------------------------------

@@ -226,5 +226,10 @@ def test_migration_links_owned_file_ids_and_drops_everything_else():
     executor.loader.build_graph()
     executor.migrate(after)
 
-    linked = WorkoutPhoto.objects.filter(workout_id=workout.pk).order_by("position")
+    linked = list(WorkoutPhoto.objects.filter(workout_id=workout.pk).order_by("position"))
+    # Back to the latest schema: going back to 0001 also unapplied what depends on the
+    # workouts app (its later migrations, sync's triggers), which later tests need.
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
     assert [photo.file_id for photo in linked] == [second.pk, first.pk]

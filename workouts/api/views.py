@@ -6,10 +6,10 @@ from rest_framework.views import APIView
 
 from accounts.selectors import user_zone
 from fitness.api import responses
-from fitness.api.concurrency import check_if_match, etag_for
 from fitness.api.pagination import PagePagination
 from fitness.api.schema import error_responses
 from fitness.error_codes import ErrorCode
+from fitness.offline import check_if_match, etag_for
 from workouts import selectors, services
 from workouts.api import serializers as s
 from workouts.models import Workout
@@ -90,10 +90,11 @@ class WorkoutListView(APIView):
                 s.WorkoutResponseSerializer,
                 description="The id was sent before: the stored workout.",
             ),
-            **error_responses(ErrorCode.ID_CONFLICT),
+            **error_responses(ErrorCode.ID_CONFLICT, ErrorCode.ID_DELETED),
         },
         description="Creates a workout with its exercises. A client-chosen `id` makes the "
-        "call idempotent; an id in use by anyone else answers 409 `id_conflict`. "
+        "call idempotent; an id in use by anyone else answers 409 `id_conflict`, the id of "
+        "a workout you deleted 410 `id_deleted`. "
         "Without `calories_burned` the calories are estimated (`calories_estimated`).",
     )
     def post(self, request):

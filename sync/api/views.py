@@ -1,0 +1,97 @@
+from collections.abc import AsyncIterator, Iterator
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import StreamingHttpResponse
+from django.utils.cache import patch_vary_headers
+from django.utils.text import compress_sequence
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fitness.api.schema import error_responses
+from fitness.error_codes import ErrorCode
+from sync import selectors, services
+from sync.api import serializers as s
+
+_TAGS = ["sync"]
+
+
+def _stream(request, pieces: Iterator[bytes]) -> StreamingHttpResponse:
+    """A pull's body as it is rendered, gzipped when the client accepts it.
+
+    Under ASGI the pieces must come from an async iterator (Django otherwise reads a
+    synchronous one into memory first), so each is rendered in the request's thread.
+    """
+    compress = "gzip" in request.headers.get("Accept-Encoding", "")
+    if compress:
+        pieces = compress_sequence(pieces)
+    body = _async(pieces) if isinstance(request._request, ASGIRequest) else pieces
+    response = StreamingHttpResponse(body, content_type="application/json")
+    if compress:
+        response["Content-Encoding"] = "gzip"
+    patch_vary_headers(response, ["Accept-Encoding"])
+    return response
+
+
+async def _async(pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
+    step = sync_to_async(next, thread_sensitive=True)
+    while (piece := await step(pieces, None)) is not None:
+        yield piece
+
+
+class SyncView(APIView):
+    @extend_schema(
+        tags=_TAGS,
+        operation_id="sync_pull",
+        parameters=[s.PullQuerySerializer],
+        responses={200: s.PullResponseSerializer},
+        description="WatermelonDB's pull: every row of yours (and shared with you) changed "
+        "since `last_pulled_at`, as `{changes: {table: {created, updated, deleted}}, "
+        "timestamp}`; raw snake_case columns, times in epoch milliseconds, JSON values as "
+        "strings. Streamed, and gzipped with `Accept-Encoding: gzip`. A row may come again "
+        "in a later pull; none is ever missed.",
+    )
+    def get(self, request):
+        params = s.PullQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        migration = params.validated_data.get("migration") or {}
+        pull = selectors.pull_changes(
+            user=request.user,
+            last_pulled_at=params.validated_data["last_pulled_at"],
+            migration=selectors.Migration(
+                new_tables=migration.get("tables", frozenset()),
+                changed_tables=migration.get("columns", frozenset()),
+            ),
+        )
+        return _stream(request, pull.chunks())
+
+    @extend_schema(
+        tags=_TAGS,
+        operation_id="sync_push",
+        parameters=[s.PushQuerySerializer],
+        request=s.ChangesSerializer,
+        responses={
+            200: OpenApiResponse(
+                s.PushResponseSerializer,
+                description="Applied; records that can never be applied are listed, with why.",
+            ),
+            **error_responses(ErrorCode.SYNC_CONFLICT),
+        },
+        description="WatermelonDB's push: the bare changes object. One transaction, through "
+        "the REST endpoints' rules. A record changed on the server since `last_pulled_at` "
+        "applies nothing: 409 `sync_conflict` with `details.conflicts` (`{table: [ids]}`); "
+        "pull and push again.",
+    )
+    def post(self, request):
+        params = s.PushQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        changes = s.ChangesSerializer(data=request.data)
+        changes.is_valid(raise_exception=True)
+        result = services.push_changes(
+            user=request.user,
+            changes=changes.validated_data,
+            last_pulled_at=params.validated_data["last_pulled_at"],
+        )
+        rejected = {table: list(ids) for table, ids in result.rejected.items()}
+        return Response({"experimentalRejectedIds": rejected, "reasons": result.rejected})

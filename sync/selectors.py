@@ -1,0 +1,84 @@
+"""The pull side of sync: what changed for a user since their last pull, as a stream."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from accounts.models import User
+from sync.database import pull_cutoff
+from sync.models import SyncTombstone
+from sync.tables import TABLES, Table, chunked, normalized_id
+
+# Rows rendered per query: bounds the memory of a first pull of a big account.
+CHUNK_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What a client gained in a schema migration: these tables and columns come in full."""
+
+    new_tables: frozenset[str] = frozenset()
+    changed_tables: frozenset[str] = frozenset()
+
+
+@dataclass
+class Pull:
+    """A pull whose cut-off is fixed (so `timestamp` is known before the body streams)."""
+
+    user: User
+    since: int | None
+    timestamp: int
+    migration: Migration = field(default_factory=Migration)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The response body `{"changes": {...}, "timestamp": n}`, a few rows at a time."""
+        yield b'{"changes":{'
+        for index, table in enumerate(TABLES.values()):
+            prefix = "," if index else ""
+            yield f'{prefix}"{table.name}":'.encode()
+            yield from self._table(table)
+        yield f'}},"timestamp":{self.timestamp}}}'.encode()
+
+    def _table(self, table: Table) -> Iterator[bytes]:
+        full = table.name in self.migration.new_tables | self.migration.changed_tables
+        since = None if full else self.since
+        # A first pull (or a table new to the client) creates; anything later updates.
+        fresh = not self.since or table.name in self.migration.new_tables
+        yield b'{"created":[' if fresh else b'{"created":[],"updated":['
+        alive: set[str] = set()
+        deleted: list[str] = []
+        rows = table.rows(self.user, since).order_by("pk").iterator(chunk_size=CHUNK_SIZE)
+        first = True
+        for chunk in chunked(rows, CHUNK_SIZE):
+            live = [row for row in chunk if not table.is_deleted(row)]
+            deleted += [str(row.pk) for row in chunk if table.is_deleted(row)]
+            records = table.render(live, self.user)
+            if records:
+                text = ",".join(json.dumps(record, separators=(",", ":")) for record in records)
+                yield (text if first else "," + text).encode()
+                first = False
+            if since:
+                # Only an incremental pull has tombstones to weed out.
+                alive.update(record["id"] for record in records)
+        if since:
+            deleted += self._tombstones(table, since, alive | set(deleted))
+        yield b"]," if not fresh else b'],"updated":[],'
+        yield b'"deleted":' + json.dumps(deleted).encode() + b"}"
+
+    def _tombstones(self, table: Table, since: int, known: set[str]) -> list[str]:
+        """Ids gone for this user since the cut-off; never one that is also sent alive
+        (a row deleted and written again, as exercises are when their workout is edited)."""
+        rows = SyncTombstone.objects.filter(
+            user_id=self.user.pk, table_name=table.name, sync_version__gte=since
+        ).values_list("row_id", flat=True)
+        gone = dict.fromkeys(normalized_id(table.name, raw) for raw in rows)
+        return [row_id for row_id in gone if row_id not in known]
+
+
+def pull_changes(*, user: User, last_pulled_at: int | None, migration: Migration) -> Pull:
+    """Fixes the cut-off now, before any row is read (see sync.database)."""
+    return Pull(
+        user=user, since=last_pulled_at, timestamp=pull_cutoff(connection), migration=migration
+    )

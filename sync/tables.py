@@ -1,0 +1,507 @@
+"""The tables a WatermelonDB client syncs: which rows a user reads, and their columns.
+
+Columns are the raw snake_case names the app's schema declares; times travel as epoch
+milliseconds, decimals as numbers, JSON values and lists as JSON strings (WatermelonDB
+columns are strings, numbers or booleans; the app reads them with `@json`).
+"""
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from accounts.models import User
+from ai_assistant.models import AIConversation, ChatMessage
+from fitness.measurements import in_unit
+from fitness.offline import changed_since
+from food.models import FoodLog, FoodLogShare, FoodLogTag
+from social.models import Challenge, Connection, Group, GroupMembership, MemberStatus
+from storage import selectors as storage
+from storage.models import StoredFile
+from workouts.models import (
+    Exercise,
+    ExerciseSet,
+    Workout,
+    WorkoutPhoto,
+    WorkoutProgress,
+    WorkoutShare,
+)
+
+
+def epoch_ms(value: datetime | date | None) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return int(value.timestamp() * 1000)
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def _weight(kg: Decimal | None, unit: str) -> float | None:
+    return None if kg is None else in_unit(kg, unit, "mass")["value"]
+
+
+@dataclass(frozen=True)
+class Table:
+    """One synced table. `rows` are the user's visible rows changed since a cut-off
+    (tombstoned ones included, which go to `deleted`); `render` turns a chunk into
+    the client's records, with at most a couple of queries per chunk."""
+
+    name: str
+    pushable: bool = False
+
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        raise NotImplementedError
+
+    def is_deleted(self, row: Model) -> bool:
+        return getattr(row, "deleted_at", None) is not None
+
+    def render(self, rows: list[Model], user: User) -> list[dict]:
+        raise NotImplementedError
+
+
+def _visible(model, share_model, relation: str, user: User, since: int | None) -> QuerySet:
+    shared = share_model.objects.filter(**{relation: OuterRef("pk")}, user=user)
+    rows = model._base_manager.filter(Q(owner=user) | Exists(shared))
+    if not since:
+        rows = rows.filter(deleted_at__isnull=True)
+    return changed_since(rows, since)
+
+
+def _readers(rows: list[Model], share_model, relation: str, user: User) -> dict[Any, list[str]]:
+    """Whom each row is shared with, as its owner sees it; a reader sees only themself."""
+    found: dict[Any, list[str]] = {row.pk: [] for row in rows}
+    owner_of = {row.pk: row.owner_id for row in rows}
+    pairs = share_model.objects.filter(**{f"{relation}__in": list(found)}).values_list(
+        relation, "user_id"
+    )
+    for row_id, reader in pairs.order_by("id"):
+        if owner_of[row_id] == user.pk or reader == user.pk:
+            found[row_id].append(str(reader))
+    return found
+
+
+class FoodLogs(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return _visible(FoodLog, FoodLogShare, "food_log", user, since).select_related("image")
+
+    def render(self, rows: list[FoodLog], user: User) -> list[dict]:
+        tags: dict[uuid.UUID, list[str]] = {row.pk: [] for row in rows}
+        names = FoodLogTag.objects.filter(food_log__in=list(tags)).order_by("id")
+        for log_id, name in names.values_list("food_log_id", "name"):
+            tags[log_id].append(name)
+        readers = _readers(rows, FoodLogShare, "food_log", user)
+        urls = storage.signed_urls(row.image for row in rows if row.image is not None)
+        return [
+            {
+                "id": str(row.pk),
+                "owner_id": str(row.owner_id),
+                "name": row.name,
+                "calories": row.calories,
+                "protein": _number(row.protein),
+                "carbs": _number(row.carbs),
+                "fat": _number(row.fat),
+                "fiber": _number(row.fiber),
+                "sugar": _number(row.sugar),
+                "timestamp": epoch_ms(row.timestamp),
+                "meal_type": row.meal_type,
+                "tags": _json(tags[row.pk]),
+                "image_id": str(row.image_id) if row.image_id else None,
+                "image_url": urls.get(row.image_id) or row.image_url or None,
+                "ai_analysis": _json(row.ai_analysis),
+                "metadata": _json(row.metadata),
+                "shared_with": _json(readers[row.pk]),
+                "created_at": epoch_ms(row.created_at),
+                "updated_at": epoch_ms(row.updated_at),
+            }
+            for row in rows
+        ]
+
+
+class Workouts(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return _visible(Workout, WorkoutShare, "workout", user, since)
+
+    def render(self, rows: list[Workout], user: User) -> list[dict]:
+        readers = _readers(rows, WorkoutShare, "workout", user)
+        photos: dict[uuid.UUID, list[str]] = {row.pk: [] for row in rows}
+        links = WorkoutPhoto.objects.filter(workout__in=list(photos)).order_by("position")
+        for workout_id, file_id in links.values_list("workout_id", "file_id"):
+            photos[workout_id].append(str(file_id))
+        return [
+            {
+                "id": str(row.pk),
+                "owner_id": str(row.owner_id),
+                "name": row.name,
+                "type": row.type,
+                "duration": row.duration,
+                "calories_burned": row.calories_burned,
+                "calories_estimated": row.calories_estimated,
+                "completed": row.completed,
+                "completed_at": epoch_ms(row.completed_at),
+                "notes": row.notes,
+                "group_id": str(row.group_id) if row.group_id else None,
+                "volume_kg": _number(row.volume_kg),
+                "ai_form_check": _json(row.ai_form_check),
+                "shared_with": _json(readers[row.pk]),
+                "progress_photo_ids": _json(photos[row.pk]),
+                "created_at": epoch_ms(row.created_at),
+                "updated_at": epoch_ms(row.updated_at),
+            }
+            for row in rows
+        ]
+
+
+def _workout_children(model, path: str, user: User, since: int | None) -> QuerySet:
+    """Rows under the user's visible workouts. A change of the workout (an edit, a new
+    share) resends its children, so a new reader receives them; under a tombstoned
+    workout they are deleted too."""
+    visible = _visible(Workout, WorkoutShare, "workout", user, None if since else 0)
+    rows = model._base_manager.filter(**{f"{path}__in": visible.values("pk")})
+    if since:
+        rows = rows.filter(Q(sync_version__gte=since) | Q(**{f"{path}__sync_version__gte": since}))
+    return rows.annotate(workout_deleted_at=F(f"{path}__deleted_at"))
+
+
+class Exercises(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return _workout_children(Exercise, "workout", user, since)
+
+    def is_deleted(self, row: Model) -> bool:
+        return row.workout_deleted_at is not None
+
+    def render(self, rows: list[Exercise], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "workout_id": str(row.workout_id),
+                "position": row.position,
+                "name": row.name,
+                "sets": row.sets,
+                "reps": row.reps,
+                "weight": _weight(row.weight_kg, row.weight_unit),
+                "weight_unit": row.weight_unit or None,
+                "duration": row.duration,
+                "distance": _number(row.distance),
+                "completed": row.completed,
+                "notes": row.notes,
+                "volume_kg": _number(row.volume_kg),
+            }
+            for row in rows
+        ]
+
+
+class SetLogs(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return _workout_children(ExerciseSet, "exercise__workout", user, since)
+
+    def is_deleted(self, row: Model) -> bool:
+        return row.workout_deleted_at is not None
+
+    def render(self, rows: list[ExerciseSet], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "exercise_id": str(row.exercise_id),
+                "position": row.position,
+                "reps": row.reps,
+                "weight": _weight(row.weight_kg, row.weight_unit),
+                "weight_unit": row.weight_unit or None,
+                "rpe": _number(row.rpe),
+                "completed": row.completed,
+            }
+            for row in rows
+        ]
+
+
+class Progress(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return _workout_children(WorkoutProgress, "workout", user, since)
+
+    def is_deleted(self, row: Model) -> bool:
+        return row.workout_deleted_at is not None
+
+    def render(self, rows: list[WorkoutProgress], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "workout_id": str(row.workout_id),
+                "timestamp": epoch_ms(row.timestamp),
+                "completed_exercises": row.completed_exercises,
+                "total_exercises": row.total_exercises,
+                "duration": row.duration,
+                "calories_burned": row.calories_burned,
+                "calories_estimated": row.calories_estimated,
+                "marked": _json(row.marked),
+                "created_at": epoch_ms(row.created_at),
+            }
+            for row in rows
+        ]
+
+
+class StoredFiles(Table):
+    """Metadata and signed URLs; the bytes go through the upload endpoint."""
+
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        rows = StoredFile.objects.filter(owner=user)
+        if not since:
+            rows = rows.live()
+        return changed_since(rows, since).annotate(
+            expired=Q(expiry__isnull=False) & Q(expiry__lte=timezone.now())
+        )
+
+    def is_deleted(self, row: Model) -> bool:
+        return bool(row.expired)
+
+    def render(self, rows: list[StoredFile], user: User) -> list[dict]:
+        urls = storage.signed_urls(rows)
+        thumbnails = storage.signed_urls(rows, variant="thumbnail")
+        return [
+            {
+                "id": str(row.pk),
+                "original_filename": row.original_filename,
+                "content_type": row.content_type,
+                "size": row.size,
+                "width": row.width,
+                "height": row.height,
+                "tags": _json(row.tags),
+                "purpose": row.purpose,
+                "access_level": row.access_level,
+                "expiry": epoch_ms(row.expiry),
+                "url": urls[row.pk],
+                "thumbnail_url": thumbnails[row.pk],
+                "created_at": epoch_ms(row.created_at),
+                "updated_at": epoch_ms(row.updated_at),
+            }
+            for row in rows
+        ]
+
+
+class Conversations(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return changed_since(AIConversation.objects.filter(owner=user), since)
+
+    def render(self, rows: list[AIConversation], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "session_id": str(row.session_id),
+                "context": _json(row.context),
+                "created_at": epoch_ms(row.created_at),
+                "updated_at": epoch_ms(row.updated_at),
+            }
+            for row in rows
+        ]
+
+
+class ChatMessages(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return changed_since(ChatMessage.objects.filter(conversation__owner=user), since)
+
+    def render(self, rows: list[ChatMessage], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "conversation_id": str(row.conversation_id),
+                "role": row.role,
+                "content": row.content,
+                "timestamp": epoch_ms(row.timestamp),
+                "interrupted": row.interrupted,
+            }
+            for row in rows
+        ]
+
+
+class Profile(Table):
+    """One row, the user's own (its id is the user id)."""
+
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return changed_since(User.objects.filter(pk=user.pk), since)
+
+    def render(self, rows: list[User], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "email": row.email,
+                "name": row.name,
+                "display_name": row.display_name,
+                "birthday": epoch_ms(row.birthday),
+                "gender": row.gender,
+                "height_cm": _number(row.height_cm),
+                "weight_kg": _number(row.weight_kg),
+                "target_weight_kg": _number(row.target_weight_kg),
+                "fitness_goal": row.fitness_goal,
+                "preferences": _json(row.preferences),
+                "updated_at": epoch_ms(row.updated_at),
+            }
+            for row in rows
+        ]
+
+
+class Settings(Profile):
+    def render(self, rows: list[User], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "theme_mode": row.theme_mode,
+                "notifications_enabled": row.notifications_enabled,
+                "measurement_system": row.measurement_system,
+                "language": row.language,
+                "timezone": row.timezone,
+                "privacy_settings": _json(row.privacy_settings),
+            }
+            for row in rows
+        ]
+
+
+class Connections(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        rows = Connection.objects.filter(Q(requester=user) | Q(addressee=user))
+        return changed_since(rows, since)
+
+    def render(self, rows: list[Connection], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "requester_id": str(row.requester_id),
+                "addressee_id": str(row.addressee_id),
+                "status": row.status,
+                "created_at": epoch_ms(row.created_at),
+                "accepted_at": epoch_ms(row.accepted_at),
+            }
+            for row in rows
+        ]
+
+
+def _in_my_groups(model, group_path: str, user: User, since: int | None) -> QuerySet:
+    """Rows of the groups the user is an active member of. A membership that became
+    active since the last pull brings its group's rows in full; one that ended left
+    tombstones (sync.database)."""
+    mine = GroupMembership.objects.filter(user=user, status=MemberStatus.ACTIVE)
+    rows = model.objects.filter(**{f"{group_path}__in": mine.values("group_id")})
+    if not since:
+        return rows
+    joined = mine.filter(group_id=OuterRef(group_path)).values("sync_version")[:1]
+    return rows.annotate(joined_version=Subquery(joined)).filter(
+        Q(sync_version__gte=since) | Q(joined_version__gte=since)
+    )
+
+
+class Groups(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return _in_my_groups(Group, "id", user, since)
+
+    def render(self, rows: list[Group], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "name": row.name,
+                "description": row.description,
+                "created_by_id": str(row.created_by_id) if row.created_by_id else None,
+                "settings": _json(row.settings),
+                "created_at": epoch_ms(row.created_at),
+                "updated_at": epoch_ms(row.updated_at),
+            }
+            for row in rows
+        ]
+
+
+class GroupMembers(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        rows = _in_my_groups(GroupMembership, "group_id", user, since)
+        return rows.filter(Q(status=MemberStatus.ACTIVE) | Q(user=user))
+
+    def render(self, rows: list[GroupMembership], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "group_id": str(row.group_id),
+                "user_id": str(row.user_id),
+                "role": row.role,
+                "status": row.status,
+                "joined_at": epoch_ms(row.joined_at),
+            }
+            for row in rows
+        ]
+
+
+class Challenges(Table):
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return _in_my_groups(Challenge, "group_id", user, since)
+
+    def render(self, rows: list[Challenge], user: User) -> list[dict]:
+        return [
+            {
+                "id": str(row.pk),
+                "group_id": str(row.group_id),
+                "name": row.name,
+                "description": row.description,
+                "type": row.type,
+                "goals": _json(row.goals),
+                "timezone": row.timezone,
+                "start_date": epoch_ms(row.start_date),
+                "end_date": epoch_ms(row.end_date),
+                "finalized_at": epoch_ms(row.finalized_at),
+                "created_at": epoch_ms(row.created_at),
+                "updated_at": epoch_ms(row.updated_at),
+            }
+            for row in rows
+        ]
+
+
+TABLES: dict[str, Table] = {
+    table.name: table
+    for table in (
+        FoodLogs("food_logs", pushable=True),
+        Workouts("workouts", pushable=True),
+        Exercises("exercises", pushable=True),
+        SetLogs("set_logs"),
+        Progress("workout_progress"),
+        StoredFiles("stored_files"),
+        Conversations("conversations"),
+        ChatMessages("chat_messages"),
+        Profile("profile"),
+        Settings("settings"),
+        Connections("connections"),
+        Groups("groups"),
+        GroupMembers("group_members"),
+        Challenges("challenges"),
+    )
+}
+
+
+def uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def normalized_id(table: str, raw: str) -> str:
+    """A tombstone's row id as the client knows it (SQLite stores UUIDs without dashes)."""
+    parsed = uuid_or_none(raw) if table not in ("set_logs", "group_members") else None
+    return str(parsed) if parsed else raw
+
+
+def chunked(rows: Iterable, size: int) -> Iterable[list]:
+    chunk: list = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,316 @@
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from accounts import tokens
+from fitness.asgi import application
+from food.models import FoodLog
+from social import services as social_services
+from social.models import Challenge
+from storage import services as storage_services
+from tests.conftest import client_for
+from tests.factories import UserFactory, connect
+from tests.food.factories import FoodLogFactory, FoodLogShareFactory
+from tests.social.conftest import add, make_group
+from tests.storage.factories import stored_file
+from tests.sync.helpers import URL, Replica, body, pull
+from tests.workouts.factories import create_workout
+from workouts import services as workout_services
+
+# Markers are transaction ids: incremental pulls are only meaningful across real commits.
+committed = pytest.mark.django_db(transaction=True)
+
+TABLES = {
+    "food_logs",
+    "workouts",
+    "exercises",
+    "set_logs",
+    "workout_progress",
+    "stored_files",
+    "conversations",
+    "chat_messages",
+    "profile",
+    "settings",
+    "connections",
+    "groups",
+    "group_members",
+    "challenges",
+}
+
+
+@pytest.mark.parametrize("first", [None, "", "null", "0"])
+def test_first_pull_sends_every_live_row_as_created(auth_client, user, first):
+    user.birthday = date(1990, 5, 17)
+    user.save()
+    log = FoodLogFactory(owner=user, name="Oats", calories=300)
+    FoodLogFactory(owner=user, deleted_at=timezone.now())
+    workout = create_workout(user)
+
+    query = {} if first is None else {"last_pulled_at": first}
+    response = auth_client.get(URL, query)
+
+    assert response.status_code == 200
+    pulled = body(response)
+    assert set(pulled["changes"]) == TABLES
+    assert isinstance(pulled["timestamp"], int) and pulled["timestamp"] > 0
+    logs = pulled["changes"]["food_logs"]
+    assert [record["id"] for record in logs["created"]] == [str(log.pk)]
+    assert logs["updated"] == [] and logs["deleted"] == []
+    record = logs["created"][0]
+    assert record["name"] == "Oats" and record["calories"] == 300
+    assert record["timestamp"] == int(log.timestamp.timestamp() * 1000)
+    assert record["tags"] == "[]"
+    assert [w["id"] for w in pulled["changes"]["workouts"]["created"]] == [str(workout.pk)]
+    exercises = pulled["changes"]["exercises"]["created"]
+    assert {e["workout_id"] for e in exercises} == {str(workout.pk)}
+    assert sorted(e["name"] for e in exercises) == ["Bench press", "Dips"]
+    profile = pulled["changes"]["profile"]["created"][0]
+    assert profile["id"] == str(user.pk)
+    assert profile["birthday"] == int(datetime(1990, 5, 17, tzinfo=UTC).timestamp() * 1000)
+    assert pulled["changes"]["settings"]["created"][0]["theme_mode"] == user.theme_mode
+
+
+@committed
+def test_incremental_pull_sends_only_changes_and_deletions(auth_client, user):
+    kept = FoodLogFactory(owner=user)
+    doomed = FoodLogFactory(owner=user)
+    device = Replica()
+    device.sync(auth_client)
+
+    edited = FoodLogFactory(owner=user)
+    doomed.deleted_at = timezone.now()
+    doomed.save()
+    pulled = device.sync(auth_client)
+
+    logs = pulled["changes"]["food_logs"]
+    assert logs["created"] == []
+    assert [record["id"] for record in logs["updated"]] == [str(edited.pk)]
+    assert logs["deleted"] == [str(doomed.pk)]
+    assert device.ids("food_logs") == {str(kept.pk), str(edited.pk)}
+
+
+@committed
+def test_incremental_pull_with_nothing_changed_is_empty(auth_client, user):
+    FoodLogFactory(owner=user)
+    create_workout(user)
+    device = Replica()
+    device.sync(auth_client)
+
+    pulled = device.sync(auth_client)
+
+    for table in TABLES - {"profile", "settings"}:
+        assert pulled["changes"][table] == {"created": [], "updated": [], "deleted": []}, table
+
+
+@committed
+def test_incremental_pull_runs_a_bounded_number_of_queries(
+    auth_client, user, django_assert_max_num_queries
+):
+    for _ in range(30):
+        FoodLogFactory(owner=user)
+    for _ in range(5):
+        create_workout(user)
+    device = Replica()
+    device.sync(auth_client)
+    for log in FoodLog.objects.all()[:10]:
+        log.name = "edited"
+        log.save()
+
+    with django_assert_max_num_queries(40):
+        pulled = device.sync(auth_client)
+
+    assert len(pulled["changes"]["food_logs"]["updated"]) == 10
+
+
+def test_pull_never_shows_another_users_rows(auth_client, user, other_user):
+    FoodLogFactory(owner=other_user)
+    create_workout(other_user)
+    mine = FoodLogFactory(owner=user)
+
+    pulled = pull(auth_client)
+
+    assert [r["id"] for r in pulled["changes"]["food_logs"]["created"]] == [str(mine.pk)]
+    for table in TABLES - {"food_logs", "profile", "settings"}:
+        assert pulled["changes"][table]["created"] == [], table
+    assert pulled["changes"]["profile"]["created"][0]["id"] == str(user.pk)
+
+
+@committed
+def test_shared_rows_arrive_and_leave_as_deleted_when_the_share_ends(auth_client, user, other_user):
+    connect(user, other_user)
+    theirs = FoodLogFactory(owner=other_user)
+    device = Replica()
+    device.sync(auth_client)
+    assert device.ids("food_logs") == set()
+
+    share = FoodLogShareFactory(food_log=theirs, user=user)
+    pulled = device.sync(auth_client)
+    assert [r["id"] for r in pulled["changes"]["food_logs"]["updated"]] == [str(theirs.pk)]
+    assert pulled["changes"]["food_logs"]["updated"][0]["shared_with"] == f'["{user.pk}"]'
+
+    share.delete()
+    pulled = device.sync(auth_client)
+    assert pulled["changes"]["food_logs"]["deleted"] == [str(theirs.pk)]
+    assert device.ids("food_logs") == set()
+
+
+@committed
+def test_shared_workout_brings_its_exercises_and_takes_them_away(auth_client, user, other_user):
+    connect(user, other_user)
+    theirs = create_workout(other_user)
+    device = Replica()
+    device.sync(auth_client)
+
+    workout_services.update_workout(
+        owner=other_user, workout_id=theirs.pk, data={"shared_with": [user.pk]}
+    )
+    device.sync(auth_client)
+    assert device.ids("workouts") == {str(theirs.pk)}
+    assert len(device.ids("exercises")) == 2
+
+    workout_services.update_workout(
+        owner=other_user, workout_id=theirs.pk, data={"shared_with": []}
+    )
+    device.sync(auth_client)
+    assert device.ids("workouts") == set()
+    assert device.ids("exercises") == set()
+
+
+@committed
+def test_edit_that_replaces_exercises_never_sends_an_id_twice(auth_client, user):
+    workout = create_workout(user)
+    device = Replica()
+    device.sync(auth_client)
+    kept = workout.exercises.order_by("position").first()
+
+    workout_services.update_workout(
+        owner=user,
+        workout_id=workout.pk,
+        data={"exercises": [{"id": kept.pk, "name": "Bench", "sets": 3, "reps": 5}]},
+    )
+    pulled = device.sync(auth_client)
+
+    exercises = pulled["changes"]["exercises"]
+    sent = [r["id"] for r in exercises["updated"]] + exercises["deleted"]
+    assert len(sent) == len(set(sent))
+    assert [r["id"] for r in exercises["updated"]] == [str(kept.pk)]
+    assert len(exercises["deleted"]) == 1
+    assert device.ids("exercises") == {str(kept.pk)}
+
+
+def test_pull_is_gzipped_when_the_client_accepts_it(auth_client, user):
+    FoodLogFactory(owner=user)
+
+    response = auth_client.get(URL, HTTP_ACCEPT_ENCODING="gzip, deflate")
+
+    assert response["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in response["Vary"]
+    assert len(body(response)["changes"]["food_logs"]["created"]) == 1
+
+
+@committed
+def test_migration_sends_full_rows_of_the_tables_a_client_gained(auth_client, user):
+    log = FoodLogFactory(owner=user)
+    device = Replica()
+    device.sync(auth_client)
+
+    migration = '{"from": 1, "tables": ["food_logs"], "columns": []}'
+    pulled = pull(auth_client, device.last_pulled_at, schema_version=2, migration=migration)
+
+    assert [r["id"] for r in pulled["changes"]["food_logs"]["created"]] == [str(log.pk)]
+    assert pulled["changes"]["workouts"]["updated"] == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"last_pulled_at": "yesterday"},
+        {"last_pulled_at": "-1"},
+        {"migration": "{not json"},
+        {"migration": '{"tables": ["passwords"]}'},
+    ],
+)
+def test_pull_with_bad_parameters_is_400(auth_client, user, query):
+    response = auth_client.get(URL, query)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_pull_needs_authentication(api_client):
+    response = api_client.get(URL)
+
+    assert response.status_code == 401
+
+
+def test_stored_files_arrive_with_signed_urls_and_leave_when_deleted(auth_client, user):
+    stored = stored_file(user, tags=["meal"])
+    device = Replica()
+    device.sync(auth_client)
+    record = device.tables["stored_files"][str(stored.pk)]
+    assert record["url"] and record["thumbnail_url"]
+    assert record["tags"] == '["meal"]' and record["content_type"] == stored.content_type
+
+    storage_services.delete_file(owner=user, file_id=stored.pk)
+    pulled = device.sync(auth_client)
+
+    assert pulled["changes"]["stored_files"]["deleted"] == [str(stored.pk)]
+
+
+@committed
+async def test_pull_streams_through_the_asgi_application():
+    user = await database_sync_to_async(UserFactory)()
+    await database_sync_to_async(FoodLogFactory)(owner=user, name="Streamed")
+    token = (await database_sync_to_async(tokens.issue_pair)(user))["access_token"]
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get(
+            URL,
+            params={"last_pulled_at": "null"},
+            headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"},
+        )
+
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "gzip"
+    logs = response.json()["changes"]["food_logs"]["created"]
+    assert [log["name"] for log in logs] == ["Streamed"]
+
+
+@committed
+def test_social_tables_follow_membership_and_leave_with_it(auth_client, user, other_user):
+    connection = connect(user, other_user)
+    stranger = UserFactory()
+    group = make_group(other_user)
+    challenge = Challenge.objects.create(
+        group=group,
+        name="Move",
+        type="workout_minutes",
+        goals={"target": 100},
+        start_date=timezone.now(),
+        end_date=timezone.now() + timedelta(days=7),
+        created_by=other_user,
+    )
+    device = Replica()
+    device.sync(auth_client)
+    assert device.ids("connections") == {str(connection.pk)}
+    assert device.ids("groups") == set() and device.ids("challenges") == set()
+
+    mine = add(group, user)
+    device.sync(auth_client)
+    assert device.ids("groups") == {str(group.pk)}
+    assert device.ids("challenges") == {str(challenge.pk)}
+    assert len(device.ids("group_members")) == 2
+    assert device.tables["groups"][str(group.pk)]["name"] == "Runners"
+
+    social_services.remove_member(user=user, group_id=group.pk, user_id=user.pk)
+    pulled = device.sync(auth_client)
+    assert pulled["changes"]["groups"]["deleted"] == [str(group.pk)]
+    assert str(mine.pk) in pulled["changes"]["group_members"]["deleted"]
+    assert device.ids("groups") == set()
+    assert device.ids("group_members") == set()
+    assert device.ids("challenges") == set()
+    outsider = pull(client_for(stranger))["changes"]
+    assert all(outsider[t]["created"] == [] for t in ("connections", "groups", "challenges"))
