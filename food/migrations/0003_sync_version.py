@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('food', '0002_image'),
-        ('storage', '0002_sync_version'),
+        ('storage', '0003_sync_version'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,10 +6,10 @@ from sync.database import drop_triggers, install_triggers
 class Migration(migrations.Migration):
     dependencies = [
         ("sync", "0001_initial"),
-        ("accounts", "0005_user_sync_version"),
+        ("accounts", "0008_user_sync_version"),
         ("ai_assistant", "0005_sync_version"),
         ("food", "0003_sync_version"),
-        ("storage", "0002_sync_version"),
+        ("storage", "0003_sync_version"),
         ("workouts", "0005_sync_version"),
     ]
 

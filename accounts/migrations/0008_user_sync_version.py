@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0004_user_migration_fields'),
+        ('accounts', '0007_data_export'),
     ]
 
     operations = [

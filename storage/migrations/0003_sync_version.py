@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('storage', '0001_initial'),
+        ('storage', '0002_data_export_purpose'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
