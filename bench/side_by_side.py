@@ -29,12 +29,8 @@ def _settings() -> dict[str, str]:
     django.setup()
     if not settings.REDIS_URL or settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         sys.exit("--baseline needs the server on PostgreSQL and Redis (DATABASE_URL, REDIS_URL).")
-    db = settings.DATABASES["default"]
-    dsn = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
-    if db.get("PASSWORD"):
-        dsn = f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     return {
-        "BASELINE_DATABASE_URL": dsn,
+        "BASELINE_DATABASE_URL": os.environ["DATABASE_URL"],
         "BASELINE_REDIS_URL": settings.REDIS_URL,
         "BASELINE_JWT_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],
         "BASELINE_CACHE_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
