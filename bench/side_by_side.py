@@ -6,6 +6,7 @@ needs what the server signs and caches with, so the benchmark reads the server's
 CACHE_KEY_PREFIX); the baseline itself never imports Django.
 """
 
+import logging
 import os
 import socket
 import statistics
@@ -27,6 +28,8 @@ def _settings() -> dict[str, str]:
     from django.conf import settings
 
     django.setup()
+    # The project's logging config would print every benchmark request.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if not settings.REDIS_URL or settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         sys.exit("--baseline needs the server on PostgreSQL and Redis (DATABASE_URL, REDIS_URL).")
     return {

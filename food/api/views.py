@@ -8,13 +8,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_zone
+from fitness.api import render
 from fitness.api.concurrency import check_if_match, etag_for
-from fitness.api.pagination import PagePagination
+from fitness.api.pagination import page_params, page_response
 from fitness.api.schema import DeleteWithBodySchema, error_responses
 from fitness.error_codes import ErrorCode
 from food import selectors, services
 from food.api import serializers as s
 from food.models import FoodLog
+from storage.selectors import signed_urls_by_id
 
 _TAGS = ["food"]
 _ETAG = OpenApiParameter(
@@ -63,11 +65,15 @@ class FoodLogsView(APIView):
             end=filters.pop("to", None),
             **filters,
         )
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(logs, request, view=self)
-        context = {**_context(request), "image_urls": s.image_urls_for(page, request)}
-        data = s.FoodLogSerializer(page, many=True, context=context).data
-        return paginator.get_paginated_response(data)
+        number, size = page_params(request)
+        page = selectors.food_log_page(logs, offset=(number - 1) * size, size=size)
+        urls = signed_urls_by_id((row["image_id"] for row in page.rows), request=request)
+        viewer, zone = request.user.pk, render.zone()
+        items = [
+            s.render_food_log(row, viewer_id=viewer, image_urls=urls, zone=zone)
+            for row in page.rows
+        ]
+        return page_response(items, page, number)
 
     @extend_schema(
         tags=_TAGS,
