@@ -56,7 +56,8 @@ class FoodLogsView(APIView):
         description="Your logs, newest first (with `include_shared`, also those shared with you).",
     )
     def get(self, request):
-        params = s.FoodLogFilterSerializer(data=request.query_params, context=_context(request))
+        zone = partial(user_zone, request.user)
+        params = s.FoodLogFilterSerializer(data=request.query_params, context={"zone": zone})
         params.is_valid(raise_exception=True)
         filters = dict(params.validated_data)
         logs = selectors.list_food_logs(
