@@ -12,11 +12,21 @@ child collection is one more query for the page, as a prefetch would be.
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connections
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    DateTimeField,
+    Func,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+)
 
 # name -> (child rows, their foreign key to the parent, the child column the array holds)
 Children = dict[str, tuple[QuerySet, str, str]]
@@ -36,19 +46,44 @@ def _count(queryset: QuerySet) -> Subquery:
     return Subquery(counted.annotate(n=Count("pk")).values("n"))
 
 
+class _EpochMicroseconds(Func):
+    """A timestamp as whole microseconds since 1970 (exact: EXTRACT gives a numeric).
+
+    Django loads `timestamptz` through its own subclass of psycopg's pure-Python loader,
+    about 10 µs a value: for three times on 50 rows that is more than the rest of the
+    statement's decoding. An integer decodes in C.
+    """
+
+    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+    output_field = BigIntegerField()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _time_fields(queryset: QuerySet, fields: tuple[str, ...]) -> set[str]:
+    concrete = {field.attname: field for field in queryset.model._meta.concrete_fields}
+    return {name for name in fields if isinstance(concrete.get(name), DateTimeField)}
+
+
 def page(
     queryset: QuerySet, *, fields: tuple[str, ...], children: Children, offset: int, size: int
 ) -> RowPage:
     """Rows `offset` to `offset + size` of the (ordered) `queryset`."""
     end = offset + size + 1
     if connections[queryset.db].vendor == "postgresql":
-        arrays = {
+        times = _time_fields(queryset, fields)
+        extra = {
             name: ArraySubquery(child.filter(**{fk: OuterRef("pk")}).values(column))
             for name, (child, fk, column) in children.items()
         }
-        rows = list(
-            queryset.values(*fields).annotate(**arrays, _total=_count(queryset))[offset:end]
-        )
+        extra.update({f"_us_{name}": _EpochMicroseconds(name) for name in times})
+        plain = [name for name in fields if name not in times]
+        rows = list(queryset.values(*plain).annotate(**extra, _total=_count(queryset))[offset:end])
+        for row in rows:
+            for name in times:
+                micros = row.pop(f"_us_{name}")
+                row[name] = None if micros is None else _EPOCH + timedelta(microseconds=micros)
         totals = [row.pop("_total") for row in rows]
         has_more = len(rows) > size
         if totals:
