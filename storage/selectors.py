@@ -120,7 +120,7 @@ def signed_urls_by_id(
 ) -> dict[uuid.UUID, str]:
     """`signed_urls` for files known by id only (rows of a list): one query, only when
     there is a file to sign. The ids come from rows that already link them."""
-    ids = set(file_ids)
+    ids = {file_id for file_id in file_ids if file_id is not None}
     if not ids:
         return {}
     return signed_urls(StoredFile.objects.filter(pk__in=ids), request=request)
