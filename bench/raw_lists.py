@@ -59,14 +59,18 @@ LIMIT %(limit)s OFFSET %(offset)s
 """
 
 EXERCISES_SQL = """
-SELECT e.workout_id, e.id, e.name, e.sets, e.reps, e.weight_kg, e.weight_unit, e.duration,
-       e.distance, e.completed, e.notes,
-       COALESCE((SELECT json_agg(json_build_array(s.reps, s.weight_kg, s.weight_unit, s.rpe,
-                                                  s.completed) ORDER BY s.position)
-                 FROM workouts_exerciseset s WHERE s.exercise_id = e.id), '[]')
+SELECT e.id, e.workout_id, e.name, e.sets, e.reps, e.weight_kg, e.weight_unit, e.duration,
+       e.distance, e.completed, e.notes
 FROM workouts_exercise e
 WHERE e.workout_id = ANY(%(ids)s)
 ORDER BY e.workout_id, e.position
+"""
+
+SETS_SQL = """
+SELECT s.exercise_id, s.reps, s.weight_kg, s.weight_unit, s.rpe, s.completed
+FROM workouts_exerciseset s
+WHERE s.exercise_id = ANY(%(ids)s)
+ORDER BY s.exercise_id, s.position
 """
 
 
@@ -116,19 +120,18 @@ def _food(row: tuple, viewer: str) -> dict:
     }
 
 
-def _set(item: list) -> dict:
-    reps, kg, unit, rpe, completed = item
+def _set(row: tuple) -> dict:
     return {
-        "reps": reps,
-        "weight": _mass(None if kg is None else Decimal(str(kg)), unit),
-        "rpe": None if rpe is None else float(rpe),
-        "completed": completed,
+        "reps": row[1],
+        "weight": _mass(row[2], row[3]),
+        "rpe": None if row[4] is None else float(row[4]),
+        "completed": row[5],
     }
 
 
-def _exercise(row: tuple) -> dict:
+def _exercise(row: tuple, sets: list[dict]) -> dict:
     return {
-        "id": str(row[1]),
+        "id": str(row[0]),
         "name": row[2],
         "sets": row[3],
         "reps": row[4],
@@ -137,8 +140,16 @@ def _exercise(row: tuple) -> dict:
         "distance": None if row[8] is None else float(row[8]),
         "completed": row[9],
         "notes": row[10],
-        "set_logs": [_set(item) for item in row[11]],
+        "set_logs": sets,
     }
+
+
+def _estimate(stored: dict | None) -> dict | None:
+    # As the API renders it: its serializer's field order (jsonb keeps its own).
+    if stored is None:
+        return None
+    names = ("method", "met", "body_weight_kg", "body_weight_assumed")
+    return {name: stored[name] for name in names if name in stored}
 
 
 def _workout(row: tuple, exercises: list[dict], viewer: str) -> dict:
@@ -154,7 +165,7 @@ def _workout(row: tuple, exercises: list[dict], viewer: str) -> dict:
         "duration": row[4],
         "calories_burned": row[5],
         "calories_estimated": row[6] is not None,
-        "calories_estimate": row[6],
+        "calories_estimate": _estimate(row[6]),
         "completed": row[7],
         "completed_at": _time(row[8]),
         "notes": row[9],
@@ -243,8 +254,14 @@ class Baseline:
                 by_workout: dict = {row[0]: [] for row in rows[:size]}
                 if by_workout:
                     cursor = await connection.execute(EXERCISES_SQL, {"ids": list(by_workout)})
-                    for row in await cursor.fetchall():
-                        by_workout[row[0]].append(_exercise(row))
+                    exercises = await cursor.fetchall()
+                    sets: dict = {row[0]: [] for row in exercises}
+                    if sets:
+                        cursor = await connection.execute(SETS_SQL, {"ids": list(sets)})
+                        for row in await cursor.fetchall():
+                            sets[row[0]].append(_set(row))
+                    for row in exercises:
+                        by_workout[row[1]].append(_exercise(row, sets[row[0]]))
                 items = [_workout(row, by_workout[row[0]], user_id) for row in rows[:size]]
                 total_at = 16
             else:

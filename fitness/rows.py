@@ -103,3 +103,11 @@ def page(
             row[name] = grouped.get(row["id"], [])
     known = not has_more and (rows or not offset)
     return RowPage(rows, offset + len(rows) if known else queryset.count(), has_more)
+
+
+def grouped(rows: QuerySet, key: str) -> dict[Any, list[dict[str, Any]]]:
+    """`values()` rows of a page's children by their parent, in the rows' order."""
+    by_parent: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_parent[row[key]].append(row)
+    return by_parent
