@@ -284,7 +284,7 @@ AXES_LOCKOUT_CALLABLE = "fitness.admin_security.lockout_response"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["fitness.api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["fitness.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "fitness.api.pagination.PagePagination",
     "PAGE_SIZE": 20,
