@@ -96,12 +96,6 @@ def main() -> None:
         def batch(count: int) -> None:
             asyncio.run(_many(application, path, query, args.token, count))
 
-    if os.environ.get("GC_FREEZE"):
-        import gc
-
-        gc.freeze()
-        if os.environ.get("GC_GEN0"):
-            gc.set_threshold(int(os.environ["GC_GEN0"]), 20, 20)
     batch(20)  # warm up
     start, cpu = time.perf_counter(), time.process_time()
     batch(args.requests)

@@ -50,7 +50,9 @@ def varied_workouts(owner, reader, other_reader):
                 notes="belt",
                 completed=True,
             ),
-            exercise_payload("Run", duration=1200, distance=5000.5, weight={"value": 0, "unit": "g"}),
+            exercise_payload(
+                "Run", duration=1200, distance=5000.5, weight={"value": 0, "unit": "g"}
+            ),
             exercise_payload("Plank"),
         ],
     )
