@@ -19,6 +19,9 @@ UVICORN := $(BIN)/uvicorn fitness.asgi:application --lifespan off --host $(HOST)
 	--ws-ping-interval $(WS_PING_INTERVAL) --ws-ping-timeout $(WS_PING_TIMEOUT) \
 	--ws-max-size $(WS_MAX_SIZE) --no-access-log
 
+# bench/ also holds the raw baseline, its runner and the in-process profiler: not benchmarks.
+BENCH_SCRIPTS = $(filter-out bench/raw_lists.py bench/side_by_side.py bench/profile_request.py,$(wildcard bench/*.py))
+
 .DEFAULT_GOAL := help
 .PHONY: help install run serve worker beat migrate test lint format check clients bench clean
 
@@ -81,7 +84,7 @@ clients: install ## Regenerate clients/typescript/src/schema.d.ts from the OpenA
 	$(BIN)/python manage.py typescript_client --typecheck
 
 bench: install ## Run the benchmarks in bench/ against a running server (see README)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in $(BENCH_SCRIPTS); do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean: ## Remove the virtualenv and local data
 	rm -rf $(VENV) db.sqlite3 media staticfiles

@@ -6,6 +6,11 @@ Reports requests/s and p50/p99 latency of both.
 
     .venv/bin/python bench/food_logs.py [--base-url URL] [--requests N] [--concurrency N]
 
+With `--baseline`, it then starts the raw handler of bench/raw_lists.py (no Django; see
+bench/side_by_side.py) beside the server, checks that both answer the same bytes, loads
+the two in turn (`--rounds` rounds of `--requests` each) and prints the ratio of their
+median requests/s. Run it with the server's environment (DATABASE_URL, REDIS_URL, ...).
+
 Environment: BENCH_BASE_URL (default http://127.0.0.1:8000); BENCH_EMAIL and BENCH_PASSWORD
 to reuse one account across runs (it is registered on first use, and only topped up to the
 target afterwards). Without them every run registers a fresh user, and registration is
@@ -117,6 +122,30 @@ def batch_job(count: int) -> Callable[[httpx.Client], httpx.Response]:
     return lambda client: client.post(f"{API}/food/logs/batch", json={"items": items})
 
 
+def compare(base_url: str, token: str, args: argparse.Namespace) -> None:
+    from side_by_side import Baseline, alternate, same_bytes
+
+    path, params = f"{API}/food/logs", {"page_size": 50}
+
+    def load(url: str) -> float:
+        timings = Timings(url)
+        job = [lambda client: client.get(path, params=params)] * args.requests
+        run(timings, url, token, job, args.concurrency)
+        if timings.failures:
+            sys.exit(f"{timings.failures} failed requests against {url}")
+        return timings.report()["requests_per_second"]
+
+    with Baseline() as baseline:
+        same_bytes(base_url, baseline.url, path, params, token)
+        result = alternate(load, base_url, baseline.url, args.rounds)
+    print(
+        f"GET /food/logs?page_size=50 side by side, {args.rounds} rounds of {args.requests}: "
+        f"server {result['server_rps']} req/s, raw baseline {result['baseline_rps']} req/s, "
+        f"ratio {result['ratio']} (runs: server {result['server_runs']}, "
+        f"baseline {result['baseline_runs']})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -134,6 +163,10 @@ def main() -> None:
         "concurrent writers unless it runs with transaction_mode=IMMEDIATE)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--baseline", action="store_true", help="compare with the raw handler, side by side"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="alternations with --baseline")
     args = parser.parse_args()
 
     email = os.environ.get("BENCH_EMAIL") or f"bench-{secrets.token_hex(6)}@example.com"
@@ -187,6 +220,8 @@ def main() -> None:
     )
 
     reports = [batch.report(), listing.report()]
+    if args.baseline:
+        compare(base_url, token, args)
     if args.json:
         print(json.dumps({"base_url": base_url, "user": email, "results": reports}))
     else:

@@ -315,7 +315,7 @@ NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["fitness.api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["fitness.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "fitness.api.pagination.PagePagination",
     "PAGE_SIZE": 20,

@@ -11,6 +11,7 @@ from django.db.models.functions import TruncDate
 
 from accounts.models import User
 from accounts.stats import StatsContribution
+from fitness import rows as row_pages
 from fitness.api.errors import NotFound
 from fitness.timeutils import start_of_day
 from food.goals import NUTRIENTS, daily_goals
@@ -26,7 +27,7 @@ def with_relations(logs: QuerySet[FoodLog]) -> QuerySet[FoodLog]:
         Prefetch("tags", queryset=FoodLogTag.objects.order_by("id"), to_attr="tag_list"),
         Prefetch(
             "shares",
-            queryset=FoodLogShare.objects.only("food_log_id", "user_id"),
+            queryset=FoodLogShare.objects.only("food_log_id", "user_id").order_by("id"),
             to_attr="share_list",
         ),
     )
@@ -71,6 +72,43 @@ def list_food_logs(
     if q:
         logs = logs.filter(name__icontains=q)
     return with_relations(logs.order_by("-timestamp", "-id"))
+
+
+# What a list renders of each log (food.api.serializers.render_food_log), read as plain rows.
+PAGE_FIELDS = (
+    "id",
+    "owner_id",
+    "name",
+    "calories",
+    "protein",
+    "carbs",
+    "fat",
+    "fiber",
+    "sugar",
+    "timestamp",
+    "meal_type",
+    "image_id",
+    "image_url",
+    "ai_analysis",
+    "metadata",
+    "created_at",
+    "updated_at",
+)
+
+
+def food_log_page(logs: QuerySet[FoodLog], *, offset: int, size: int) -> row_pages.RowPage:
+    """One page of `logs` (from `list_food_logs`) as plain rows, each with `tags` (in the
+    order they were added) and `readers`; the count of all of `logs` comes with them."""
+    return row_pages.page(
+        logs.prefetch_related(None).select_related(None),
+        fields=PAGE_FIELDS,
+        children={
+            "tags": (FoodLogTag.objects.order_by("id"), "food_log", "name"),
+            "readers": (FoodLogShare.objects.order_by("id"), "food_log", "user_id"),
+        },
+        offset=offset,
+        size=size,
+    )
 
 
 def get_food_log(*, user: User, log_id: UUID) -> FoodLog:

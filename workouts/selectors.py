@@ -26,10 +26,12 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.selectors import user_zone
 from accounts.stats import StatsContribution, current_streak
+from fitness import rows as row_pages
 from fitness.api.errors import NotFound
 from social import selectors as social
 from workouts.models import (
     Exercise,
+    ExerciseSet,
     Workout,
     WorkoutPhoto,
     WorkoutProgress,
@@ -92,6 +94,80 @@ def list_workouts(
     if q:
         queryset = queryset.filter(Q(name__icontains=q) | Q(notes__icontains=q))
     return _with_children(queryset.order_by("-created_at", "-id"))
+
+
+# What a list renders (workouts.api.serializers.render_workout), read as plain rows.
+PAGE_FIELDS = (
+    "id",
+    "owner_id",
+    "name",
+    "type",
+    "duration",
+    "calories_burned",
+    "calories_estimate",
+    "completed",
+    "completed_at",
+    "notes",
+    "created_at",
+    "updated_at",
+    "ai_form_check",
+    "group_id",
+)
+# The owner's card, for workouts someone else shared (only lists with include_shared).
+OWNER_FIELDS = ("owner__display_name", "owner__name")
+EXERCISE_FIELDS = (
+    "id",
+    "workout_id",
+    "name",
+    "sets",
+    "reps",
+    "weight_kg",
+    "weight_unit",
+    "duration",
+    "distance",
+    "completed",
+    "notes",
+)
+SET_FIELDS = ("exercise_id", "reps", "weight_kg", "weight_unit", "rpe", "completed")
+
+
+def workout_page(
+    workouts: QuerySet[Workout], *, offset: int, size: int, with_owner: bool = False
+) -> row_pages.RowPage:
+    """One page of `workouts` (from `list_workouts`) as plain rows: `readers`, `photo_ids`
+    (in order) and `exercises` (in order, each with its `set_logs`), in three statements
+    whatever the page size (one when the page is empty)."""
+    page = row_pages.page(
+        workouts.prefetch_related(None).select_related(None),
+        fields=PAGE_FIELDS + (OWNER_FIELDS if with_owner else ()),
+        children={
+            "readers": (WorkoutShare.objects.order_by("created_at", "id"), "workout", "user_id"),
+            "photo_ids": (WorkoutPhoto.objects.order_by("position"), "workout", "file_id"),
+        },
+        offset=offset,
+        size=size,
+    )
+    if not page.rows:
+        return page
+    exercises = row_pages.grouped(
+        Exercise.objects.filter(workout_id__in=[row["id"] for row in page.rows])
+        .order_by("workout_id", "position")
+        .values(*EXERCISE_FIELDS),
+        "workout_id",
+    )
+    exercise_ids = [exercise["id"] for group in exercises.values() for exercise in group]
+    set_logs = row_pages.grouped(
+        ExerciseSet.objects.filter(exercise_id__in=exercise_ids)
+        .order_by("exercise_id", "position")
+        .values(*SET_FIELDS),
+        "exercise_id",
+    )
+    for group in exercises.values():
+        for exercise in group:
+            exercise["set_logs"] = set_logs.get(exercise["id"], [])
+    for row in page.rows:
+        row["exercises"] = exercises.get(row["id"], [])
+    return page
 
 
 def get_workout(*, user: User, workout_id: uuid.UUID) -> Workout:

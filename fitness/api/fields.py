@@ -16,7 +16,9 @@ class TimeBoundField(serializers.Field):
     (`zone`): as a lower bound its first instant, as an upper bound its last.
 
     The value is returned as an aware datetime; upper bounds are exclusive, so callers
-    filter with `__gte` for `from` and `__lt` for `to`.
+    filter with `__gte` for `from` and `__lt` for `to`. The context's `zone` may also be a
+    function that returns it, called only when a value needs it (reading the user's zone
+    loads the user's row, which a list without a date bound never needs).
     """
 
     default_error_messages = {
@@ -29,7 +31,8 @@ class TimeBoundField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data) -> datetime:
-        zone: ZoneInfo = self.context.get("zone") or ZoneInfo("UTC")
+        zone = self.context.get("zone")
+        zone: ZoneInfo = (zone() if callable(zone) else zone) or ZoneInfo("UTC")
         text = str(data).strip()
         try:
             moment = parse_datetime(text) if "T" in text or " " in text else None

@@ -3,10 +3,26 @@ from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+from fitness.rows import RowPage
+
 
 class _PageParams(serializers.Serializer):
     page = serializers.IntegerField(min_value=1, default=1)
     page_size = serializers.IntegerField(min_value=1, max_value=100, required=False)
+
+
+def page_params(request) -> tuple[int, int]:
+    """The page number and size a list asks for (400 when they are not numbers in range)."""
+    params = _PageParams(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return params.validated_data["page"], (
+        params.validated_data.get("page_size") or PagePagination.page_size
+    )
+
+
+def page_response(items: list, page: RowPage, number: int) -> Response:
+    """The envelope of a page read as rows (fitness.rows)."""
+    return Response({"items": items, "total": page.total, "page": number, "hasMore": page.has_more})
 
 
 class PagePagination(PageNumberPagination):

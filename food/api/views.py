@@ -8,14 +8,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_zone
-from fitness.api import responses
-from fitness.api.pagination import PagePagination
+from fitness.api import render, responses
+from fitness.api.pagination import page_params, page_response
 from fitness.api.schema import DeleteWithBodySchema, error_responses
 from fitness.error_codes import ErrorCode
 from fitness.offline import check_if_match, etag_for
 from food import selectors, services
 from food.api import serializers as s
 from food.models import FoodLog
+from storage.selectors import signed_urls_by_id
 
 _TAGS = ["food"]
 _ETAG = OpenApiParameter(
@@ -58,7 +59,8 @@ class FoodLogsView(APIView):
         description="Your logs, newest first (with `include_shared`, also those shared with you).",
     )
     def get(self, request):
-        params = s.FoodLogFilterSerializer(data=request.query_params, context=_context(request))
+        zone = partial(user_zone, request.user)
+        params = s.FoodLogFilterSerializer(data=request.query_params, context={"zone": zone})
         params.is_valid(raise_exception=True)
         filters = dict(params.validated_data)
         logs = selectors.list_food_logs(
@@ -67,11 +69,15 @@ class FoodLogsView(APIView):
             end=filters.pop("to", None),
             **filters,
         )
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(logs, request, view=self)
-        context = {**_context(request), "image_urls": s.image_urls_for(page, request)}
-        data = s.FoodLogSerializer(page, many=True, context=context).data
-        return paginator.get_paginated_response(data)
+        number, size = page_params(request)
+        page = selectors.food_log_page(logs, offset=(number - 1) * size, size=size)
+        urls = signed_urls_by_id((row["image_id"] for row in page.rows), request=request)
+        viewer, zone = request.user.pk, render.zone()
+        items = [
+            s.render_food_log(row, viewer_id=viewer, image_urls=urls, zone=zone)
+            for row in page.rows
+        ]
+        return page_response(items, page, number)
 
     @extend_schema(
         tags=_TAGS,

@@ -6,11 +6,13 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts import services
-from accounts.models import LoginAttemptWindow, TokenFamily
+from accounts.models import LoginAttemptWindow, TokenFamily, User
 from accounts.tasks import flush_expired_tokens
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.redis_server import RedisServer, needs_redis_server, point_at
@@ -244,3 +246,69 @@ def test_nightly_flush_drops_dead_sessions_and_ended_attempt_windows(user, setti
     assert list(TokenFamily.objects.all()) == [live]
     assert not TokenFamily.objects.filter(pk=dead.pk).exists()
     assert list(LoginAttemptWindow.objects.values_list("email", flat=True)) == ["now@example.com"]
+
+
+# --- API requests read no user row, and are refused exactly as before ----------------------
+
+FOOD_LOGS = "/api/v1/food/logs"
+
+
+def _list(access: str) -> int:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client.get(FOOD_LOGS).status_code
+
+
+def test_list_request_authenticates_without_reading_the_user_row(user):
+    access = _login(user.email).json()["access_token"]
+    assert _list(access) == 200  # the auth record is cached now
+
+    with CaptureQueriesContext(connection) as queries:
+        assert _list(access) == 200
+
+    assert not [q["sql"] for q in queries if '"accounts_user"' in q["sql"]]
+
+
+def test_user_of_a_token_loads_its_whole_row_once_when_a_view_needs_it(user):
+    token_user = User.from_token(str(user.pk))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert (token_user.email, token_user.timezone, token_user.name) == (
+            user.email,
+            user.timezone,
+            user.name,
+        )
+
+    assert len(queries) == 1
+
+
+def _log_out(user, pair):
+    assert _logout(pair).status_code == 204
+
+
+def _change_password(user, pair):
+    user.set_password(NEW_PASSWORD)
+    user.save()
+
+
+def _deactivate(user, pair):
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+
+def _delete(user, pair):
+    user.delete()
+
+
+@pytest.mark.parametrize(
+    "end_session",
+    [_log_out, _change_password, _deactivate, _delete],
+    ids=["logout", "password_change", "deactivation", "deletion"],
+)
+def test_session_end_refuses_the_access_token_at_once_without_a_user_row_read(user, end_session):
+    pair = _login(user.email).json()
+    assert _list(pair["access_token"]) == 200  # record cached: only its drop can refuse
+
+    end_session(user, pair)
+
+    assert _list(pair["access_token"]) == 401

@@ -5,6 +5,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ai_assistant.chat import selectors
@@ -387,6 +389,29 @@ def test_history_lists_messages_oldest_first_paginated(
     assert [item["content"] for item in everything["items"]] == [f"m{i}" for i in range(5)]
     assert everything["items"][1]["role"] == "assistant"
     assert everything["hasMore"] is False
+
+
+@pytest.mark.parametrize(
+    ("page", "contents", "has_more"),
+    [(2, ["m2", "m3"], True), (3, ["m4"], False), (4, [], False)],
+    ids=["middle", "last", "past_the_end"],
+)
+def test_history_pages_count_every_message_in_one_statement(
+    auth_client, user, page, contents, has_more
+):
+    conversation = conversation_for(user)
+    add_messages(conversation, *[("user", f"m{i}") for i in range(5)])
+    url = history_url(conversation.session_id)
+    auth_client.get(url)  # the auth record is cached from here on
+
+    with CaptureQueriesContext(connection) as queries:
+        body = auth_client.get(url, {"page_size": 2, "page": page}).json()
+
+    assert [item["content"] for item in body["items"]] == contents
+    assert (body["total"], body["page"], body["hasMore"]) == (5, page, has_more)
+    messages = [q["sql"] for q in queries if '"ai_assistant_chatmessage"' in q["sql"]]
+    if connection.vendor == "postgresql":  # the embedded SQLite default counts apart
+        assert len(messages) == (1 if contents else 2)
 
 
 def test_history_404_for_another_users_session(auth_client, other_user):

@@ -1,3 +1,5 @@
+from functools import partial
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -5,11 +7,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_zone
-from fitness.api import responses
-from fitness.api.pagination import PagePagination
+from fitness.api import render, responses
+from fitness.api.pagination import PagePagination, page_params, page_response
 from fitness.api.schema import error_responses
 from fitness.error_codes import ErrorCode
 from fitness.offline import check_if_match, etag_for
+from storage.selectors import signed_urls_by_id
 from workouts import selectors, services
 from workouts.api import serializers as s
 from workouts.models import Workout
@@ -27,9 +30,10 @@ def _context(request) -> dict:
 
 
 def _query(serializer_class, request):
-    # A plain dict: from a QueryDict, DRF would read a missing boolean as False.
+    # A plain dict: from a QueryDict, DRF would read a missing boolean as False. The zone
+    # is read only for a date bound: it loads the user's row (accounts.authentication).
     query = serializer_class(
-        data=request.query_params.dict(), context={"zone": user_zone(request.user)}
+        data=request.query_params.dict(), context={"zone": partial(user_zone, request.user)}
     )
     query.is_valid(raise_exception=True)
     return query.validated_data
@@ -74,12 +78,18 @@ class WorkoutListView(APIView):
             q=filters.get("q"),
             include_shared=filters.get("include_shared", False),
         )
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(workouts, request, view=self)
-        context = {"request": request, "photo_urls": s.photo_urls_for(page, request)}
-        return paginator.get_paginated_response(
-            s.WorkoutSerializer(page, many=True, context=context).data
+        number, size = page_params(request)
+        include_shared = filters.get("include_shared", False)
+        page = selectors.workout_page(
+            workouts, offset=(number - 1) * size, size=size, with_owner=include_shared
         )
+        photo_ids = (file_id for row in page.rows for file_id in row["photo_ids"])
+        urls = signed_urls_by_id(photo_ids, request=request)
+        viewer, zone = request.user.pk, render.zone()
+        items = [
+            s.render_workout(row, viewer_id=viewer, photo_urls=urls, zone=zone) for row in page.rows
+        ]
+        return page_response(items, page, number)
 
     @extend_schema(
         tags=["workouts"],

@@ -17,8 +17,9 @@ from ai_assistant.chat.schemas import (
 )
 from ai_assistant.openapi import AI_ERROR_CODES
 from fitness.api import responses
-from fitness.api.pagination import PagePagination
+from fitness.api.pagination import PagePagination, page_params, page_response
 from fitness.api.schema import error_responses
+from fitness.rows import counted_page
 from rollout.api.permissions import feature_enabled
 from rollout.features import Feature
 
@@ -83,12 +84,14 @@ class ChatHistoryView(APIView):
     )
     def get(self, request, session):
         conversation = selectors.get_conversation(user=request.user, session_id=session)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(
-            selectors.list_messages(conversation=conversation), request, view=self
+        number, size = page_params(request)
+        page = counted_page(
+            selectors.list_messages(conversation=conversation),
+            offset=(number - 1) * size,
+            size=size,
         )
-        items = [ChatMessage.model_validate(row).model_dump(mode="json") for row in page]
-        return paginator.get_paginated_response(items)
+        items = [ChatMessage.model_validate(row).model_dump(mode="json") for row in page.rows]
+        return page_response(items, page, number)
 
 
 class ChatView(APIView):

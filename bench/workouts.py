@@ -1,0 +1,123 @@
+"""Workout list benchmark against a running server, side by side with a raw baseline.
+
+Seeds one user (once; later runs top it up) with `--workouts` workouts through
+`POST /api/v1/workouts`, each with 3 exercises of 3 logged sets, then times
+`GET /api/v1/workouts?page_size=50` (exercises and sets included) and prints requests/s
+and p50/p99 latency. With `--baseline` it then starts the raw handler of
+bench/raw_lists.py beside the server (see bench/side_by_side.py), checks that both answer
+the same bytes, loads the two in turn and prints the ratio of their median requests/s.
+
+    .venv/bin/python bench/workouts.py [--base-url URL] [--baseline] [--rounds N]
+
+Environment: as bench/food_logs.py (BENCH_BASE_URL, BENCH_EMAIL, BENCH_PASSWORD); with
+`--baseline`, the server's own (DATABASE_URL, REDIS_URL, SECRET_KEY or DEBUG=true).
+"""
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from functools import partial
+
+import httpx
+from food_logs import API, Timings, login, run
+
+PATH = f"{API}/workouts"
+PARAMS = {"page_size": 50}
+
+
+def workout(n: int) -> dict:
+    def sets(kg: float) -> list[dict]:
+        return [
+            {"reps": 5 + k, "weight": {"value": kg + 2.5 * k, "unit": "kg"}, "rpe": 7.5}
+            for k in range(3)
+        ]
+
+    return {
+        "name": f"Bench workout {n}",
+        "type": "strength",
+        "duration": 45 + n % 30,
+        "completed": True,
+        "exercises": [
+            {"name": "Squat", "weight": {"value": 100, "unit": "kg"}, "set_logs": sets(100)},
+            {"name": "Bench press", "weight": {"value": 155, "unit": "lb"}, "set_logs": sets(70)},
+            {"name": "Row", "set_logs": sets(60), "notes": "slow"},
+        ],
+    }
+
+
+def post(n: int, client: httpx.Client) -> httpx.Response:
+    return client.post(PATH, json=workout(n))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--base-url", default=os.environ.get("BENCH_BASE_URL", "http://127.0.0.1:8000")
+    )
+    parser.add_argument("--workouts", type=int, default=500, help="workouts to seed the user with")
+    parser.add_argument("--requests", type=int, default=200, help="list requests to time")
+    parser.add_argument("--concurrency", type=int, default=4, help="parallel list requests")
+    parser.add_argument("--baseline", action="store_true", help="compare with the raw handler")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations with --baseline")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+
+    email = os.environ.get("BENCH_EMAIL") or f"bench-{secrets.token_hex(6)}@example.com"
+    password = os.environ.get("BENCH_PASSWORD") or secrets.token_urlsafe(18)
+    base_url = args.base_url.rstrip("/")
+    try:
+        token = login(base_url, email, password)
+    except httpx.ConnectError:
+        sys.exit(f"No server at {base_url}: start one (make run) or pass --base-url.")
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base_url, timeout=30, headers=headers) as client:
+        existing = client.get(PATH, params={"page_size": 1}).json()["total"]
+    seeding = Timings("POST /workouts (3 exercises x 3 sets)")
+    jobs = [partial(post, n) for n in range(max(0, args.workouts - existing))]
+    run(seeding, base_url, token, jobs, 2)
+    token = login(base_url, email, password)
+
+    def load(url: str) -> Timings:
+        timings = Timings(f"GET /workouts?page_size=50 ({url})")
+        job = [lambda client: client.get(PATH, params=PARAMS)] * args.requests
+        run(timings, url, token, job, args.concurrency)
+        if timings.failures:
+            sys.exit(f"{timings.failures} failed requests against {url}")
+        return timings
+
+    listing = load(base_url)
+    reports = [seeding.report(), listing.report()]
+    result = None
+    if args.baseline:
+        from side_by_side import Baseline, alternate, same_bytes
+
+        with Baseline() as baseline:
+            same_bytes(base_url, baseline.url, PATH, PARAMS, token)
+            result = alternate(
+                lambda url: load(url).report()["requests_per_second"],
+                base_url,
+                baseline.url,
+                args.rounds,
+            )
+    if args.json:
+        print(json.dumps({"base_url": base_url, "results": reports, "side_by_side": result}))
+        return
+    print(f"{'endpoint':44} {'n':>5} {'fail':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for r in reports:
+        print(
+            f"{r['name'][:44]:44} {r['requests']:>5} {r['failures']:>5} "
+            f"{r['requests_per_second']:>8} {r['p50_ms']:>8} {r['p99_ms']:>8}"
+        )
+    if result:
+        print(
+            f"GET /workouts?page_size=50 side by side, {args.rounds} rounds of {args.requests}: "
+            f"server {result['server_rps']} req/s, raw baseline {result['baseline_rps']} req/s, "
+            f"ratio {result['ratio']} (runs: server {result['server_runs']}, "
+            f"baseline {result['baseline_runs']})"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""What DRF's fields make of plain values, for the lists rendered without serializers
+(fitness.rows): the same strings and numbers, so the bytes match the serializers'."""
+
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from uuid import UUID
+
+from django.utils import timezone
+
+
+def zone() -> tzinfo:
+    """The zone DRF renders times in; look it up once per response, not per field."""
+    return timezone.get_current_timezone()
+
+
+def iso_datetime(value: datetime | None, zone: tzinfo) -> str | None:
+    """`serializers.DateTimeField().to_representation`: ISO 8601, `Z` for UTC."""
+    if value is None:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def number(value: Decimal | None) -> float | None:
+    """A `DecimalField(coerce_to_string=False)` as DRF's JSON encoder writes it."""
+    return None if value is None else float(value)
+
+
+def uuid_text(value: UUID | None) -> str | None:
+    return None if value is None else str(value)
