@@ -54,8 +54,12 @@ class AppVersionGateWebSocketMiddleware:
         headers = {
             name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
         }
-        refused = await database_sync_to_async(_below_minimum)(
-            headers.get("x-platform"), headers.get("x-app-version")
+        platform, version = headers.get("x-platform"), headers.get("x-app-version")
+        # Most sockets say nothing of their app: no thread hop for them.
+        refused = (
+            await database_sync_to_async(_below_minimum)(platform, version)
+            if platform and version
+            else None
         )
         if refused is None:
             return await self.app(scope, receive, send)
