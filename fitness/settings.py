@@ -226,7 +226,7 @@ PASSWORD_RESET_LINK = env.str(
     "PASSWORD_RESET_LINK", default="futurefitness://reset?email={email}&code={code}"
 )
 try:
-    PASSWORD_RESET_LINK.format(email="e", code="c")
+    PASSWORD_RESET_LINK.format_map({"email": "", "code": ""})
 except (KeyError, IndexError, ValueError) as exc:
     raise ImproperlyConfigured("PASSWORD_RESET_LINK may only name {email} and {code}.") from exc
 if "{code}" not in PASSWORD_RESET_LINK:
