@@ -29,6 +29,8 @@ from accounts.models import (
     normalize_email,
 )
 from accounts.tasks import send_password_reset_email
+from analytics.events import ServerEvent
+from analytics.services import track
 from fitness.api import ratelimit
 from fitness.api.errors import ApiError, RateLimited
 from fitness.error_codes import ErrorCode
@@ -73,6 +75,7 @@ def register_user(*, email: str, password: str, name: str, display_name: str = "
             candidate.save()
     except IntegrityError as exc:
         raise ValidationError({"email": ["An account with this e-mail already exists."]}) from exc
+    track(candidate, ServerEvent.USER_SIGNED_UP, {"method": "password"})
     return candidate
 
 
@@ -119,6 +122,15 @@ def login(*, request: HttpRequest | None, email: str, password: str) -> User:
     if user is None:
         raise InvalidCredentials()
     LoginAttemptWindow.objects.filter(email=email).delete()
+    track(user, ServerEvent.USER_LOGGED_IN, {"method": "password"})
+    return user
+
+
+def login_with_firebase_token(*, claims: firebase.FirebaseIdToken) -> User:
+    """The exchange of a Firebase ID token for our own session (a login; the same token
+    used as a bearer token is not one)."""
+    user = user_for_firebase_token(claims=claims)
+    track(user, ServerEvent.USER_LOGGED_IN, {"method": "firebase"})
     return user
 
 
@@ -184,6 +196,7 @@ def _create_firebase_user(claims: firebase.FirebaseIdToken) -> User:
     user.set_unusable_password()
     with transaction.atomic():
         user.save(force_insert=True)
+    track(user, ServerEvent.USER_SIGNED_UP, {"method": "firebase"})
     logger.info("User created from a Firebase ID token", extra={"user_id": str(user.pk)})
     return user
 

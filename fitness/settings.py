@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "ai_assistant",
     "storage",
     "migration",
+    "analytics",
 ]
 
 MIDDLEWARE = [
@@ -472,6 +474,16 @@ MIGRATION_DELTA_INTERVAL = env.int("MIGRATION_DELTA_INTERVAL", default=0)
 if MIGRATION_DELTA_INTERVAL > 0 and not MIGRATION_SUPABASE_URL:
     raise ImproperlyConfigured("MIGRATION_DELTA_INTERVAL needs MIGRATION_SUPABASE_URL.")
 
+# --- Product analytics --------------------------------------------------------------------
+# Events older than this (by when they happened) are deleted nightly; the rollups keep
+# their figures.
+ANALYTICS_RETENTION_DAYS = env.int("ANALYTICS_RETENTION_DAYS", default=400)
+# Batches of client events one user may post (POST /api/v1/analytics/events).
+ANALYTICS_CLIENT_RATE = env.str("ANALYTICS_CLIENT_RATE", default="60/minute")
+# The key of the pseudonymous id events carry (analytics.identity); changing it starts
+# every user's history afresh, so it has its own setting rather than following SECRET_KEY.
+ANALYTICS_PSEUDONYM_KEY = env.str("ANALYTICS_PSEUDONYM_KEY", default=SECRET_KEY)
+
 # --- E-mail -------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str(
@@ -562,6 +574,11 @@ CELERY_BEAT_SCHEDULE = {
     "social-finalize-challenges": {
         "task": "social.tasks.finalize_challenges",
         "schedule": timedelta(minutes=10),
+    },
+    # Just after midnight UTC: yesterday's rollups, then the retention purge.
+    "analytics-nightly": {
+        "task": "analytics.tasks.nightly",
+        "schedule": crontab(hour=0, minute=15),
     },
 }
 if MIGRATION_DELTA_INTERVAL > 0:

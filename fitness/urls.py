@@ -20,6 +20,7 @@ api_v1 = [
     path("ai/", include("ai_assistant.urls")),
     path("storage/", include("storage.api.urls")),
     path("migration/", include("migration.api.urls")),
+    path("analytics/", include("analytics.api.urls")),
 ]
 
 urlpatterns = [

@@ -26,6 +26,7 @@ the database changed and that no id of the owner's objects appears in the answer
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -485,6 +486,19 @@ MATRIX: dict[str, Row] = {
         other=200,
         owns=lambda w: w.id_map,
         body=lambda w: {"table": "food_logs", "ids": "legacy-log-1"},
+    ),
+    # --- analytics: the caller's own events, nobody else's to address -----------------
+    "POST /api/v1/analytics/events": Row(
+        owner=202,
+        body=lambda w: {
+            "events": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "name": "screen_viewed",
+                    "timestamp": timezone.now().isoformat(),
+                }
+            ]
+        },
     ),
     "GET /api/v1/users/search": Row(
         owner=200,

@@ -112,7 +112,7 @@ class FirebaseExchangeView(APIView):
         data = s.FirebaseExchangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         claims = firebase.verify_id_token(data.validated_data["id_token"])
-        user = services.user_for_firebase_token(claims=claims)
+        user = services.login_with_firebase_token(claims=claims)
         pair = tokens.issue_pair(user)
         return Response(_auth_response(user, pair, request))
 

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_zone
+from analytics.events import FoodSource
 from fitness.api.concurrency import check_if_match, etag_for
 from fitness.api.pagination import PagePagination
 from fitness.api.schema import DeleteWithBodySchema, error_responses
@@ -88,7 +89,11 @@ class FoodLogsView(APIView):
     def post(self, request):
         data = s.FoodLogWriteSerializer(data=request.data, context=_context(request))
         data.is_valid(raise_exception=True)
-        log, created = services.log_food(owner=request.user, data=data.validated_data)
+        # A log carrying the analysis of /ai/food/analyze-text is what the app logs after it.
+        source = FoodSource.TEXT if data.validated_data.get("ai_analysis") else FoodSource.MANUAL
+        log, created = services.log_food(
+            owner=request.user, data=data.validated_data, source=source
+        )
         return _one(request, log, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
