@@ -62,6 +62,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "fitness.middleware.RequestIDMiddleware",
+    # Early, so its durations cover nearly the whole request (analytics' route rollup).
+    "analytics.middleware.RouteStatsMiddleware",
     "fitness.middleware.AllowedHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
