@@ -30,6 +30,10 @@ class Bar:
     def text_y(self) -> float:
         return self.y + self.height * 0.72
 
+    @property
+    def center_x(self) -> float:
+        return self.x + self.width / 2
+
 
 @dataclass(frozen=True)
 class Point:
@@ -104,7 +108,7 @@ def columns(
 ) -> Chart:
     """One column per (day label, value, text), oldest first."""
     top = max((v for _, v, _ in rows), default=0)
-    plot_h = height - 40
+    plot_h = height - 50
     chart = Chart(title, width, height, max_value=top, empty=not rows)
     step = (width - 60) / max(1, len(rows))
     for index, (label, value, text) in enumerate(rows):
@@ -116,7 +120,7 @@ def columns(
                 value,
                 text,
                 x,
-                10 + plot_h - h,
+                24 + plot_h - h,
                 max(step * 0.7, 1),
                 max(h, 0.5),
                 series,
@@ -139,7 +143,8 @@ def lines(
     top = max((v for values in series.values() for v in values), default=0)
     plot_h = height - 40
     chart = Chart(title, width, height, max_value=top, empty=not days)
-    step = (width - 60) / max(1, len(days) - 1)
+    # Room on the right for each line's name and latest value.
+    step = (width - 150) / max(1, len(days) - 1)
     for (name, values), color in zip(series.items(), PALETTE, strict=False):
         points = [
             Point(
