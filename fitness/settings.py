@@ -484,7 +484,7 @@ ANALYTICS_RETENTION_DAYS = env.int("ANALYTICS_RETENTION_DAYS", default=400)
 ANALYTICS_CLIENT_RATE = env.str("ANALYTICS_CLIENT_RATE", default="60/minute")
 # The key of the pseudonymous id events carry (analytics.identity); changing it starts
 # every user's history afresh, so it has its own setting rather than following SECRET_KEY.
-ANALYTICS_PSEUDONYM_KEY = env.str("ANALYTICS_PSEUDONYM_KEY", default=SECRET_KEY)
+ANALYTICS_PSEUDONYM_KEY = env.str("ANALYTICS_PSEUDONYM_KEY", default="") or SECRET_KEY
 
 # --- E-mail -------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

@@ -226,7 +226,12 @@ class ProfileView(APIView):
 
 class SettingsView(APIView):
     @extend_schema(
-        tags=["users"], request=s.UserSettingsSerializer, responses=s.UserSettingsSerializer
+        tags=["users"],
+        request=s.UserSettingsSerializer,
+        responses=s.UserSettingsSerializer,
+        description="`privacy_settings` are booleans merged into the stored ones: "
+        "`discoverable` (default true) lets others find you by exact e-mail; `analytics` "
+        "(default true) false stores no product-analytics event of yours from then on.",
     )
     def patch(self, request):
         data = s.UserSettingsSerializer(data=request.data, partial=True)

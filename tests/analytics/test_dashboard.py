@@ -132,3 +132,17 @@ def test_every_rollup_has_a_csv_and_unknown_ones_404(staff_client):
         )
         assert len(rows) > 1, name
     assert staff_client.get(f"{URL}users.csv").status_code == 404
+
+
+def test_rollups_and_events_are_read_only_in_the_admin(staff_client):
+    from analytics.models import Event
+
+    user = UserFactory(is_staff=True, is_superuser=True)
+    staff_client.force_login(user)
+    Event.objects.create(
+        actor="abc", name="app_opened", origin="client", occurred_at="2026-11-20T10:00Z"
+    )
+    listing = staff_client.get("/admin/analytics/event/")
+    assert listing.status_code == 200 and "app_opened" in listing.content.decode()
+    assert staff_client.get("/admin/analytics/dailyactivity/").status_code == 200
+    assert staff_client.get("/admin/analytics/event/add/").status_code == 403
