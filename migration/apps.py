@@ -6,3 +6,6 @@ class MigrationConfig(AppConfig):
 
     name = "migration"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from migration import signals  # noqa: F401  (connects the receivers)

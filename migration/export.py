@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 
 from accounts.models import User
 from ai_assistant.models import AIConversation
 from food.models import FoodLog
 from migration.mapping import load_mapping
-from migration.models import IdMap
+from migration.models import DELETED_HERE, IMPORTED, IdMap
 from migration.normal import jsonable
+from social.models import Group
 from workouts.models import Workout
 
 CHUNK = 1000
@@ -66,6 +67,7 @@ class Exporter:
         for name, rows in (
             ("profiles", self.profiles()),
             ("food_logs", self.food_logs()),
+            ("groups", self.groups()),
             ("workouts", self.workouts()),
             ("ai_conversations", self.ai_conversations()),
         ):
@@ -187,6 +189,126 @@ class Exporter:
                     row["_deleted_at"] = jsonable(log.deleted_at)
                 yield row
 
+    def groups(self) -> Iterator[dict[str, Any]]:
+        """The plan's `groups` rows: `members` and `challenges` as JSONB arrays with the
+        users as the source named them, what the import kept aside merged back in, and
+        each challenge's board as it stands here. A group deleted here since goes out as a
+        tombstone (`_deleted_at`)."""
+        changed = (
+            Group.objects.filter(
+                Q(updated_at__gte=self.since)
+                | Q(memberships__created_at__gte=self.since)
+                | Q(challenges__updated_at__gte=self.since)
+                | Q(challenges__participants__joined_at__gte=self.since)
+            )
+            .distinct()
+            .order_by("pk")
+            .prefetch_related(
+                "memberships",
+                "challenges__participants",
+                Prefetch("challenges__entries", to_attr="board"),
+            )
+        )
+        spec = self.mapping["groups"]
+        for chunk in _chunks(changed):
+            maps = {
+                m.new_id: m
+                for m in IdMap.objects.filter(
+                    source_table="groups", new_id__in=[g.pk for g in chunk]
+                )
+            }
+            people = {g.created_by_id for g in chunk if g.created_by_id}
+            for g in chunk:
+                people |= {m.user_id for m in g.memberships.all()}
+                people |= {e.user_id for c in g.challenges.all() for e in c.board}
+            named = self._owner_value("groups", list(people))
+            for g in chunk:
+                mapped = maps.get(g.pk)
+                legacy = dict(mapped.legacy) if mapped else {}
+                values = self._group_values(g, legacy, named)
+                owner = named.get(g.created_by_id) if g.created_by_id else None
+                row = self._row(
+                    "groups", values, old_id=mapped.old_id if mapped else str(g.pk), owner=owner
+                )
+                if spec.get("changed_at"):
+                    row[spec["changed_at"]] = jsonable(g.updated_at)
+                yield row
+        tombstones = IdMap.objects.filter(
+            source_table="groups", legacy__has_key=DELETED_HERE
+        ).values_list("old_id", "legacy")
+        for old_id, legacy in tombstones.iterator(chunk_size=CHUNK):
+            if datetime.fromisoformat(legacy[DELETED_HERE]) >= self.since:
+                yield {spec["id"]: old_id, "_deleted_at": legacy[DELETED_HERE]}
+
+    _GROUP_ASIDE = (
+        "members_extra",
+        "members_not_imported",
+        "settings_extra",
+        "challenges_extra",
+        "challenges_not_imported",
+        IMPORTED,
+        DELETED_HERE,
+    )
+
+    def _group_values(self, g: Group, legacy: dict[str, Any], named: dict) -> dict[str, Any]:
+        """Ours win over what the import set aside; the rest of it comes back."""
+        members_extra = legacy.get("members_extra", {})
+        members = [
+            {
+                **members_extra.get(str(m.user_id), {}),
+                "user_id": named.get(m.user_id, str(m.user_id)),
+                "role": m.role,
+                "status": m.status,
+                "joined_at": jsonable(m.joined_at),
+            }
+            for m in g.memberships.all()
+        ]
+        members += legacy.get("members_not_imported", [])
+        challenges_extra = legacy.get("challenges_extra", {})
+        challenges = []
+        for c in g.challenges.all():
+            extra = dict(challenges_extra.get(str(c.pk), {}))
+            goals = {**extra.pop("goals_extra", {}), **c.goals}
+            absent = extra.pop("participants_not_imported", [])
+            extra.pop("leaderboard", None)  # the board as it stands here replaces the old one
+            challenges.append(
+                {
+                    **extra,
+                    "id": extra.get("id", str(c.pk)),
+                    "name": c.name,
+                    "description": c.description,
+                    "type": c.type,
+                    "goals": goals,
+                    "timezone": c.timezone,
+                    "start_date": jsonable(c.start_date),
+                    "end_date": jsonable(c.end_date),
+                    "participants": [
+                        named.get(x.user_id, str(x.user_id)) for x in c.participants.all()
+                    ]
+                    + absent,
+                    "leaderboard": [
+                        {
+                            "user_id": named.get(e.user_id, str(e.user_id)),
+                            "rank": e.rank,
+                            "score": float(e.score),
+                        }
+                        for e in sorted(c.board, key=lambda e: e.rank)
+                    ],
+                }
+            )
+        challenges += [
+            c["challenge"] for c in legacy.get("challenges_not_imported", []) if "challenge" in c
+        ]
+        return {
+            "name": g.name,
+            "description": g.description or None,
+            "created_at": g.created_at,
+            "settings": {**legacy.get("settings_extra", {}), **g.settings},
+            "members": members,
+            "challenges": challenges,
+            "_legacy": {k: v for k, v in legacy.items() if k not in self._GROUP_ASIDE},
+        }
+
     def workouts(self) -> Iterator[dict[str, Any]]:
         workouts = self._changed(Workout).prefetch_related("exercises", "shares")
         for chunk in _chunks(workouts):
@@ -197,11 +319,13 @@ class Exporter:
                 )
             }
             owners = self._owner_value("workouts", list({w.owner_id for w in chunk}))
+            groups = OldIds.of("groups", [w.group_id for w in chunk if w.group_id])
             for w in chunk:
                 mapped = maps.get(w.pk)
                 legacy = dict(mapped.legacy) if mapped else {}
                 photos = legacy.pop("progress_photos", [])
                 legacy.pop("exercises_extra", None)
+                unmapped_group = legacy.pop("group_id_unmapped", None)
                 values = {
                     "name": w.name,
                     "type": w.type,
@@ -225,7 +349,7 @@ class Exporter:
                     "progress_photos": photos,
                     "ai_form_check": w.ai_form_check,
                     "shared_with": [str(s.user_id) for s in w.shares.all()],
-                    "group_id": w.group_id,
+                    "group_id": groups.get(w.group_id, w.group_id) or unmapped_group,
                     "_legacy": legacy,
                 }
                 old_id = mapped.old_id if mapped else str(w.pk)

@@ -19,7 +19,8 @@ from typing import Any
 
 import yaml
 
-ENTITY_ORDER = ("auth_users", "profiles", "food_logs", "workouts", "groups", "ai_conversations")
+# Groups come before workouts: a workout's `group_id` maps only to a group already here.
+ENTITY_ORDER = ("auth_users", "profiles", "food_logs", "groups", "workouts", "ai_conversations")
 OWNER_KINDS = ("supabase_id", "firebase_uid", "email")
 
 DEFAULT_MAPPING: dict[str, dict[str, Any]] = {
@@ -100,9 +101,17 @@ DEFAULT_MAPPING: dict[str, dict[str, Any]] = {
         "id": "id",
         "owner": {"column": "created_by", "by": "supabase_id"},
         "changed_at": "updated_at",
-        # No social tables yet: the whole row (members and challenges included) is kept in
-        # the id map's legacy data until they exist.
-        "fields": {},
+        # `members` ({user_id, role, joined_at, status}) and `challenges` ({id, name,
+        # description, start_date, end_date, type, goals, participants, leaderboard}) are the
+        # plan's JSONB[] arrays; their user ids name users the way `owner.by` says.
+        "fields": {
+            "name": "name",
+            "description": "description",
+            "created_at": "created_at",
+            "settings": "settings",
+            "members": "members",
+            "challenges": "challenges",
+        },
     },
     "ai_conversations": {
         "table": "public.ai_conversations",

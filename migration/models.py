@@ -37,6 +37,18 @@ class MigrationRun(models.Model):
         return f"{self.source} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
 
 
+# The key of a user's `legacy` under which the Supabase import keeps its data, beside what
+# the Firebase import keeps at the top level: neither importer overwrites the other's.
+SUPABASE_LEGACY = "supabase"
+
+# The id map legacy key where a group deleted here keeps when (migration.signals): the row
+# is gone, and the report counts it as changed here rather than missing.
+DELETED_HERE = "deleted_here_at"
+# The id map legacy key where a group keeps whom the import brought in (members, and
+# participants per challenge), so one who left here is not brought back by a later pass.
+IMPORTED = "imported"
+
+
 class IdMap(models.Model):
     """Old source id → new id. Deterministic (uuid5 or kept UUID), so a re-run finds the same
     row; `owner` lets a client ask only for its own ids."""
@@ -56,8 +68,8 @@ class IdMap(models.Model):
     # The hash of the row's normalised values as imported; migration_report reads the row
     # back from our database, normalises it the same way and compares.
     content_hash = models.CharField(max_length=64, blank=True)
-    # Source columns without a field of their own (and rows with no table of their own yet,
-    # such as groups), so nothing is dropped.
+    # Source columns without a field of their own (and what a row holds that has no place
+    # here, such as a group's members who were not imported), so nothing is dropped.
     legacy = models.JSONField(default=dict, blank=True)
     run = models.ForeignKey(
         MigrationRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -226,6 +226,13 @@ def delete_group(*, user: User, group_id: uuid.UUID) -> None:
 # --- members ---------------------------------------------------------------------------
 
 
+def _touch(group_id: uuid.UUID) -> None:
+    """A change of who is in the group (or in its challenges) that leaves no newer row
+    behind moves the group's `updated_at`, so syncing clients and the migration report
+    see the group changed here."""
+    Group.objects.filter(pk=group_id).update(updated_at=timezone.now())
+
+
 def _activate(access: GroupAccess, membership: GroupMembership) -> GroupMembership:
     """Gives the membership a seat; the group row is locked by the caller."""
     if selectors.active_count(access.group) >= access.group.max_members:
@@ -233,6 +240,7 @@ def _activate(access: GroupAccess, membership: GroupMembership) -> GroupMembersh
     membership.status = MemberStatus.ACTIVE
     membership.joined_at = timezone.now()
     membership.save()
+    _touch(access.group.pk)
     events.member_joined(membership)
     return membership
 
@@ -331,6 +339,7 @@ def update_member(
             GroupMembership.objects.filter(pk=access.membership.pk).update(role=Role.ADMIN)
         target.role = role
         target.save(update_fields=["role"])
+        _touch(access.group.pk)
         events.group_updated(access.group)
     return target
 
@@ -363,6 +372,7 @@ def _drop_membership(group: Group, target: GroupMembership) -> None:
     the other members hear of it after commit."""
     was_active = target.status == MemberStatus.ACTIVE
     target.delete()
+    _touch(group.pk)
     left = ChallengeParticipant.objects.filter(
         user_id=target.user_id, challenge__group=group, challenge__finalized_at__isnull=True
     )
@@ -463,6 +473,7 @@ def leave_challenge(*, user: User, group_id: uuid.UUID, challenge_id: uuid.UUID)
     if not deleted:
         raise NotFound("You are not taking part in this challenge.")
     LeaderboardEntry.objects.filter(challenge=challenge, user=user).delete()
+    _touch(access.group.pk)
     _queue_refresh(challenge.pk)
 
 
@@ -503,14 +514,16 @@ def _protein_goals(challenge: Challenge) -> None:
 
 
 @transaction.atomic
-def refresh_leaderboard(*, challenge_id: uuid.UUID) -> bool:
+def refresh_leaderboard(*, challenge_id: uuid.UUID, after_close: bool = False) -> bool:
     """Recomputes the board from the participants' data. Once scoring has closed
-    (end_date + grace) the board is final and is left alone; returns whether it ran."""
+    (end_date + grace) the board is final and is left alone, unless `after_close` (an
+    imported challenge that ended before its data came in, not finalized yet); returns
+    whether it ran."""
     challenge = Challenge.objects.select_for_update().filter(pk=challenge_id).first()
     now = timezone.now()
     if challenge is None or challenge.finalized_at is not None:
         return False
-    if now > challenge.scoring_closes_at:
+    if now > challenge.scoring_closes_at and not after_close:
         return False
     if challenge.type == ChallengeType.PROTEIN_GOAL_DAYS:
         _protein_goals(challenge)

@@ -62,8 +62,8 @@ def broadcast_group_event(group_id: str, event_type: str, payload: dict) -> None
 
 
 @shared_task
-def refresh_leaderboard(challenge_id: str) -> None:
-    services.refresh_leaderboard(challenge_id=uuid.UUID(challenge_id))
+def refresh_leaderboard(challenge_id: str, after_close: bool = False) -> None:
+    services.refresh_leaderboard(challenge_id=uuid.UUID(challenge_id), after_close=after_close)
 
 
 @shared_task

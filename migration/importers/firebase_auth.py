@@ -26,7 +26,7 @@ from accounts.firebase import firebase_user_id
 from accounts.hashers import ALGORITHM as FIREBASE_ALGORITHM
 from accounts.hashers import FirebaseHashConfig, encode_imported
 from accounts.models import MigrationSource, User, normalize_email
-from migration.models import IdMap
+from migration.models import SUPABASE_LEGACY, IdMap
 from migration.normal import digest, instant
 from migration.runs import RunRecorder
 
@@ -166,10 +166,15 @@ def _normal(values: dict[str, Any]) -> dict[str, Any]:
     return normal
 
 
+def _own(legacy: dict[str, Any]) -> dict[str, Any]:
+    """The part of a user's legacy data this import wrote (not the Supabase import's)."""
+    return {k: v for k, v in legacy.items() if k != SUPABASE_LEGACY}
+
+
 def read_back(ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
     """The report's content check: imported users' values, normalised as at import."""
     rows = User.objects.filter(pk__in=ids).values("id", *_CONTENT_FIELDS)
-    return {row.pop("id"): _normal(row) for row in rows}
+    return {row.pop("id"): _normal({**row, "legacy": _own(row["legacy"])}) for row in rows}
 
 
 def _password_is_ours_to_set(current: str) -> bool:
@@ -179,7 +184,11 @@ def _password_is_ours_to_set(current: str) -> bool:
 
 
 def _changes(user: User, prepared: _Prepared) -> list[str]:
-    changed = [name for name, value in prepared.values.items() if getattr(user, name) != value]
+    changed = [
+        name
+        for name, value in prepared.values.items()
+        if (_own(user.legacy) if name == "legacy" else getattr(user, name)) != value
+    ]
     if (
         prepared.password is not None
         and user.password != prepared.password
@@ -238,6 +247,10 @@ class _Batch:
                     self.recorder.record(ENTITY, "unchanged")
                 else:
                     for name in changed:
+                        if name == "legacy":
+                            kept = {k: v for k, v in user.legacy.items() if k == SUPABASE_LEGACY}
+                            user.legacy = {**prepared.values["legacy"], **kept}
+                            continue
                         setattr(
                             user,
                             name,
@@ -333,12 +346,21 @@ def _import(
 ) -> None:
     batch = _Batch(recorder)
     read = 0
+    # Every uid read so far (a few dozen bytes each, so even a million users stay small): a
+    # uid Firebase lists twice is two accounts' worth of facts for one, and which is right
+    # is not guessed. The first is kept, the repeat is rejected rather than merged into it.
+    uids: set[str] = set()
     for record in iter_users(stream):
         read += 1
         recorder.seen(ENTITY)
         try:
             if not isinstance(record, dict):
                 raise Rejected("not a user object")
+            uid = record.get("localId")
+            if isinstance(uid, str):
+                if uid in uids:
+                    raise Rejected("localId repeated in the export")
+                uids.add(uid)
             batch.add(prepare(record, config))
         except Rejected as exc:
             uid = record.get("localId") if isinstance(record, dict) else None

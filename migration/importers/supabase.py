@@ -17,6 +17,7 @@ import psycopg
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from psycopg import sql
 from psycopg.rows import dict_row
@@ -29,9 +30,21 @@ from food.api.serializers import FoodLogWriteSerializer
 from food.models import FoodLog, FoodLogShare, FoodLogTag
 from migration.ids import legacy_uuid
 from migration.mapping import ENTITY_ORDER, source_value, used_columns
-from migration.models import IdMap
+from migration.models import DELETED_HERE, IMPORTED, SUPABASE_LEGACY, IdMap
 from migration.normal import aware, digest, grams, instant, jsonable
 from migration.runs import RunRecorder
+from social.api.serializers import ChallengeWriteSerializer, GroupWriteSerializer
+from social.models import (
+    MAX_GROUP_MEMBERS,
+    Challenge,
+    ChallengeParticipant,
+    Group,
+    GroupMembership,
+    MemberStatus,
+    Role,
+    default_group_settings,
+)
+from social.tasks import refresh_leaderboard
 from workouts import services as workout_services
 from workouts.api.serializers import WorkoutCreateSerializer
 from workouts.models import Workout
@@ -134,6 +147,13 @@ class Entity:
                 unknown.append(str(old))
         return readers, unknown
 
+    def people(self, row: dict[str, Any]) -> list[Any]:
+        """Users the row names besides its owner (readers, members), looked up per batch."""
+        return list(self.column(row, "shared_with") or [])
+
+    def load(self, batch: list[dict[str, Any]]) -> None:
+        """Per-batch lookups an entity needs before its rows are prepared."""
+
     # Overridden per entity.
     def prepare(self, row: dict[str, Any], prepared: Prepared) -> None:
         raise NotImplementedError
@@ -217,7 +237,7 @@ class AuthUsers(Entity):
                     user.date_joined = p.data["date_joined"]
                 user.email_verified = p.data["email_verified"]
                 user.migration_source = MigrationSource.SUPABASE
-                user.legacy = {"supabase": p.legacy} if p.legacy else {}
+                user.legacy = {SUPABASE_LEGACY: p.legacy} if p.legacy else {}
                 if password:
                     user.password = password
                 else:
@@ -240,9 +260,9 @@ class AuthUsers(Entity):
                 if p.data["email_verified"] and not user.email_verified:
                     user.email_verified = True
                     changed.append("email_verified")
-                if p.legacy and user.legacy.get("supabase") != p.legacy:
+                if p.legacy and user.legacy.get(SUPABASE_LEGACY) != p.legacy:
                     # Beside what a Firebase import kept, not over it.
-                    user.legacy = {**user.legacy, "supabase": p.legacy}
+                    user.legacy = {**user.legacy, SUPABASE_LEGACY: p.legacy}
                     changed.append("legacy")
                 if changed:
                     user.save(update_fields=[*changed, "updated_at"])
@@ -436,16 +456,41 @@ class FoodLogs(Entity):
 class Workouts(Entity):
     changed_model = Workout
     _SCALARS = ("name", "type", "duration", "calories_burned", "completed", "created_at")
+    group_ids: dict[str, UUID]
+    active: set[tuple[UUID, UUID]]
+
+    def load(self, batch):
+        """The batch's groups as imported (groups come first), and who is active in them."""
+        olds = {str(v) for r in batch if (v := self.column(r, "group_id")) is not None}
+        self.group_ids = dict(
+            IdMap.objects.filter(source_table="groups", old_id__in=olds).values_list(
+                "old_id", "new_id"
+            )
+        )
+        self.active = set(
+            GroupMembership.objects.filter(
+                group_id__in=self.group_ids.values(), status=MemberStatus.ACTIVE
+            ).values_list("group_id", "user_id")
+        )
 
     def prepare(self, row, prepared):
         data: dict[str, Any] = {"id": str(prepared.new_id)}
-        for target in (*self._SCALARS, "ai_form_check", "group_id"):
+        for target in (*self._SCALARS, "ai_form_check"):
             value = self.column(row, target)
             if value is not None:
                 data[target] = aware(value) if isinstance(value, datetime) else value
         if isinstance(data.get("type"), str):
             data["type"] = data["type"].strip().lower()
         legacy = self.legacy_of(row)
+        old_group = self.column(row, "group_id")
+        if old_group is not None:
+            group_id = self.group_ids.get(str(old_group))
+            if group_id is not None and (group_id, prepared.owner_id) in self.active:
+                data["group_id"] = str(group_id)
+            else:
+                # A group that was not imported, or one its owner is not an active member
+                # of (a workout links only to such a group here): the link is kept, unused.
+                legacy["group_id_unmapped"] = str(old_group)
         photos = self.column(row, "progress_photos") or []
         if photos:
             # Linked by import_firebase_storage once the files are brought over.
@@ -500,6 +545,7 @@ class Workouts(Entity):
             "exercises": [
                 [e["name"], e.get("sets", 0), e.get("reps", 0)] for e in v.get("exercises") or []
             ],
+            "group_id": jsonable(v.get("group_id")),
         }
 
     def write(self, rows):
@@ -516,11 +562,19 @@ class Workouts(Entity):
             if reason:
                 rows.remove(p)
                 self.importer.recorder.reject(self.name, old_id=p.old_id, reason=reason)
-            elif p.new_id in existing:
-                data = {k: v for k, v in p.data.items() if k not in ("id", "created_at")}
-                workout_services.update_workout(owner=owner, workout_id=p.new_id, data=data)
-            else:
-                workout_services.create_workout(owner=owner, data=p.data)
+                continue
+            try:
+                if p.new_id in existing:
+                    data = {k: v for k, v in p.data.items() if k not in ("id", "created_at")}
+                    workout_services.update_workout(owner=owner, workout_id=p.new_id, data=data)
+                else:
+                    workout_services.create_workout(owner=owner, data=p.data)
+            except serializers.ValidationError as exc:
+                # The service's own rules (checked under its locks), e.g. a group left since.
+                rows.remove(p)
+                self.importer.recorder.reject(
+                    self.name, old_id=p.old_id, reason=_reason(exc.detail)
+                )
 
     def read_back(self, new_ids):
         out = {}
@@ -531,6 +585,7 @@ class Workouts(Entity):
                 {
                     **{k: getattr(w, k) for k in self._SCALARS},
                     "calories_burned": None if w.calories_estimated else w.calories_burned,
+                    "group_id": w.group_id,
                     "exercises": [
                         {"name": e.name, "sets": e.sets, "reps": e.reps}
                         for e in sorted(w.exercises.all(), key=lambda e: e.position)
@@ -541,20 +596,427 @@ class Workouts(Entity):
 
 
 class Groups(Entity):
-    """No social tables yet: the row is kept whole in the id map's legacy data."""
+    """A group row becomes a `Group`, its `members` memberships (the creator the owner) and
+    its `challenges` challenges with their participants (active members only). What has no
+    place here stays in the id map's legacy data: members who were not imported, keys
+    without a field, challenges that fail validation, and the source's leaderboards, which
+    are computed anew from the imported data once the run is over."""
+
+    changed_model = Group
+    _MEMBER_KEYS = ("user_id", "role", "status", "joined_at")
+    _CHALLENGE_KEYS = ("name", "description", "type", "goals", "timezone", "start_date", "end_date")
+    _SETTINGS_KEYS = ("visibility", "join_policy", "max_members", "members_can_invite")
+
+    def people(self, row):
+        refs = [
+            m["user_id"]
+            for m in self.column(row, "members") or []
+            if isinstance(m, dict) and m.get("user_id") is not None
+        ]
+        for challenge in self.column(row, "challenges") or []:
+            if isinstance(challenge, dict) and isinstance(challenge.get("participants"), list):
+                refs += challenge["participants"]
+        return refs
 
     def prepare(self, row, prepared):
-        prepared.legacy = {k: jsonable(v) for k, v in row.items() if v is not None}
-        prepared.normal = prepared.legacy
+        legacy = prepared.legacy
+        settings = self.column(row, "settings")
+        if settings is not None and not isinstance(settings, dict):
+            raise Reject("settings: expected an object")
+        settings = settings or {}
+        validated = _validated(
+            GroupWriteSerializer,
+            {
+                "name": self.column(row, "name"),
+                "description": self.column(row, "description") or "",
+                "settings": {k: v for k, v in settings.items() if k in self._SETTINGS_KEYS},
+            },
+        )
+        settings_extra = {
+            k: jsonable(v) for k, v in settings.items() if k not in self._SETTINGS_KEYS
+        }
+        created = self.column(row, "created_at")
+        created = aware(created) if isinstance(created, datetime) else timezone.now()
+        members = self._members(row, prepared, created)
+        merged = {**default_group_settings(), **validated.get("settings", {})}
+        active = sum(1 for m in members.values() if m["status"] == MemberStatus.ACTIVE)
+        if active > MAX_GROUP_MEMBERS:
+            raise Reject(f"more than {MAX_GROUP_MEMBERS} active members")
+        if active > merged["max_members"]:
+            # The old app had no seat limit: the group gets as many seats as it has members
+            # (a limit the source set is kept, for the way back).
+            if "max_members" in settings:
+                settings_extra["max_members"] = settings["max_members"]
+            merged["max_members"] = active
+        if settings_extra:
+            legacy["settings_extra"] = settings_extra
+        prepared.data = {
+            "name": validated["name"],
+            "description": validated["description"],
+            "settings": merged,
+            "created_at": created,
+            "members": members,
+            "challenges": self._challenges(row, prepared, members),
+        }
+        prepared.normal = self._normal(prepared.data)
+
+    @staticmethod
+    def _when(value: Any) -> datetime | None:
+        if value is None or isinstance(value, datetime):
+            return aware(value) if value else None
+        try:
+            return serializers.DateTimeField(default_timezone=UTC).to_internal_value(value)
+        except serializers.ValidationError as exc:
+            raise Reject("invalid time") from exc
+
+    def _members(
+        self, row: dict[str, Any], prepared: Prepared, created: datetime
+    ) -> dict[UUID, dict[str, Any]]:
+        members: dict[UUID, dict[str, Any]] = {}
+        extra: dict[str, dict[str, Any]] = {}
+        not_imported: list[Any] = []
+        for raw in self.column(row, "members") or []:
+            user_id = self.owner_ids.get(str(raw.get("user_id"))) if isinstance(raw, dict) else None
+            try:
+                joined = self._when(raw.get("joined_at")) if user_id else None
+            except Reject:
+                user_id = None
+            role = str(raw.get("role") or Role.MEMBER).strip().lower() if user_id else ""
+            status = (
+                str(raw.get("status") or MemberStatus.ACTIVE).strip().lower() if user_id else ""
+            )
+            if (
+                user_id is None
+                or user_id in members
+                or role not in Role.values
+                or status not in MemberStatus.values
+            ):
+                not_imported.append(jsonable(raw))
+                continue
+            kept = {k: jsonable(v) for k, v in raw.items() if k not in self._MEMBER_KEYS}
+            if role == Role.OWNER and user_id != prepared.owner_id:
+                # One owner, the creator: anyone else the source calls owner is an admin here.
+                kept["role"] = raw["role"]
+                role = Role.ADMIN
+            if status == MemberStatus.ACTIVE:
+                joined = joined or created
+            elif joined:
+                # Only an active membership has a joining time here.
+                kept["joined_at"] = jsonable(raw["joined_at"])
+                joined = None
+            members[user_id] = {"role": role, "status": status, "joined_at": joined}
+            if kept:
+                extra[str(user_id)] = kept
+        creator = members.setdefault(
+            prepared.owner_id,
+            {"role": Role.OWNER, "status": MemberStatus.ACTIVE, "joined_at": created},
+        )
+        for key, value in (("role", Role.OWNER), ("status", MemberStatus.ACTIVE)):
+            if creator[key] != value:
+                extra.setdefault(str(prepared.owner_id), {})[key] = creator[key]
+                creator[key] = value
+        creator["joined_at"] = creator["joined_at"] or created
+        if not_imported:
+            prepared.legacy["members_not_imported"] = not_imported
+        if extra:
+            prepared.legacy["members_extra"] = extra
+        return members
+
+    def _challenge_id(self, group_old_id: str, raw_id: Any, index: int) -> UUID:
+        try:
+            return UUID(str(raw_id))
+        except ValueError:
+            key = raw_id if raw_id not in (None, "") else f"#{index}"
+            return legacy_uuid(f"{self.name}.challenges", f"{group_old_id}:{key}")
+
+    def _challenges(
+        self, row: dict[str, Any], prepared: Prepared, members: dict[UUID, dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        challenges: list[dict[str, Any]] = []
+        extra: dict[str, dict[str, Any]] = {}
+        not_imported: list[dict[str, Any]] = []
+        for index, raw in enumerate(self.column(row, "challenges") or []):
+            if not isinstance(raw, dict):
+                not_imported.append({"challenge": jsonable(raw), "reason": "expected an object"})
+                continue
+            challenge_id = self._challenge_id(prepared.old_id, raw.get("id"), index)
+            if any(c["id"] == challenge_id for c in challenges):
+                not_imported.append({"challenge": jsonable(raw), "reason": "id repeated"})
+                continue
+            data = {k: raw[k] for k in self._CHALLENGE_KEYS if raw.get(k) is not None}
+            if isinstance(data.get("type"), str):
+                data["type"] = data["type"].strip().lower()
+            kept = {
+                k: jsonable(v)
+                for k, v in raw.items()
+                if k not in (*self._CHALLENGE_KEYS, "participants")
+                and (k != "id" or str(v) != str(challenge_id))  # an id not kept as it was
+            }
+            goals = raw.get("goals")
+            if isinstance(goals, dict):
+                data["goals"] = {k: v for k, v in goals.items() if k in ("target", "unit")}
+                goals_extra = {k: jsonable(v) for k, v in goals.items() if k not in data["goals"]}
+                if goals_extra:
+                    kept["goals_extra"] = goals_extra
+            try:
+                validated = _validated(
+                    ChallengeWriteSerializer, data, context={"default_timezone": "UTC"}
+                )
+            except Reject as exc:
+                not_imported.append({"challenge": jsonable(raw), "reason": str(exc)})
+                continue
+            refs = raw.get("participants")
+            if refs is not None and not isinstance(refs, list):
+                kept["participants"] = jsonable(refs)
+                refs = None
+            participants: list[UUID] = []
+            absent = []
+            for ref in refs or []:
+                user_id = self.owner_ids.get(str(ref))
+                member = members.get(user_id) or {}
+                if member.get("status") == MemberStatus.ACTIVE and user_id not in participants:
+                    participants.append(user_id)
+                else:
+                    absent.append(jsonable(ref))
+            if absent:
+                kept["participants_not_imported"] = absent
+            challenges.append({"id": challenge_id, **validated, "participants": participants})
+            if kept:
+                extra[str(challenge_id)] = kept
+        if not_imported:
+            prepared.legacy["challenges_not_imported"] = not_imported
+        if extra:
+            prepared.legacy["challenges_extra"] = extra
+        return challenges
+
+    @staticmethod
+    def _normal(v: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": v["name"],
+            "description": v["description"],
+            "settings": v["settings"],
+            "created_at": instant(v["created_at"]),
+            "members": {
+                str(user_id): [m["role"], m["status"], instant(m["joined_at"])]
+                for user_id, m in v["members"].items()
+            },
+            "challenges": {
+                str(c["id"]): [
+                    c["name"],
+                    c["description"],
+                    c["type"],
+                    c["goals"],
+                    c["timezone"],
+                    instant(c["start_date"]),
+                    instant(c["end_date"]),
+                    sorted(str(p) for p in c["participants"]),
+                ]
+                for c in v["challenges"]
+            },
+        }
 
     def write(self, rows):
-        return None
+        ids = [p.new_id for p in rows]
+        stored = set(Group.objects.filter(pk__in=ids).values_list("id", flat=True))
+        claimed = dict(
+            Challenge.objects.filter(
+                pk__in=[c["id"] for p in rows for c in p.data["challenges"]]
+            ).values_list("id", "group_id")
+        )
+        owners_here = dict(
+            GroupMembership.objects.filter(group_id__in=ids, role=Role.OWNER).values_list(
+                "group_id", "user_id"
+            )
+        )
+        for p in list(rows):
+            if p.existing is None and p.new_id in stored:
+                reason = "id used by another group"
+            elif p.existing is not None and p.new_id not in stored:
+                # Deleted here by its owner: a later change in the old app does not bring
+                # it back, as with logs and workouts.
+                reason = "group deleted here since the import"
+            else:
+                reason = ""
+            if reason:
+                rows.remove(p)
+                self.importer.recorder.reject(self.name, old_id=p.old_id, reason=reason)
+                continue
+            self._write_group(p, claimed, owners_here.get(p.new_id))
+        # The rows a delta pass did not bring (members who joined here, challenges made
+        # here) are kept, so they are part of what the report expects to read back.
+        here = self.read_back([p.new_id for p in rows])
+        for p in rows:
+            found = here.get(p.new_id, {"members": {}, "challenges": {}})
+            normal = self._normal(p.data)
+            for key in ("members", "challenges"):
+                normal[key] = {**found[key], **normal[key]}
+            for challenge_id, values in normal["challenges"].items():
+                kept_here = found["challenges"].get(challenge_id)
+                if kept_here:
+                    values[-1] = sorted({*values[-1], *kept_here[-1]})
+            p.normal = normal
+
+    def _drop_left_here(self, p: Prepared) -> None:
+        """Members and participants an earlier run imported who left here since: a later
+        change of the row in the old app does not bring them back (as with deleted logs)."""
+        data, group_id = p.data, p.new_id
+        previous = (p.existing.legacy if p.existing else {}).get(IMPORTED, {})
+        taking_part: set[tuple[UUID, UUID]] = set()
+        if previous:
+            present = set(
+                GroupMembership.objects.filter(group_id=group_id).values_list("user_id", flat=True)
+            )
+            for user_id in list(data["members"]):
+                if str(user_id) in previous.get("members", []) and user_id not in present:
+                    del data["members"][user_id]
+            taking_part = set(
+                ChallengeParticipant.objects.filter(challenge__group_id=group_id).values_list(
+                    "challenge_id", "user_id"
+                )
+            )
+        for challenge in data["challenges"]:
+            before = previous.get("participants", {}).get(str(challenge["id"]), [])
+            challenge["participants"] = [
+                user_id
+                for user_id in challenge["participants"]
+                if user_id in data["members"]
+                and not (str(user_id) in before and (challenge["id"], user_id) not in taking_part)
+            ]
+        p.legacy[IMPORTED] = {
+            "members": sorted({*previous.get("members", []), *map(str, data["members"])}),
+            "participants": {
+                str(c["id"]): sorted(
+                    {
+                        *previous.get("participants", {}).get(str(c["id"]), []),
+                        *map(str, c["participants"]),
+                    }
+                )
+                for c in data["challenges"]
+            },
+        }
+
+    def _write_group(self, p: Prepared, claimed: dict[UUID, UUID], owner_here: UUID | None):
+        data = p.data
+        group_id = p.new_id
+        self._drop_left_here(p)
+        if owner_here is not None and owner_here != p.owner_id:
+            # Ownership was handed over here since the import: it stays where it went.
+            if p.owner_id in data["members"]:
+                data["members"][p.owner_id]["role"] = Role.ADMIN
+            if owner_here in data["members"]:
+                data["members"][owner_here].update(role=Role.OWNER, status=MemberStatus.ACTIVE)
+        Group.objects.update_or_create(
+            id=group_id,
+            defaults={
+                "name": data["name"],
+                "description": data["description"],
+                "settings": data["settings"],
+                "created_by_id": p.owner_id,
+            },
+        )
+        Group.objects.filter(pk=group_id).update(created_at=data["created_at"])
+        GroupMembership.objects.bulk_create(
+            [
+                GroupMembership(group_id=group_id, user_id=user_id, **member)
+                for user_id, member in data["members"].items()
+            ],
+            update_conflicts=True,
+            unique_fields=["group", "user"],
+            update_fields=["role", "status", "joined_at"],
+        )
+        challenges = []
+        for challenge in list(data["challenges"]):
+            if claimed.get(challenge["id"], group_id) != group_id:
+                data["challenges"].remove(challenge)
+                p.legacy.setdefault("challenges_not_imported", []).append(
+                    {"id": str(challenge["id"]), "reason": "id used by another group's challenge"}
+                )
+                continue
+            challenges.append(challenge)
+        Challenge.objects.bulk_create(
+            [
+                Challenge(
+                    group_id=group_id,
+                    created_by_id=p.owner_id,
+                    **{k: v for k, v in c.items() if k != "participants"},
+                )
+                for c in challenges
+            ],
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=[
+                "name",
+                "description",
+                "type",
+                "goals",
+                "timezone",
+                "start_date",
+                "end_date",
+                "updated_at",
+            ],
+        )
+        ChallengeParticipant.objects.bulk_create(
+            [
+                ChallengeParticipant(challenge_id=c["id"], user_id=user_id)
+                for c in challenges
+                for user_id in c["participants"]
+            ],
+            ignore_conflicts=True,
+        )
+        self.importer.challenges.update(c["id"] for c in challenges)
 
     def read_back(self, new_ids):
+        groups = Group.objects.filter(pk__in=new_ids).prefetch_related(
+            "memberships", "challenges__participants"
+        )
         return {
-            m.new_id: m.legacy
-            for m in IdMap.objects.filter(source_table=self.name, new_id__in=new_ids)
+            g.id: self._normal(
+                {
+                    "name": g.name,
+                    "description": g.description,
+                    "settings": g.settings,
+                    "created_at": g.created_at,
+                    "members": {
+                        m.user_id: {"role": m.role, "status": m.status, "joined_at": m.joined_at}
+                        for m in g.memberships.all()
+                    },
+                    "challenges": [
+                        {
+                            **{k: getattr(c, k) for k in ("id", *self._CHALLENGE_KEYS)},
+                            "participants": [x.user_id for x in c.participants.all()],
+                        }
+                        for c in g.challenges.all()
+                    ],
+                }
+            )
+            for g in groups
         }
+
+    def changed_at(self, new_ids):
+        """A group changes here with its memberships, challenges and participants too. The
+        social services move the group's `updated_at` on what leaves no row behind (a role
+        change, a removal, leaving a challenge); a group deleted here leaves its moment in
+        the id map (migration.signals)."""
+        stamps = dict(Group.objects.filter(pk__in=new_ids).values_list("id", "updated_at"))
+        for model, key, moment in (
+            (GroupMembership, "group_id", "created_at"),
+            (Challenge, "group_id", "updated_at"),
+            (ChallengeParticipant, "challenge__group_id", "joined_at"),
+        ):
+            latest = (
+                model.objects.filter(**{f"{key}__in": new_ids})
+                .values(key)
+                .annotate(last=Max(moment))
+                .values_list(key, "last")
+            )
+            for group_id, last in latest:
+                stamps[group_id] = max(stamps.get(group_id, last), last)
+        for new_id, legacy in IdMap.objects.filter(
+            source_table=self.name, new_id__in=set(new_ids) - set(stamps)
+        ).values_list("new_id", "legacy"):
+            if legacy.get(DELETED_HERE):
+                stamps[new_id] = datetime.fromisoformat(legacy[DELETED_HERE])
+        return stamps
 
 
 class AIConversations(Entity):
@@ -683,11 +1145,17 @@ class SupabaseImporter:
         self.batch_size = batch_size
         self.progress = progress
         self.high_water_mark: datetime | None = since
+        # Challenges this run wrote: their boards are computed once every entity is in.
+        self.challenges: set[UUID] = set()
 
     def run(self) -> datetime | None:
         for name in ENTITY_ORDER:
             if name in self.mapping:
                 self.import_entity(name, self.mapping[name])
+        for challenge_id in sorted(self.challenges, key=str):
+            # After commit (a dry run's rollback never gets there); `after_close`: a challenge
+            # that ended before the import still gets the board its data earned.
+            refresh_leaderboard.delay_on_commit(str(challenge_id), after_close=True)
         return self.high_water_mark
 
     def rows(self, spec: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
@@ -751,12 +1219,14 @@ class SupabaseImporter:
         }
         owner_col = (spec.get("owner") or {}).get("column")
         wanted = {str(r[owner_col]) for r in batch if owner_col and r.get(owner_col)}
-        if name in ("food_logs", "workouts"):
-            # Readers named in `shared_with` are users by their Supabase id.
-            wanted |= {str(x) for r in batch for x in entity.column(r, "shared_with") or []}
+        # Readers in `shared_with` and a group's members and participants, named as the
+        # owner is or by their Supabase id.
+        others = {str(x) for r in batch for x in entity.people(r)}
+        wanted |= others
         entity.owner_ids = self._owner_ids(spec, wanted) if wanted else {}
-        if spec.get("owner", {}).get("by") != "supabase_id" and name in ("food_logs", "workouts"):
-            entity.owner_ids.update(self._owner_ids({"owner": {"by": "supabase_id"}}, wanted))
+        if others and spec.get("owner", {}).get("by") != "supabase_id":
+            entity.owner_ids.update(self._owner_ids({"owner": {"by": "supabase_id"}}, others))
+        entity.load(batch)
         ready: list[Prepared] = []
         for row in batch:
             old = row.get(spec["id"])

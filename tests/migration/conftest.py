@@ -1,7 +1,9 @@
 import pytest
 from django.conf import settings
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage as gcs
 
-from tests.migration.standin import StandIn
+from tests.migration.standin import BUCKET, StandIn
 
 
 @pytest.fixture
@@ -33,3 +35,14 @@ from tests.storage.conftest import gcs_emulator, local_backend  # noqa: E402, F4
 @pytest.fixture
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def bucket(gcs_emulator, monkeypatch, media_root):  # noqa: F811 (the fixture, imported above)
+    """The Firebase Storage bucket, empty, in the GCS emulator."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
+    client = gcs.Client(project="firebase-emulated", credentials=AnonymousCredentials())
+    existing = client.lookup_bucket(BUCKET)
+    if existing is not None:
+        existing.delete(force=True)
+    return client.create_bucket(BUCKET)

@@ -3,12 +3,25 @@
 
 import os
 import uuid
+from urllib.parse import quote
 
 import bcrypt
 import psycopg
 from django.conf import settings
 from psycopg import sql
 from psycopg.types.json import Jsonb
+
+# The Firebase Storage bucket the gcp-storage-emulator holds (the `bucket` fixture).
+BUCKET = "ff-legacy.appspot.com"
+
+
+def download_url(path: str) -> str:
+    """A Firebase Storage download URL, as the old app stored them."""
+    return (
+        f"https://firebasestorage.googleapis.com/v0/b/{BUCKET}/o/{quote(path, safe='')}"
+        "?alt=media&token=0b3c9a1e-1111-2222-3333-444455556666"
+    )
+
 
 SCHEMA = """
 CREATE SCHEMA auth;

@@ -358,3 +358,23 @@ def test_a_user_disabled_in_firebase_after_import_loses_their_sessions_on_rerun(
 
     assert client.get("/api/v1/auth/me").status_code == 401
     assert User.objects.get(firebase_uid="uidAlice").is_active is False
+
+
+@pytest.mark.parametrize("batch_size", ["1000", "1"])  # the repeat in the same batch, or later
+def test_a_localid_repeated_in_the_export_is_rejected_and_the_first_kept(tmp_path, batch_size):
+    first = password_user("uidEve", "eve@example.com", "eve-first-pass", displayName="Eve")
+    repeat = password_user("uidEve", "eve.other@example.com", "eve-other-pass", disabled=True)
+    path = tmp_path / "users.json"
+    path.write_text(json.dumps({"users": [first, repeat]}))
+    config = tmp_path / "hash_config.json"
+    config.write_text(json.dumps(HASH_CONFIG))
+
+    run(path, config, "--batch-size", batch_size)
+
+    c = counts()
+    assert (c["source_rows"], c["imported"], c["rejected"]) == (2, 1, 1)
+    assert c["rejects"] == [{"id": "uidEve", "reason": "localId repeated in the export"}]
+    eve = User.objects.get()
+    assert (eve.email, eve.name, eve.is_active) == ("eve@example.com", "Eve", True)
+    assert login("eve@example.com", "eve-first-pass").status_code == 200
+    assert build_report(MigrationRun.objects.get(source="firebase_auth"))["ok"] is True

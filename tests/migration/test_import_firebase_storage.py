@@ -1,10 +1,7 @@
 import io
-from urllib.parse import quote
 
 import pytest
 from django.core.management import call_command
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage as gcs
 from PIL import Image
 
 from food.models import FoodLog
@@ -13,29 +10,12 @@ from migration.models import IdMap, MigrationRun, RunStatus
 from storage.models import StoredFile
 from tests.conftest import client_for
 from tests.factories import UserFactory
+from tests.migration.standin import BUCKET
+from tests.migration.standin import download_url as _download_url
 from tests.storage import factories as f
 from workouts import services as workout_services
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-BUCKET = "ff-legacy.appspot.com"
-
-
-def _download_url(path: str) -> str:
-    return (
-        f"https://firebasestorage.googleapis.com/v0/b/{BUCKET}/o/{quote(path, safe='')}"
-        "?alt=media&token=0b3c9a1e-1111-2222-3333-444455556666"
-    )
-
-
-@pytest.fixture
-def bucket(gcs_emulator, monkeypatch, media_root):
-    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_emulator)
-    client = gcs.Client(project="firebase-emulated", credentials=AnonymousCredentials())
-    existing = client.lookup_bucket(BUCKET)
-    if existing is not None:
-        existing.delete(force=True)
-    return client.create_bucket(BUCKET)
 
 
 def _run(*args):

@@ -13,6 +13,7 @@ from food.models import FoodLog
 from migration.ids import legacy_uuid
 from migration.models import IdMap, MigrationRun, RunStatus
 from migration.report import build_report, report_lines
+from social.models import Group
 from tests.conftest import client_for
 from workouts.models import Workout
 
@@ -159,10 +160,20 @@ def test_import_rerun_delta_report_and_corruption(seeded, standin, bcrypt_hasher
     assert workout_map.legacy["progress_photos"] == ["gs://b/p.jpg"]
     assert workout_map.legacy["exercises_extra"] == [{"tempo": "3-1-1"}, {}]
 
-    group = IdMap.objects.get(source_table="groups", old_id=str(seeded["group"]))
-    assert group.owner_id == ana.pk
-    assert group.legacy["members"] == [{"user_id": str(ana.pk), "role": "admin"}]
-    assert group.legacy["challenges"] == [{"name": "10k"}]
+    # The group's JSONB[] arrays become social rows; the creator is the owner.
+    group = Group.objects.get(pk=seeded["group"])
+    assert (group.name, group.created_by_id) == ("Runners", ana.pk)
+    assert [(m.user_id, m.role, m.status) for m in group.memberships.all()] == [
+        (ana.pk, "owner", "active")
+    ]
+    group_map = IdMap.objects.get(source_table="groups", old_id=str(seeded["group"]))
+    assert group_map.owner_id == ana.pk
+    assert group_map.legacy["members_extra"] == {str(ana.pk): {"role": "admin"}}
+    # A challenge without a type or dates is kept whole, with why, not guessed at.
+    assert [c["challenge"] for c in group_map.legacy["challenges_not_imported"]] == [
+        {"name": "10k"}
+    ]
+    assert not group.challenges.exists()
 
     conversation = AIConversation.objects.get(pk=seeded["conversation"])
     assert [(m.role, m.content) for m in conversation.messages.all()] == [
@@ -236,6 +247,7 @@ def test_dry_run_writes_nothing(seeded, standin):
     assert run.counts["food_logs"]["imported"] == 1
     assert not User.objects.exists()
     assert not FoodLog.objects.exists()
+    assert not Group.objects.exists()
     assert not IdMap.objects.exists()
 
 
