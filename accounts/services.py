@@ -41,6 +41,8 @@ from accounts.models import (
     User,
     normalize_email,
 )
+from analytics.events import ServerEvent
+from analytics.services import track
 from fitness.api import ratelimit, throttling
 from fitness.api.errors import ApiError, RateLimited
 from fitness.error_codes import ErrorCode
@@ -94,6 +96,7 @@ def register_user(*, email: str, password: str, name: str, display_name: str = "
             candidate.save()
     except IntegrityError as exc:
         raise ValidationError({"email": ["An account with this e-mail already exists."]}) from exc
+    track(candidate, ServerEvent.USER_SIGNED_UP, {"method": "password"})
     return candidate
 
 
@@ -144,6 +147,15 @@ def login(*, request: HttpRequest | None, email: str, password: str) -> User:
             LOGIN_LOCKOUTS.labels(surface="api").inc()
         raise InvalidCredentials()
     LoginAttemptWindow.objects.filter(email=email).delete()
+    track(user, ServerEvent.USER_LOGGED_IN, {"method": "password"})
+    return user
+
+
+def login_with_firebase_token(*, claims: firebase.FirebaseIdToken) -> User:
+    """The exchange of a Firebase ID token for our own session (a login; the same token
+    used as a bearer token is not one)."""
+    user = user_for_firebase_token(claims=claims)
+    track(user, ServerEvent.USER_LOGGED_IN, {"method": "firebase"})
     return user
 
 
@@ -215,6 +227,7 @@ def _create_firebase_user(claims: firebase.FirebaseIdToken) -> User:
     user.set_unusable_password()
     with transaction.atomic():
         user.save(force_insert=True)
+    track(user, ServerEvent.USER_SIGNED_UP, {"method": "firebase"})
     logger.info("User created from a Firebase ID token", extra={"user_id": str(user.pk)})
     return user
 

@@ -38,6 +38,9 @@ class FitnessAdminSite(OTPAdminSite):
     """The one admin site. ADMIN_REQUIRE_2FA is read per request, not at import, so the
     setting is honoured wherever it is changed (tests override it)."""
 
+    # The admin index plus a link to the product dashboard (analytics).
+    index_template = "admin/fitness_index.html"
+
     def __init__(self, name: str = "admin") -> None:
         super().__init__(name)
 

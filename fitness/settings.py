@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 from packaging.version import InvalidVersion, Version
@@ -65,12 +66,15 @@ INSTALLED_APPS = [
     "migration",
     "rollout",
     "sync",
+    "analytics",
 ]
 
 MIDDLEWARE = [
     "fitness.middleware.RequestIDMiddleware",
     "fitness.observability.requests.RequestObservabilityMiddleware",
     "fitness.middleware.JsonErrorsMiddleware",
+    # Early, so its durations cover nearly the whole request (analytics' route rollup).
+    "analytics.middleware.RouteStatsMiddleware",
     "fitness.middleware.AllowedHostMiddleware",
     # Before anything else can answer: a preflight (OPTIONS) is answered here, before the
     # SSL redirect, WhiteNoise or the API's authentication see it.
@@ -565,6 +569,15 @@ for _platform, _minimum in MIN_APP_VERSION.items():
 # How long a process may serve values and minimum versions from the shared cache; every
 # change in the admin drops them at once, so this only bounds a missed invalidation.
 ROLLOUT_CACHE_SECONDS = env.int("ROLLOUT_CACHE_SECONDS", default=300)
+# --- Product analytics --------------------------------------------------------------------
+# Events older than this (by when they happened) are deleted nightly; the rollups keep
+# their figures.
+ANALYTICS_RETENTION_DAYS = env.int("ANALYTICS_RETENTION_DAYS", default=400)
+# Batches of client events one user may post (POST /api/v1/analytics/events).
+ANALYTICS_CLIENT_RATE = env.str("ANALYTICS_CLIENT_RATE", default="60/minute")
+# The key of the pseudonymous id events carry (analytics.identity); changing it starts
+# every user's history afresh, so it has its own setting rather than following SECRET_KEY.
+ANALYTICS_PSEUDONYM_KEY = env.str("ANALYTICS_PSEUDONYM_KEY", default="") or SECRET_KEY
 
 # --- E-mail -------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
@@ -687,6 +700,11 @@ CELERY_BEAT_SCHEDULE = {
     "social-finalize-challenges": {
         "task": "social.tasks.finalize_challenges",
         "schedule": timedelta(minutes=10),
+    },
+    # Just after midnight UTC: yesterday's rollups, then the retention purge.
+    "analytics-nightly": {
+        "task": "analytics.tasks.nightly",
+        "schedule": crontab(hour=0, minute=15),
     },
 }
 if MIGRATION_DELTA_INTERVAL > 0:

@@ -23,6 +23,7 @@ api_v1 = [
     path("migration/", include("migration.api.urls")),
     path("", include("rollout.api.urls")),
     path("", include("sync.api.urls")),
+    path("analytics/", include("analytics.api.urls")),
 ]
 
 urlpatterns = [
@@ -32,6 +33,8 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Before the admin's own URLs, which would otherwise answer it with a 404.
+    path(f"{settings.ADMIN_URL}dashboard/", include("analytics.dashboard_urls")),
     path(settings.ADMIN_URL, admin.site.urls),
 ]
 

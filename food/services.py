@@ -13,6 +13,8 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
+from analytics.events import FoodSource, ServerEvent
+from analytics.services import track
 from fitness.activity import activity_changed
 from fitness.api.errors import NotFound
 from fitness.offline import check_client_ids, data_changed, sharing_errors
@@ -134,19 +136,25 @@ def _store(
 
 
 @transaction.atomic
-def log_food(*, owner: User, data: dict[str, Any]) -> tuple[FoodLog, bool]:
-    """Stores one log; with a known id of the owner's, returns the stored one unchanged."""
+def log_food(
+    *, owner: User, data: dict[str, Any], source: FoodSource = FoodSource.MANUAL
+) -> tuple[FoodLog, bool]:
+    """Stores one log; with a known id of the owner's, returns the stored one unchanged.
+    `source` says how it came to be, for analytics (`food_logged`)."""
     try:
         logs, created = _store(owner, [dict(data)], single=True)
     except _Refused as refused:
         raise ValidationError(refused.fields[0]) from None
     if created:
         _changed(owner, [logs[0].timestamp])
+        track(owner, ServerEvent.FOOD_LOGGED, {"source": source, "count": 1})
     return logs[0], bool(created)
 
 
 @transaction.atomic
-def log_foods(*, owner: User, items: list[dict[str, Any]]) -> BatchResult:
+def log_foods(
+    *, owner: User, items: list[dict[str, Any]], source: FoodSource = FoodSource.BATCH
+) -> BatchResult:
     """All or nothing: one refused item stores none of them."""
     try:
         logs, created = _store(owner, [dict(item) for item in items], single=False)
@@ -154,6 +162,7 @@ def log_foods(*, owner: User, items: list[dict[str, Any]]) -> BatchResult:
         raise ValidationError({"items": refused.fields}) from None
     if created:
         _changed(owner, [log.timestamp for log in logs])
+        track(owner, ServerEvent.FOOD_LOGGED, {"source": source, "count": created})
     return BatchResult(logs=logs, created=created, existing=len(logs) - created)
 
 

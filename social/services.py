@@ -12,6 +12,8 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User, new_invite_code
+from analytics.events import ServerEvent
+from analytics.services import track
 from fitness.api.errors import NotFound
 from food.goals import daily_goals
 from food.models import FoodLog, FoodLogShare
@@ -66,7 +68,7 @@ def request_connection(
     existing = selectors.connection_between(user.pk, target.pk)
     if existing is not None:
         if existing.status == ConnectionStatus.PENDING and existing.addressee_id == user.pk:
-            return _accept(existing), True
+            return _accept(existing, user), True
         return existing, False
     try:
         with transaction.atomic():
@@ -79,17 +81,19 @@ def request_connection(
         if existing is None:
             raise
         if existing.status == ConnectionStatus.PENDING and existing.addressee_id == user.pk:
-            return _accept(existing), True
+            return _accept(existing, user), True
         return existing, False
     events.connection_requested(connection)
+    track(user, ServerEvent.CONNECTION_REQUESTED)
     return connection, True
 
 
-def _accept(connection: Connection) -> Connection:
+def _accept(connection: Connection, addressee: User) -> Connection:
     connection.status = ConnectionStatus.ACCEPTED
     connection.accepted_at = timezone.now()
     connection.save(update_fields=["status", "accepted_at"])
     events.connection_accepted(connection)
+    track(addressee, ServerEvent.CONNECTION_ACCEPTED)
     return connection
 
 
@@ -101,7 +105,7 @@ def accept_connection(*, user: User, connection_id: uuid.UUID) -> Connection:
         return connection
     if connection.addressee_id != user.pk:
         raise Forbidden("Only the person asked can accept a request.")
-    return _accept(connection)
+    return _accept(connection, user)
 
 
 @transaction.atomic
@@ -186,6 +190,7 @@ def create_group(
         status=MemberStatus.ACTIVE,
         joined_at=timezone.now(),
     )
+    track(owner, ServerEvent.GROUP_CREATED)
     return group
 
 
@@ -257,17 +262,26 @@ def _join(access: GroupAccess, user: User) -> tuple[GroupMembership, bool]:
     membership = access.membership
     if membership is not None:
         if membership.status == MemberStatus.INVITED:
-            return _activate(access, membership), True
+            return _joined(user, _activate(access, membership)), True
         return membership, False
     policy = access.group.join_policy
     if policy == "invite_only":
         raise Forbidden("This group is by invitation only.")
     membership = GroupMembership(group=access.group, user=user, role=Role.MEMBER)
     if policy == "open":
-        return _activate(access, membership), True
+        return _joined(user, _activate(access, membership)), True
     membership.status = MemberStatus.REQUESTED
     membership.save()
     return membership, True
+
+
+def _joined(user: User, membership: GroupMembership) -> GroupMembership:
+    track(
+        user,
+        ServerEvent.GROUP_JOINED,
+        {"via": "invitation" if membership.invited_by_id else "open"},
+    )
+    return membership
 
 
 def _invite(access: GroupAccess, user: User, user_id: uuid.UUID) -> tuple[GroupMembership, bool]:
@@ -430,6 +444,7 @@ def create_challenge(*, user: User, group_id: uuid.UUID, data: dict[str, Any]) -
         raise ValidationError({"end_date": ["A new challenge must end in the future."]})
     challenge = Challenge.objects.create(group=access.group, created_by=user, **data)
     events.challenge_created(challenge)
+    track(user, ServerEvent.CHALLENGE_CREATED, {"type": challenge.type})
     return challenge
 
 
@@ -476,6 +491,7 @@ def join_challenge(
     )
     if created:
         _queue_refresh(challenge.pk)
+        track(user, ServerEvent.CHALLENGE_JOINED, {"type": challenge.type})
     return participant, created
 
 

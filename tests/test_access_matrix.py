@@ -501,6 +501,19 @@ MATRIX: dict[str, Row] = {
         owns=lambda w: w.id_map,
         body=lambda w: {"table": "food_logs", "ids": "legacy-log-1"},
     ),
+    # --- analytics: the caller's own events, nobody else's to address -----------------
+    "POST /api/v1/analytics/events": Row(
+        owner=202,
+        body=lambda w: {
+            "events": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "name": "screen_viewed",
+                    "timestamp": timezone.now().isoformat(),
+                }
+            ]
+        },
+    ),
     "GET /api/v1/users/search": Row(
         owner=200,
         other=404,

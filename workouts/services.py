@@ -11,6 +11,8 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
+from analytics.events import ServerEvent
+from analytics.services import track
 from fitness.activity import activity_changed
 from fitness.api.errors import NotFound
 from fitness.offline import check_client_ids, data_changed, sharing_errors
@@ -101,6 +103,8 @@ def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]
     _replace_shares(workout, owner, data.get("shared_with", []))
     _replace_photos(workout, photos or [])
     _changed(owner, workout.created_at)
+    if workout.completed:
+        _completed(owner, workout)
     return selectors.get_workout(user=owner, workout_id=workout.id), True
 
 
@@ -131,6 +135,7 @@ def update_workout(
     workout = _lock(owner, workout_id, precondition)
     if data.get("group_id") != workout.group_id:
         _check_group(owner, data)
+    was_completed = workout.completed
     _apply_scalars(workout, data, timezone.now())
     photos = _chosen_photos(owner, data)
     if photos is not None:
@@ -147,7 +152,17 @@ def update_workout(
     _settle_calories(workout, data, owner)
     workout.save()
     _changed(owner, workout.created_at)
+    if workout.completed and not was_completed:
+        _completed(owner, workout)
     return selectors.get_workout(user=owner, workout_id=workout.id)
+
+
+def _completed(owner: User, workout: Workout) -> None:
+    track(
+        owner,
+        ServerEvent.WORKOUT_COMPLETED,
+        {"type": workout.type, "duration": workout.duration},
+    )
 
 
 @transaction.atomic

@@ -127,7 +127,7 @@ class FirebaseExchangeView(APIView):
         data = s.FirebaseExchangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         claims = firebase.verify_id_token(data.validated_data["id_token"])
-        user = services.user_for_firebase_token(claims=claims)
+        user = services.login_with_firebase_token(claims=claims)
         pair = tokens.issue_pair(user)
         return Response(_auth_response(user, pair, request))
 
@@ -249,7 +249,12 @@ class ProfileView(APIView):
 
 class SettingsView(APIView):
     @extend_schema(
-        tags=["users"], request=s.UserSettingsSerializer, responses=s.UserSettingsSerializer
+        tags=["users"],
+        request=s.UserSettingsSerializer,
+        responses=s.UserSettingsSerializer,
+        description="`privacy_settings` are booleans merged into the stored ones: "
+        "`discoverable` (default true) lets others find you by exact e-mail; `analytics` "
+        "(default true) false stores no product-analytics event of yours from then on.",
     )
     def patch(self, request):
         data = s.UserSettingsSerializer(data=request.data, partial=True)

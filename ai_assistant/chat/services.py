@@ -32,6 +32,8 @@ from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.models import AIConversation, ChatMessage
 from ai_assistant.personal_context import build_snapshot, facts, render_facts
 from ai_assistant.responses import AIResultSource
+from analytics.events import ServerEvent
+from analytics.services import track
 from fitness.api.errors import NotFound
 
 MAX_MESSAGE_CHARS = 4000
@@ -95,6 +97,7 @@ def begin_turn(
     client = get_ai_client()
     enforce_rate_limit(user=user, scope="chat", config=client.config)
     message = _store_message(conversation.pk, role=ChatMessage.Role.USER, content=content)
+    track(user, ServerEvent.CHAT_MESSAGE_SENT)
     budget = prompts.Budget.from_settings()
     # A few more than the budget allows, so that dropped questions can still be summarised.
     history, total = selectors.recent_messages(

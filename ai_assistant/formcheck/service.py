@@ -15,6 +15,8 @@ from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.providers import Blob
 from ai_assistant.recognition import pipeline
 from ai_assistant.responses import AIResultSource
+from analytics.events import ServerEvent
+from analytics.services import track
 from storage.selectors import owned_files
 from workouts import selectors as workout_selectors
 from workouts import services as workout_services
@@ -53,6 +55,7 @@ def check_form(
         system_instruction=FORM_COACH,
     ).data
     check = FormCheck.model_validate(answer.model_dump(exclude={"confidence"}))
+    track(user, ServerEvent.FORM_CHECKED, {"photos": len(photos), "kept": workout_id is not None})
     if workout_id is not None:
         workout_services.save_form_check(
             owner=user,

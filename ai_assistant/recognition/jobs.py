@@ -34,6 +34,8 @@ from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.models import RecognitionJob
 from ai_assistant.recognition import pipeline
 from ai_assistant.recognition.schemas import FoodAnalysis, FoodAnalysisResponse
+from analytics.events import FoodSource, ServerEvent
+from analytics.services import track
 from fitness.api.errors import ApiError, IdConflict, NotFound
 from fitness.error_codes import ErrorCode
 from fitness.observability.metrics import RECOGNITION_JOBS
@@ -332,7 +334,7 @@ def _finish(
         job.result = result.model_dump(mode="json")
         if job.log_food:
             job.food_log, _ = food_services.log_food(
-                owner=job.owner, data=_food_log_data(job, result.data)
+                owner=job.owner, data=_food_log_data(job, result.data), source=FoodSource.PHOTO
             )
     if error is not None:
         job.error = {"code": error.code, "message": error.message, "details": error.details}
@@ -340,6 +342,11 @@ def _finish(
     robust_on_commit(_announce, job)
     robust_on_commit(
         RECOGNITION_JOBS.labels(outcome=status, reason=str(error.code) if error else "").inc
+    )
+    track(
+        job.owner,
+        ServerEvent.PHOTO_RECOGNIZED,
+        {"outcome": status, "error": error.code if error is not None else None},
     )
     return True
 

@@ -34,6 +34,8 @@ from ai_assistant.recommendations.schemas import (
     WorkoutSuggestions,
 )
 from ai_assistant.responses import AIResponse, AIResultSource
+from analytics.events import ServerEvent
+from analytics.services import track
 from fitness.observability.metrics import AI_CACHE
 from fitness.timeutils import start_of_day
 from food import selectors as food_selectors
@@ -71,11 +73,23 @@ WORKOUT = _Kind(
 
 
 def recommend_food(*, user: User) -> FoodRecommendationsResponse:
-    return _recommend(user, FOOD)
+    response = _recommend(user, FOOD)
+    _viewed(user, FOOD, response)
+    return response
 
 
 def recommend_workouts(*, user: User) -> WorkoutRecommendationsResponse:
-    return _recommend(user, WORKOUT)
+    response = _recommend(user, WORKOUT)
+    _viewed(user, WORKOUT, response)
+    return response
+
+
+def _viewed(user: User, kind: _Kind, response: Any) -> None:
+    track(
+        user,
+        ServerEvent.RECOMMENDATION_VIEWED,
+        {"kind": kind.name, "source": str(response.source)},
+    )
 
 
 def _recommend(user: User, kind: _Kind) -> Any:

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_zone
+from analytics.events import FoodSource
 from fitness.api import render, responses
 from fitness.api.pagination import page_params, page_response
 from fitness.api.schema import DeleteWithBodySchema, error_responses
@@ -98,7 +99,11 @@ class FoodLogsView(APIView):
     def post(self, request):
         data = s.FoodLogWriteSerializer(data=request.data, context=_context(request))
         data.is_valid(raise_exception=True)
-        log, created = services.log_food(owner=request.user, data=data.validated_data)
+        # A log carrying the analysis of /ai/food/analyze-text is what the app logs after it.
+        source = FoodSource.TEXT if data.validated_data.get("ai_analysis") else FoodSource.MANUAL
+        log, created = services.log_food(
+            owner=request.user, data=data.validated_data, source=source
+        )
         return _one(request, log, created=created)
 
 

@@ -1,0 +1,49 @@
+import time
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponse
+
+from analytics import requests
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class RouteStatsMiddleware:
+    """Counts every request under its route template (never the raw path: ids would make
+    every object its own route) with its status and duration."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        started = time.perf_counter()
+        response = self.get_response(request)
+        requests.record(**_labels(request, response, started))
+        return response
+
+    async def __acall__(self, request: HttpRequest):
+        started = time.perf_counter()
+        response = await self.get_response(request)
+        # Off the event loop: a slow Redis must not stall every other request.
+        await sync_to_async(requests.record, thread_sensitive=False)(
+            **_labels(request, response, started)
+        )
+        return response
+
+
+def _labels(request: HttpRequest, response: HttpResponse, started: float) -> dict:
+    match = getattr(request, "resolver_match", None)
+    return {
+        # A client may send any method name; only the standard ones get their own label.
+        "method": request.method if request.method in _METHODS else "OTHER",
+        "route": "/" + match.route if match is not None and match.route else requests.UNMATCHED,
+        "status": response.status_code,
+        "duration_ms": (time.perf_counter() - started) * 1000,
+    }
