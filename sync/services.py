@@ -16,6 +16,7 @@ from django.db import transaction
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import User
+from analytics.events import FoodSource
 from fitness.api.errors import ApiError, NotFound
 from fitness.error_codes import ErrorCode
 from food import services as food
@@ -178,7 +179,7 @@ def _save_food_log(user: User, record: dict[str, Any]) -> None:
         return
     serializer = FoodLogWriteSerializer(data={**data, "id": str(log_id)}, context={"user": user})
     serializer.is_valid(raise_exception=True)
-    food.log_food(owner=user, data=serializer.validated_data)
+    food.log_food(owner=user, data=serializer.validated_data, source=FoodSource.SYNC)
 
 
 def _delete_food_log(user: User, raw: str) -> None:

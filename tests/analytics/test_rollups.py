@@ -138,7 +138,6 @@ def test_ai_calls_tokens_and_cost_per_day(db, settings):
     }
 
 
-
 def test_recognition_success_rate(db):
     owner = UserFactory()
     for status, day in [
