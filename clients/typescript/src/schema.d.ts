@@ -147,7 +147,7 @@ export interface paths {
         };
         /**
          * Meals that fit what is left of today's goals
-         * @description Respects `preferences.dietary_restrictions` (vegan, vegetarian, pescatarian, gluten_free, dairy_free, nut_free) and `preferences.allergies`. From the model when one is configured (cached for the day until a log or workout changes: `source: cache`), otherwise or when it fails from rules over the user's own goals and logs (`source: rules`). Never fails for want of a model.
+         * @description Respects `preferences.dietary_restrictions` (vegan, vegetarian, pescatarian, gluten_free, dairy_free, nut_free) and `preferences.allergies`. From the model when one is configured (cached for the day until a log or workout changes: `source: cache`), otherwise or when it fails from rules over the user's own goals and logs (`source: rules`), as also while the `ai_recommendations` switch is off. Never fails for want of a model.
          */
         get: operations["ai_recommendations_food_retrieve"];
         put?: never;
@@ -172,6 +172,23 @@ export interface paths {
         get: operations["ai_recommendations_workout_retrieve"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/analytics/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Up to 100 of the app's own events (screen views, taps) per call, from an allow-list of names. Each carries the client's `id`: an id sent before counts as a duplicate and is stored once. Nothing is stored while the user's `privacy_settings.analytics` is false (then `accepted` is 0). Limited per user (ANALYTICS_CLIENT_RATE, 60/minute). */
+        post: operations["analytics_events_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -301,7 +318,28 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /** @description Sets a new password with the six-digit code of the reset e-mail. The code lives `PASSWORD_RESET_TIMEOUT` seconds (15 minutes) and dies after `PASSWORD_RESET_MAX_ATTEMPTS` (5) wrong tries; a wrong code changes nothing else. */
         post: operations["auth_reset_password_confirm_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Feature flags, switches, values and minimum app versions for the caller
+         * @description Signed in or not. Flags are evaluated for the caller: everyone, staff, listed users or groups, a percentage of users (stable per user; signed out, per `X-Install-Id`), narrowed by platform and app-version range. `flags` also holds the kill switches (`ai_recognition`, `ai_chat`, `ai_recommendations`, `form_check`, `uploads`). Answers `ETag`; with a matching `If-None-Match`, 304. Never refused by the app-version gate.
+         */
+        get: operations["config_retrieve"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -661,6 +699,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description WatermelonDB's pull: every row of yours (and shared with you) changed since `last_pulled_at`, as `{changes: {table: {created, updated, deleted}}, timestamp}`; raw snake_case columns, times in epoch milliseconds, JSON values as strings. Streamed, and gzipped with `Accept-Encoding: gzip`. A row may come again in a later pull; none is ever missed. */
+        get: operations["sync_pull"];
+        put?: never;
+        /** @description WatermelonDB's push: the bare changes object. One transaction, through the REST endpoints' rules. A record changed on the server since `last_pulled_at` applies nothing: 409 `sync_conflict` with `details.conflicts` (`{table: [ids]}`); pull and push again. */
+        post: operations["sync_push"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/blocks": {
         parameters: {
             query?: never;
@@ -764,6 +820,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Deletes the account and everything it owns: profile, food logs, workouts, files (the blobs after commit), conversations, recognition jobs, sessions and tokens, connections, blocks, shares, memberships. A group it owns passes to its longest-standing active admin, else its longest-standing active member; a group with no one else active is deleted. An e-mail confirms it. Needs the password (`reauthentication_required` with `details.reason: password` when wrong; wrong ones count towards the login lockout) or, for an account without one, a sign-in within the last 5 minutes (`details.reason: recent_sign_in`). */
+        delete: operations["users_me_destroy"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Starts a data export (GDPR's portability): a background job writes a zip of every table's rows of the caller (JSON per table) and their photos to their private storage. 202 with `Location` of the export to poll; while one is pending or running, that one is answered instead of starting another. New exports are limited per user (THROTTLE_DATA_EXPORT, 5/day). */
+        post: operations["users_me_export_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/export/{export_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["users_me_export_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/preferences": {
         parameters: {
             query?: never;
@@ -827,6 +933,7 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
+        /** @description `privacy_settings` are booleans merged into the stored ones: `discoverable` (default true) lets others find you by exact e-mail; `analytics` (default true) false stores no product-analytics event of yours from then on. */
         patch: operations["users_settings_partial_update"];
         trace?: never;
     };
@@ -856,7 +963,7 @@ export interface paths {
         /** @description The caller's workouts, newest first (with `include_shared`, also those shared with them or linked to their groups, which carry an `owner` card). */
         get: operations["workouts_list"];
         put?: never;
-        /** @description Creates a workout with its exercises. A client-chosen `id` makes the call idempotent; an id in use by anyone else answers 409 `id_conflict`. Without `calories_burned` the calories are estimated (`calories_estimated`). */
+        /** @description Creates a workout with its exercises. A client-chosen `id` makes the call idempotent; an id in use by anyone else answers 409 `id_conflict`, the id of a workout you deleted 410 `id_deleted`. Without `calories_burned` the calories are estimated (`calories_estimated`). */
         post: operations["workouts_create"];
         delete?: never;
         options?: never;
@@ -1024,6 +1131,10 @@ export interface components {
          * @enum {string}
          */
         AccessLevelEnum: "private" | "shared";
+        AccountDeleteRequest: {
+            /** @description The account's password. Accounts without one (signed in through Firebase only) send none, with the access token of a sign-in made within 5 minutes. */
+            password?: string;
+        };
         AnalyzeFoodRequest: {
             /** @description What was eaten, in the user's words (e.g. '2 eggs and toast'). */
             text?: string;
@@ -1258,6 +1369,44 @@ export interface components {
              */
             workout_id?: string | null;
         };
+        ClientConfig: {
+            flags: {
+                [key: string]: boolean;
+            };
+            values: {
+                [key: string]: unknown;
+            };
+            min_app_version: components["schemas"]["MinAppVersion"];
+            etag: string;
+        };
+        /** @description Rejects keys it does not know, so a typo is a 400 rather than a silent no-op. */
+        ClientEventBatchRequest: {
+            events: components["schemas"]["ClientEventRequest"][];
+        };
+        ClientEventBatchResult: {
+            /** @description Events stored now. */
+            accepted: number;
+            /** @description Events whose id was already stored (or repeated in this batch). */
+            duplicates: number;
+        };
+        /** @description Rejects keys it does not know, so a typo is a 400 rather than a silent no-op. */
+        ClientEventRequest: {
+            /**
+             * Format: uuid
+             * @description The client's id for this event; resending it is safe.
+             */
+            id: string;
+            name: components["schemas"]["NameEnum"];
+            /**
+             * Format: date-time
+             * @description When it happened, ISO 8601 with a zone.
+             */
+            timestamp: string;
+            /** @description Up to 20 keys (lower snake case, 40 characters) with flat values: strings up to 200 characters, numbers, booleans or null. */
+            properties?: {
+                [key: string]: unknown;
+            };
+        };
         Connection: {
             /** Format: uuid */
             readonly id: string;
@@ -1273,6 +1422,36 @@ export interface components {
             user_id?: string;
             invite_code?: string;
         };
+        DataExport: {
+            /** Format: uuid */
+            id: string;
+            status: components["schemas"]["DataExportStatusEnum"];
+            /**
+             * Format: uri
+             * @description A signed link to the zip once `status` is ready (null before, and once the zip has expired); each read signs a fresh one.
+             */
+            url: string | null;
+            /**
+             * Format: date-time
+             * @description When `url` stops working; read the export again for a new one.
+             */
+            expires_at: string | null;
+            /** @description Why it failed, when it did. */
+            error: string | null;
+        };
+        DataExportStarted: {
+            /** Format: uuid */
+            id: string;
+            status: components["schemas"]["DataExportStatusEnum"];
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `running` - Running
+         *     * `ready` - Ready
+         *     * `failed` - Failed
+         * @enum {string}
+         */
+        DataExportStatusEnum: "pending" | "running" | "ready" | "failed";
         DayStats: {
             calories: number;
             /** Format: double */
@@ -1420,7 +1599,7 @@ export interface components {
             tags: string[];
             /** Format: uuid */
             user_id: string;
-            purpose: components["schemas"]["PurposeEnum"];
+            purpose: components["schemas"]["StoredFilePurposeEnum"];
             width: number | null;
             height: number | null;
             /** @description The uploaded name, for display only. */
@@ -1963,6 +2142,22 @@ export interface components {
             role: components["schemas"]["RoleEnum"];
             status: components["schemas"]["MemberStatusEnum"];
         };
+        MinAppVersion: {
+            ios: string | null;
+            android: string | null;
+        };
+        /**
+         * @description * `app_backgrounded` - app_backgrounded
+         *     * `app_opened` - app_opened
+         *     * `button_tapped` - button_tapped
+         *     * `notification_opened` - notification_opened
+         *     * `onboarding_step_completed` - onboarding_step_completed
+         *     * `screen_viewed` - screen_viewed
+         *     * `search_performed` - search_performed
+         *     * `share_tapped` - share_tapped
+         * @enum {string}
+         */
+        NameEnum: "app_backgrounded" | "app_opened" | "button_tapped" | "notification_opened" | "onboarding_step_completed" | "screen_viewed" | "search_performed" | "share_tapped";
         /** @enum {unknown} */
         NullEnum: null;
         NutritionAverages: {
@@ -2106,8 +2301,10 @@ export interface components {
             detail: string;
         };
         PasswordResetConfirmRequest: {
-            uid: string;
-            token: string;
+            /** Format: email */
+            email: string;
+            /** @description The six-digit code from the reset e-mail. */
+            code: string;
             new_password: string;
         };
         PasswordResetRequestRequest: {
@@ -2349,6 +2546,14 @@ export interface components {
              */
             timestamp?: string;
         };
+        PullResponse: {
+            /** @description Per table: created, updated, deleted. */
+            changes: {
+                [key: string]: components["schemas"]["TableChanges"];
+            };
+            /** @description Send it back as `last_pulled_at`. */
+            timestamp: number;
+        };
         /**
          * @description * `food_photo` - Food Photo
          *     * `progress_photo` - Progress Photo
@@ -2358,6 +2563,18 @@ export interface components {
          * @enum {string}
          */
         PurposeEnum: "food_photo" | "progress_photo" | "avatar" | "form_check" | "other";
+        PushResponse: {
+            /** @description Records that can never be applied, per table; the rest were applied. */
+            experimentalRejectedIds: {
+                [key: string]: string[];
+            };
+            /** @description Why, per table and id. */
+            reasons: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
+        };
         RecognitionJob: {
             /** Format: uuid */
             readonly id: string;
@@ -2530,6 +2747,16 @@ export interface components {
             /** Format: date-time */
             expiry: string | null;
         };
+        /**
+         * @description * `food_photo` - Food Photo
+         *     * `progress_photo` - Progress Photo
+         *     * `avatar` - Avatar
+         *     * `form_check` - Form Check
+         *     * `other` - Other
+         *     * `data_export` - Data Export
+         * @enum {string}
+         */
+        StoredFilePurposeEnum: "food_photo" | "progress_photo" | "avatar" | "form_check" | "other" | "data_export";
         /** SuggestedExercise */
         SuggestedExercise: {
             /** Name */
@@ -2548,6 +2775,15 @@ export interface components {
             seconds: number | null;
             /** @description In the user's measurement system. */
             weight: components["schemas"]["Weight"] | null;
+        };
+        TableChanges: {
+            created?: {
+                [key: string]: unknown;
+            }[];
+            updated?: {
+                [key: string]: unknown;
+            }[];
+            deleted?: string[];
         };
         /**
          * @description * `dark` - Dark
@@ -2921,6 +3157,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -2989,6 +3234,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3100,6 +3354,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `rate_limited`: Too many requests; wait for `Retry-After` seconds. */
             429: {
                 headers: {
@@ -3133,6 +3396,7 @@ export interface operations {
             };
             /**
              * @description - `ai_unavailable`: No AI provider is configured on this server.
+             *     - `feature_disabled`: The feature is switched off on the server for now (`details.feature`).
              *     - `network_error`: The AI provider could not be reached.
              *     - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds.
              */
@@ -3214,6 +3478,15 @@ export interface operations {
             };
             /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3314,6 +3587,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `rate_limited`: Too many requests; wait for `Retry-After` seconds. */
             429: {
                 headers: {
@@ -3347,6 +3629,7 @@ export interface operations {
             };
             /**
              * @description - `ai_unavailable`: No AI provider is configured on this server.
+             *     - `feature_disabled`: The feature is switched off on the server for now (`details.feature`).
              *     - `network_error`: The AI provider could not be reached.
              *     - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds.
              */
@@ -3464,6 +3747,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `rate_limited`: Too many requests; wait for `Retry-After` seconds. */
             429: {
                 headers: {
@@ -3484,6 +3776,7 @@ export interface operations {
             };
             /**
              * @description - `ai_unavailable`: No AI provider is configured on this server.
+             *     - `feature_disabled`: The feature is switched off on the server for now (`details.feature`).
              *     - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds.
              */
             503: {
@@ -3533,6 +3826,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3590,6 +3892,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -3640,6 +3951,117 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `internal_error`: Something went wrong on our side. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    analytics_events_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientEventBatchRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientEventBatchResult"];
+                };
+            };
+            /**
+             * @description - `malformed_request`: The body (or frame) is not valid JSON.
+             *     - `validation_error`: Some fields are invalid; messages per field are under `details.fields`.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /**
+             * @description - `authentication_failed`: The credentials were refused.
+             *     - `not_authenticated`: No credentials were sent.
+             *     - `token_not_valid`: The token is invalid, expired or revoked.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `rate_limited`: Too many requests; wait for `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -3663,7 +4085,10 @@ export interface operations {
     auth_firebase_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A random id the app makes once per installation; limits per device use it. */
+                "X-Device-ID"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3724,6 +4149,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `rate_limited`: Too many requests; wait for `Retry-After` seconds. */
             429: {
                 headers: {
@@ -3756,7 +4190,10 @@ export interface operations {
     auth_login_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A random id the app makes once per installation; limits per device use it. */
+                "X-Device-ID"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3806,6 +4243,15 @@ export interface operations {
             };
             /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3908,6 +4354,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -3951,6 +4406,15 @@ export interface operations {
              *     - `token_not_valid`: The token is invalid, expired or revoked.
              */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4052,7 +4516,10 @@ export interface operations {
     auth_register_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A random id the app makes once per installation; limits per device use it. */
+                "X-Device-ID"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4102,6 +4569,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `rate_limited`: Too many requests; wait for `Retry-After` seconds. */
             429: {
                 headers: {
@@ -4134,7 +4610,10 @@ export interface operations {
     auth_reset_password_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A random id the app makes once per installation; limits per device use it. */
+                "X-Device-ID"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4183,6 +4662,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `rate_limited`: Too many requests; wait for `Retry-After` seconds. */
             429: {
                 headers: {
@@ -4215,7 +4703,10 @@ export interface operations {
     auth_reset_password_confirm_create: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A random id the app makes once per installation; limits per device use it. */
+                "X-Device-ID"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4233,7 +4724,7 @@ export interface operations {
                 content?: never;
             };
             /**
-             * @description - `invalid_reset_token`: The password-reset link is invalid.
+             * @description - `invalid_reset_code`: The password-reset code is wrong, expired or used up; ask for a new one.
              *     - `malformed_request`: The body (or frame) is not valid JSON.
              *     - `validation_error`: Some fields are invalid; messages per field are under `details.fields`.
              */
@@ -4263,8 +4754,82 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `rate_limited`: Too many requests; wait for `Retry-After` seconds. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `internal_error`: Something went wrong on our side. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    config_retrieve: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag last read: unchanged, the answer is 304 without a body. */
+                "If-None-Match"?: string;
+                /** @description The app's version (2.4.1), for flags limited to a version range. */
+                "X-App-Version"?: string;
+                /** @description A random id the app makes once per install (8-128 of A-Z a-z 0-9 . _ : -): signed out, percentage flags are bucketed by it. */
+                "X-Install-Id"?: string;
+                "X-Platform"?: "android" | "ios";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientConfig"];
+                };
+            };
+            /** @description Unchanged. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description - `authentication_failed`: The credentials were refused.
+             *     - `not_authenticated`: No credentials were sent.
+             *     - `token_not_valid`: The token is invalid, expired or revoked.
+             */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4372,6 +4937,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `rate_limited`: Too many requests; wait for `Retry-After` seconds. */
             429: {
                 headers: {
@@ -4405,6 +4979,7 @@ export interface operations {
             };
             /**
              * @description - `ai_unavailable`: No AI provider is configured on this server.
+             *     - `feature_disabled`: The feature is switched off on the server for now (`details.feature`).
              *     - `network_error`: The AI provider could not be reached.
              *     - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds.
              */
@@ -4480,6 +5055,15 @@ export interface operations {
              *     - `token_not_valid`: The token is invalid, expired or revoked.
              */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4578,7 +5162,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description - `food_log_deleted`: A food log with this id was deleted; it is not recreated. */
+            /** @description - `id_deleted`: The caller's object with this client-chosen id was deleted; it is not recreated. */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -4598,6 +5182,15 @@ export interface operations {
             };
             /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4661,6 +5254,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4777,6 +5379,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -4842,6 +5453,15 @@ export interface operations {
             };
             /** @description - `precondition_failed`: `If-Match` no longer matches: the object changed since it was read. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4958,6 +5578,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -5035,7 +5664,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description - `food_log_deleted`: A food log with this id was deleted; it is not recreated. */
+            /** @description - `id_deleted`: The caller's object with this client-chosen id was deleted; it is not recreated. */
             410: {
                 headers: {
                     [name: string]: unknown;
@@ -5055,6 +5684,15 @@ export interface operations {
             };
             /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5146,6 +5784,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -5203,6 +5850,15 @@ export interface operations {
              *     - `token_not_valid`: The token is invalid, expired or revoked.
              */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5271,6 +5927,15 @@ export interface operations {
              *     - `token_not_valid`: The token is invalid, expired or revoked.
              */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5364,6 +6029,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -5418,6 +6092,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5529,6 +6212,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -5591,6 +6283,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5672,6 +6373,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5785,6 +6495,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -5840,6 +6559,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5954,6 +6682,15 @@ export interface operations {
             };
             /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6082,6 +6819,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -6154,6 +6900,15 @@ export interface operations {
             };
             /** @description - `challenge_closed`: The challenge has ended. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6237,6 +6992,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6369,6 +7133,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -6441,6 +7214,15 @@ export interface operations {
             };
             /** @description - `owner_must_remain`: A group always has an owner: hand ownership over first. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6565,6 +7347,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -6639,6 +7430,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -6700,6 +7500,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -6753,6 +7562,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6838,6 +7656,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -6915,6 +7742,15 @@ export interface operations {
             };
             /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7013,6 +7849,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -7022,7 +7867,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds. */
+            /**
+             * @description - `feature_disabled`: The feature is switched off on the server for now (`details.feature`).
+             *     - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7092,6 +7940,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -7132,6 +7989,7 @@ export interface operations {
                     "image/jpeg": string;
                     "image/png": string;
                     "image/webp": string;
+                    "application/zip": string;
                 };
             };
             /**
@@ -7148,6 +8006,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7238,6 +8105,194 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `internal_error`: Something went wrong on our side. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /**
+             * @description - `feature_disabled`: The feature is switched off on the server for now (`details.feature`).
+             *     - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    sync_pull: {
+        parameters: {
+            query?: {
+                /** @description The `timestamp` of your last pull; missing, empty, `null` or 0 pulls everything. */
+                last_pulled_at?: number | null;
+                /** @description JSON: `{"from": n, "tables": [names], "columns": [{"table", "columns"}]}`; their rows come in full. */
+                migration?: string;
+                schema_version?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PullResponse"];
+                };
+            };
+            /** @description - `validation_error`: Some fields are invalid; messages per field are under `details.fields`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /**
+             * @description - `authentication_failed`: The credentials were refused.
+             *     - `not_authenticated`: No credentials were sent.
+             *     - `token_not_valid`: The token is invalid, expired or revoked.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `internal_error`: Something went wrong on our side. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    sync_push: {
+        parameters: {
+            query: {
+                /** @description The `timestamp` of the pull this push follows. */
+                last_pulled_at: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Applied; records that can never be applied are listed, with why. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PushResponse"];
+                };
+            };
+            /**
+             * @description - `malformed_request`: The body (or frame) is not valid JSON.
+             *     - `validation_error`: Some fields are invalid; messages per field are under `details.fields`.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /**
+             * @description - `authentication_failed`: The credentials were refused.
+             *     - `not_authenticated`: No credentials were sent.
+             *     - `token_not_valid`: The token is invalid, expired or revoked.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `sync_conflict`: Records of the push changed on the server since the last pull (ids under `details.conflicts`); pull, then push again. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -7295,6 +8350,15 @@ export interface operations {
              *     - `token_not_valid`: The token is invalid, expired or revoked.
              */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7406,6 +8470,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -7459,6 +8532,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7531,6 +8613,15 @@ export interface operations {
              *     - `token_not_valid`: The token is invalid, expired or revoked.
              */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7651,6 +8742,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -7704,6 +8804,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7811,6 +8920,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -7884,6 +9002,295 @@ export interface operations {
             };
             /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `internal_error`: Something went wrong on our side. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_me_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["AccountDeleteRequest"];
+            };
+        };
+        responses: {
+            /** @description The account and everything it owned are gone. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description - `malformed_request`: The body (or frame) is not valid JSON.
+             *     - `validation_error`: Some fields are invalid; messages per field are under `details.fields`.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /**
+             * @description - `authentication_failed`: The credentials were refused.
+             *     - `not_authenticated`: No credentials were sent.
+             *     - `token_not_valid`: The token is invalid, expired or revoked.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `reauthentication_required`: Prove it is you: the password is wrong, or (accounts without one) sign in again. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `too_many_attempts`: Too many failed logins for this account; it is locked for `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `internal_error`: Something went wrong on our side. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_me_export_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    /** @description Where to follow the export: GET /api/v1/users/me/export/{id}. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataExportStarted"];
+                };
+            };
+            /**
+             * @description - `malformed_request`: The body (or frame) is not valid JSON.
+             *     - `validation_error`: Some fields are invalid; messages per field are under `details.fields`.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /**
+             * @description - `authentication_failed`: The credentials were refused.
+             *     - `not_authenticated`: No credentials were sent.
+             *     - `token_not_valid`: The token is invalid, expired or revoked.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `payload_too_large`: The request body is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `rate_limited`: Too many requests; wait for `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `internal_error`: Something went wrong on our side. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_me_export_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                export_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataExport"];
+                };
+            };
+            /**
+             * @description - `authentication_failed`: The credentials were refused.
+             *     - `not_authenticated`: No credentials were sent.
+             *     - `token_not_valid`: The token is invalid, expired or revoked.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `not_found`: No such object for this caller (or no such endpoint). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7975,6 +9382,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -8018,6 +9434,15 @@ export interface operations {
              *     - `token_not_valid`: The token is invalid, expired or revoked.
              */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8109,6 +9534,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -8173,6 +9607,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8264,6 +9707,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -8307,6 +9759,15 @@ export interface operations {
              *     - `token_not_valid`: The token is invalid, expired or revoked.
              */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8389,6 +9850,15 @@ export interface operations {
              *     - `token_not_valid`: The token is invalid, expired or revoked.
              */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8482,6 +9952,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `id_deleted`: The caller's object with this client-chosen id was deleted; it is not recreated. */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `payload_too_large`: The request body is too large. */
             413: {
                 headers: {
@@ -8493,6 +9972,15 @@ export interface operations {
             };
             /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8554,6 +10042,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8668,6 +10165,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -8733,6 +10239,15 @@ export interface operations {
             };
             /** @description - `precondition_failed`: `If-Match` no longer matches: the object changed since it was read. */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8847,6 +10362,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `internal_error`: Something went wrong on our side. */
             500: {
                 headers: {
@@ -8915,6 +10439,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9012,6 +10545,15 @@ export interface operations {
             };
             /** @description - `unsupported_media_type`: The body's content type, or an uploaded file's type, is not accepted. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9128,6 +10670,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description - `rate_limited`: Too many requests; wait for `Retry-After` seconds. */
             429: {
                 headers: {
@@ -9161,6 +10712,7 @@ export interface operations {
             };
             /**
              * @description - `ai_unavailable`: No AI provider is configured on this server.
+             *     - `feature_disabled`: The feature is switched off on the server for now (`details.feature`).
              *     - `network_error`: The AI provider could not be reached.
              *     - `service_unavailable`: A backing service (Redis, Firebase's token certificates) is unreachable; retry after `Retry-After` seconds.
              */
@@ -9220,6 +10772,15 @@ export interface operations {
              *     - `token_not_valid`: The token is invalid, expired or revoked.
              */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `app_update_required`: This app version is below the platform's minimum (`details.min_version`); update. */
+            426: {
                 headers: {
                     [name: string]: unknown;
                 };
