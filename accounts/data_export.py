@@ -87,6 +87,8 @@ TABLES: tuple[Table, ...] = (
 
 # Foreign keys to the user whose rows are not exported, and why.
 NOT_EXPORTED: dict[str, str] = {
+    "rollout.ChangeRecord.actor": "the audit trail of a staff member's admin changes, not data "
+    "the user gave",
     "accounts.TokenFamily.user": "sessions: security records, not data the user gave",
     "accounts.PasswordResetCode.user": "a credential",
     "accounts.DataExport.owner": "the exports themselves",

@@ -649,7 +649,8 @@ LOGGING = {
         # A task's line is ours (fitness.task); Celery's own "succeeded" line would repeat
         # it with the task's return value in it. Failures keep their traceback (ERROR).
         "celery.app.trace": {"level": "WARNING"},
-        "celery.worker.strategy": {"level": "WARNING"},
+        # Celery's "received" line stays: it is each delivery, so a redelivered job (a worker
+        # stopped mid-task) shows as a second one before its single finished line.
     },
 }
 

@@ -32,6 +32,7 @@ def test_each_socket_documents_what_it_sends_and_takes():
         "pong",
         "error",
         "job.finished",
+        "sync.changed",
         "group.member_joined",
         "group.member_left",
         "group.updated",

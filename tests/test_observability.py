@@ -95,18 +95,17 @@ def _journey(client, gemini, capture) -> list[str]:  # noqa: F811
 
     workout = client.post(
         "/api/v1/workouts", {"name": "Intervals", "type": "cardio", "duration": 25}, format="json"
-    ).json()
+    ).json()["workout"]
     done = client.patch(f"/api/v1/workouts/{workout['id']}", {"completed": True}, format="json")
     assert done.status_code == 200
 
     with capture(execute=True):
         client.post("/api/v1/auth/reset-password", {"email": EMAIL}, format="json")
-    uid = re.search(r"uid:\s+(\S+)", mail.outbox[-1].body).group(1)
-    reset_token = re.search(r"token:\s+(\S+)", mail.outbox[-1].body).group(1)
+    reset_code = re.search(r"^\s*(\d{6})\s*$", mail.outbox[-1].body, re.MULTILINE).group(1)
     assert (
         client.post(
             "/api/v1/auth/reset-password/confirm",
-            {"uid": uid, "token": reset_token, "new_password": NEW_PASSWORD},
+            {"email": EMAIL, "code": reset_code, "new_password": NEW_PASSWORD},
             format="json",
         ).status_code
         == 204
@@ -119,7 +118,6 @@ def _journey(client, gemini, capture) -> list[str]:  # noqa: F811
         pair["refresh_token"],
         rotated["access_token"],
         rotated["refresh_token"],
-        reset_token,
     ]
 
 

@@ -70,7 +70,21 @@ class SyncView(APIView):
         tags=_TAGS,
         operation_id="sync_push",
         parameters=[s.PushQuerySerializer],
-        request=s.ChangesSerializer,
+        # The changes object's keys are table names, which a serializer's fields cannot say.
+        request={
+            "application/json": {
+                "type": "object",
+                "description": "`{table: {created: [...], updated: [...], deleted: [ids]}}`",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {
+                        "created": {"type": "array", "items": {"type": "object"}},
+                        "updated": {"type": "array", "items": {"type": "object"}},
+                        "deleted": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            }
+        },
         responses={
             200: OpenApiResponse(
                 s.PushResponseSerializer,

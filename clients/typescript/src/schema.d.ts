@@ -8221,7 +8221,17 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json": {
+                    [key: string]: {
+                        created?: Record<string, never>[];
+                        updated?: Record<string, never>[];
+                        deleted?: string[];
+                    };
+                };
+            };
+        };
         responses: {
             /** @description Applied; records that can never be applied are listed, with why. */
             200: {
