@@ -4,6 +4,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.http import HttpRequest, HttpResponse
 
 from analytics import requests
+from fitness.observability.requests import route_template
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -39,11 +40,11 @@ class RouteStatsMiddleware:
 
 
 def _labels(request: HttpRequest, response: HttpResponse, started: float) -> dict:
-    match = getattr(request, "resolver_match", None)
     return {
         # A client may send any method name; only the standard ones get their own label.
         "method": request.method if request.method in _METHODS else "OTHER",
-        "route": "/" + match.route if match is not None and match.route else requests.UNMATCHED,
+        # The same template the request's log line and metrics name it by.
+        "route": route_template(request),
         "status": response.status_code,
         "duration_ms": (time.perf_counter() - started) * 1000,
     }

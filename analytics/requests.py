@@ -22,7 +22,6 @@ logger = logging.getLogger(__name__)
 
 # Upper bounds of the latency buckets, in milliseconds; one more bucket takes the rest.
 BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
-UNMATCHED = "(unmatched)"
 _KEEP = timedelta(days=3)
 
 # The local-memory cache has no atomic hash increments; one process, one lock.

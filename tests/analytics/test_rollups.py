@@ -20,6 +20,7 @@ from analytics.models import (
     RouteDaily,
 )
 from analytics.tasks import nightly, roll_up_day
+from fitness.observability.requests import UNMATCHED_ROUTE
 from tests.factories import UserFactory
 
 TODAY = timezone.now().date()
@@ -186,8 +187,8 @@ def test_requests_are_counted_under_their_route_template(auth_client, user):
     auth_client.get(f"/api/v1/food/logs/{log.pk}")
     auth_client.get("/api/v1/no-such-thing")
     counts = {(row.method, row.route): row.requests for row in requests.counts_for(TODAY)}
-    assert counts[("GET", "/api/v1/food/logs/<uuid:log_id>")] == 2
-    assert counts[("GET", requests.UNMATCHED)] == 1
+    assert counts[("GET", "/api/v1/food/logs/{log_id}")] == 2
+    assert counts[("GET", UNMATCHED_ROUTE)] == 1
     assert not any(str(log.pk) in route for _, route in counts)
 
 
