@@ -31,8 +31,10 @@ access (a share withdrawn) insert `sync_synctombstone` rows for every user who c
 the row, with the same marker, so they reach the same pulls.
 """
 
+import uuid
 from dataclasses import dataclass
 
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
@@ -320,6 +322,29 @@ def drop_social_triggers(apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     drop = _drop_postgresql if vendor == "postgresql" else _drop_sqlite
     for statement in drop(SOCIAL_STAMPED, SOCIAL_GONE, ()):
         schema_editor.execute(statement)
+
+
+def write_tombstones(*, user_ids: list, table: str, row_ids: list[str]) -> None:
+    """Tombstones for rows no trigger saw go: ids a client holds that the server never
+    stored under them (sync.services), under the marker the triggers would use."""
+    if not row_ids or not user_ids:
+        return
+    connection = connections["default"]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            version, now = "pg_current_xact_id()::text::bigint", "now()"
+        else:
+            cursor.execute("UPDATE sync_synccounter SET value = value + 1")
+            version, now = "(SELECT value FROM sync_synccounter)", "CURRENT_TIMESTAMP"
+        cursor.executemany(
+            "INSERT INTO sync_synctombstone (user_id, table_name, row_id, sync_version, "
+            f"created_at) VALUES (%s, %s, %s, {version}, {now})",
+            [(_db_uuid(connection, user), table, row) for user in user_ids for row in row_ids],
+        )
+
+
+def _db_uuid(connection: BaseDatabaseWrapper, value) -> str:
+    return str(value) if connection.vendor == "postgresql" else uuid.UUID(str(value)).hex
 
 
 _PG_CUTOFF = """

@@ -15,18 +15,33 @@ from typing import Any
 from django.db import transaction
 from rest_framework.exceptions import ValidationError
 
+from accounts import services as accounts
+from accounts.api.serializers import (
+    PreferencesSerializer,
+    ProfileUpdateSerializer,
+    UserSettingsSerializer,
+)
 from accounts.models import User
 from analytics.events import FoodSource
-from fitness.api.errors import ApiError, NotFound
+from fitness.api.errors import ApiError, IdConflict, NotFound
 from fitness.error_codes import ErrorCode
+from fitness.offline import IdDeleted
 from food import services as food
 from food.api.serializers import FoodLogWriteSerializer
 from food.models import FoodLog
+from storage import services as storage
+from storage.models import StoredFile
+from sync.database import write_tombstones
 from sync.models import SyncTombstone
 from sync.tables import TABLES, uuid_or_none
 from workouts import services as workouts
-from workouts.api.serializers import WorkoutCreateSerializer, WorkoutWriteSerializer
-from workouts.models import Exercise, Workout
+from workouts.api.serializers import (
+    ProgressInputSerializer,
+    SetLogInputSerializer,
+    WorkoutCreateSerializer,
+    WorkoutWriteSerializer,
+)
+from workouts.models import Exercise, ExerciseSet, Workout, WorkoutProgress
 
 logger = logging.getLogger("sync")
 
@@ -39,6 +54,9 @@ _JSON_COLUMNS = {
     "metadata",
     "progress_photo_ids",
     "ai_form_check",
+    "privacy_settings",
+    "preferences",
+    "marked",
 }
 _TIME_COLUMNS = {"timestamp", "completed_at", "created_at"}
 _NOT_A_UUID = "Ids are UUIDs: install a UUID generator in the app (setGenerator, see the README)."
@@ -126,7 +144,20 @@ _OWNED = {
     "food_logs": (FoodLog, "owner"),
     "workouts": (Workout, "owner"),
     "exercises": (Exercise, "workout__owner"),
+    "set_logs": (ExerciseSet, "exercise__workout__owner"),
+    "workout_progress": (WorkoutProgress, "workout__owner"),
+    "stored_files": (StoredFile, "owner"),
+    "profile": (User, "pk"),
+    "settings": (User, "pk"),
 }
+
+
+def _stored_id(table: str, raw: Any) -> int | uuid.UUID | None:
+    """An id as the server stores it. Set logs are numbered by the server; one the app
+    created offline carries the app's UUID until the server numbers it."""
+    if table == "set_logs" and str(raw).isdigit():
+        return int(str(raw))
+    return uuid_or_none(raw)
 
 
 def _conflicts(user: User, changes: dict, since: int) -> dict[str, list[str]]:
@@ -135,23 +166,30 @@ def _conflicts(user: User, changes: dict, since: int) -> dict[str, list[str]]:
     conflicts = {}
     for name, (model, owner) in _OWNED.items():
         pushed = changes.get(name, {})
+        records = [*pushed.get("created", []), *pushed.get("updated", [])]
+        raws = [record.get("id") for record in records]
         ids = {
             parsed
-            for record in [*pushed.get("created", []), *pushed.get("updated", [])]
-            if (parsed := uuid_or_none(record.get("id")))
-        } | {parsed for raw in pushed.get("deleted", []) if (parsed := uuid_or_none(raw))}
+            for raw in [*raws, *pushed.get("deleted", [])]
+            if (parsed := _stored_id(name, raw)) is not None
+        }
         if not ids:
             continue
+        pk_type = int if name == "set_logs" else uuid.UUID
         changed = {
             str(row_id)
             for row_id in model._base_manager.select_for_update(of=("self",))
-            .filter(**{owner: user}, pk__in=ids, sync_version__gte=since)
+            .filter(
+                **{owner: user.pk},
+                pk__in=[row_id for row_id in ids if isinstance(row_id, pk_type)],
+                sync_version__gte=since,
+            )
             .values_list("pk", flat=True)
         }
         gone = SyncTombstone.objects.filter(
             user_id=user.pk, table_name=name, sync_version__gte=since
         ).values_list("row_id", flat=True)
-        changed |= {str(row_id) for raw in gone if (row_id := uuid_or_none(raw)) in ids}
+        changed |= {str(row_id) for raw in gone if (row_id := _stored_id(name, raw)) in ids}
         if changed:
             conflicts[name] = sorted(changed)
     return conflicts
@@ -241,18 +279,23 @@ def _delete_workout(user: User, raw: str) -> None:
         workouts.delete_workout(owner=user, workout_id=workout_id)
 
 
-# --- exercises -----------------------------------------------------------------------------
+# --- exercises and set logs ------------------------------------------------------------
 
 _EXERCISE_COLUMNS = {"name", "sets", "reps", "duration", "distance", "completed", "notes"}
 _EXERCISE_NULLABLE = {"duration", "distance"}
+_SET_LOG_COLUMNS = {"reps", "rpe", "completed"}
+_NOT_A_SET_LOG_ID = "Set-log ids are the server's numbers, or UUIDs for sets the app created."
 
 
 def _current_exercises(workout: Workout) -> dict[str, dict[str, Any]]:
-    """The workout's exercises as REST input, with their sets, keyed by id."""
+    """The workout's exercises as REST input, with their sets, keyed by id. Each set
+    keeps its id and position under `key` and `position`, which are dropped before the
+    workout is written."""
     rows = Exercise.objects.filter(workout=workout).prefetch_related("set_logs")
     current = {}
     for exercise in rows:
         record = TABLES["exercises"].render([exercise], workout.owner)[0]
+        logs = TABLES["set_logs"].render(list(exercise.set_logs.all()), workout.owner)
         current[record["id"]] = {
             **{name: record[name] for name in _EXERCISE_COLUMNS},
             "id": record["id"],
@@ -260,15 +303,12 @@ def _current_exercises(workout: Workout) -> dict[str, dict[str, Any]]:
             "weight": _mass(record["weight"], record["weight_unit"]),
             "set_logs": [
                 {
-                    "reps": log.reps,
-                    "weight": _mass(
-                        TABLES["set_logs"].render([log], workout.owner)[0]["weight"],
-                        log.weight_unit,
-                    ),
-                    "rpe": log.rpe,
-                    "completed": log.completed,
+                    **{name: log[name] for name in _SET_LOG_COLUMNS},
+                    "weight": _mass(log["weight"], log["weight_unit"]),
+                    "key": log["id"],
+                    "position": log["position"],
                 }
-                for log in exercise.set_logs.all()
+                for log in logs
             ],
         }
     return current
@@ -278,11 +318,31 @@ def _mass(value: Any, unit: str | None) -> dict | None:
     return None if value is None else {"value": value, "unit": unit or "kg"}
 
 
-def _apply_exercises(user: User, pushed: dict, result: PushResult) -> None:
-    """Exercises are edited through their workout (it keeps volume and records right), so
-    the changes are grouped by workout and each workout's list is written once."""
-    by_workout: dict[uuid.UUID, list[dict]] = defaultdict(list)
-    for record in [*pushed.get("created", []), *pushed.get("updated", [])]:
+@dataclass
+class _WorkoutEdit:
+    """What a push changes under one workout: it is written once, as REST would."""
+
+    exercises: list[dict] = field(default_factory=list)
+    set_logs: list[dict] = field(default_factory=list)
+
+
+def _set_log_input(record: dict[str, Any]) -> dict[str, Any]:
+    """A pushed set log as the REST set-log input, checked by the same serializer."""
+    data = _fields(record, _SET_LOG_COLUMNS, {"rpe"})
+    if "weight" in record:
+        data["weight"] = _mass(record["weight"], record.get("weight_unit"))
+    SetLogInputSerializer(data=data).is_valid(raise_exception=True)
+    return data
+
+
+def _apply_workout_children(user: User, changes: dict, result: PushResult) -> None:
+    """Exercises and set logs are edited through their workout (it keeps volume and
+    records right), so the changes are grouped by workout and each workout's list is
+    written once."""
+    exercises, set_logs = changes.get("exercises", {}), changes.get("set_logs", {})
+    edits: dict[uuid.UUID, _WorkoutEdit] = defaultdict(_WorkoutEdit)
+    pushed_parents: dict[uuid.UUID, uuid.UUID] = {}
+    for record in [*exercises.get("created", []), *exercises.get("updated", [])]:
         record_id = str(record.get("id"))
         workout_id = uuid_or_none(record.get("workout_id"))
         if uuid_or_none(record_id) is None:
@@ -290,27 +350,64 @@ def _apply_exercises(user: User, pushed: dict, result: PushResult) -> None:
         elif workout_id is None:
             result.reject("exercises", record_id, "workout_id: not a workout id.")
         else:
-            by_workout[workout_id].append(record)
-    doomed = {parsed for raw in pushed.get("deleted", []) if (parsed := uuid_or_none(raw))}
+            edits[workout_id].exercises.append(record)
+            pushed_parents[uuid.UUID(record_id)] = workout_id
+
+    logs = [*set_logs.get("created", []), *set_logs.get("updated", [])]
+    named = {parsed for record in logs if (parsed := uuid_or_none(record.get("exercise_id")))}
+    parents = dict(
+        Exercise.objects.filter(
+            pk__in=named - set(pushed_parents), workout__owner=user, workout__deleted_at=None
+        ).values_list("id", "workout_id")
+    )
+    parents.update(pushed_parents)
+    for record in logs:
+        record_id = str(record.get("id"))
+        workout_id = parents.get(uuid_or_none(record.get("exercise_id")))
+        try:
+            if _stored_id("set_logs", record_id) is None:
+                raise _Rejected(_NOT_A_SET_LOG_ID)
+            if workout_id is None:
+                raise _Rejected("exercise_id: no such exercise of yours.")
+            edits[workout_id].set_logs.append({**record, "input": _set_log_input(record)})
+        except (_Rejected, ValidationError) as exc:
+            result.reject("set_logs", record_id, _reason(exc))
+
+    doomed = {parsed for raw in exercises.get("deleted", []) if (parsed := uuid_or_none(raw))}
     owners = Exercise.objects.filter(pk__in=doomed, workout__owner=user, workout__deleted_at=None)
     for workout_id in owners.values_list("workout_id", flat=True):
-        by_workout.setdefault(workout_id, [])
-    for workout_id, records in by_workout.items():
-        _rewrite_workout(user, workout_id, records, doomed, result)
+        edits.setdefault(workout_id, _WorkoutEdit())
+    # A set the app created and deleted before pushing was never stored: nothing to do.
+    gone_logs = {int(raw) for raw in set_logs.get("deleted", []) if raw.isdigit()}
+    doomed_logs = ExerciseSet.objects.filter(
+        pk__in=gone_logs, exercise__workout__owner=user, exercise__workout__deleted_at=None
+    )
+    for workout_id in doomed_logs.values_list("exercise__workout_id", flat=True):
+        edits.setdefault(workout_id, _WorkoutEdit())
+    removed = doomed | {str(log_id) for log_id in gone_logs}
+    for workout_id, edit in edits.items():
+        _rewrite_workout(user, workout_id, edit, removed, result)
 
 
 def _rewrite_workout(
-    user: User, workout_id: uuid.UUID, records: list[dict], doomed: set, result: PushResult
+    user: User, workout_id: uuid.UUID, edit: _WorkoutEdit, removed: set, result: PushResult
 ) -> None:
+    def reject_all(reason: str) -> None:
+        for record in edit.exercises:
+            result.reject("exercises", str(record["id"]), reason)
+        for record in edit.set_logs:
+            result.reject("set_logs", str(record["id"]), reason)
+
     workout = Workout.objects.for_owner(user).filter(pk=workout_id).first()
     if workout is None:
-        for record in records:
-            result.reject("exercises", str(record["id"]), "workout_id: no such workout of yours.")
+        reject_all("workout_id: no such workout of yours.")
         return
     current = _current_exercises(workout)
-    for exercise_id in doomed:
+    for exercise_id in removed:
         current.pop(str(exercise_id), None)
-    for record in records:
+    for item in current.values():
+        item["set_logs"] = [log for log in item["set_logs"] if log["key"] not in removed]
+    for record in edit.exercises:
         data = _fields(record, _EXERCISE_COLUMNS, _EXERCISE_NULLABLE)
         if "weight" in record:
             data["weight"] = _mass(record["weight"], record.get("weight_unit"))
@@ -322,8 +419,17 @@ def _rewrite_workout(
             "id": str(record["id"]),
             "position": position,
         }
+    placed = []
+    for record in edit.set_logs:
+        try:
+            _place_set_log(current, record)
+        except _Rejected as exc:
+            result.reject("set_logs", str(record["id"]), str(exc))
+        else:
+            placed.append(record)
+    edit.set_logs = placed
     ordered = sorted(current.values(), key=lambda item: (item.get("position") or 0, item["id"]))
-    exercises = [{k: v for k, v in item.items() if k != "position"} for item in ordered]
+    exercises = [_exercise_input(item) for item in ordered]
 
     def apply() -> None:
         serializer = WorkoutWriteSerializer(
@@ -342,13 +448,191 @@ def _rewrite_workout(
         with transaction.atomic():
             apply()
     except (_Rejected, ValidationError, ApiError) as exc:
-        for record in records:
-            result.reject("exercises", str(record["id"]), _reason(exc))
+        reject_all(_reason(exc))
+        return
+    # Every set of a rewritten workout is stored anew under a number of the server's, and
+    # the old numbers get tombstones. Sets the app created under its own UUIDs were never
+    # stored under them: their tombstones tell the app to drop its copy of each, since the
+    # server's copy arrives under its number in the same pull.
+    app_ids = [str(r["id"]) for r in edit.set_logs if not str(r["id"]).isdigit()]
+    write_tombstones(user_ids=[user.pk], table="set_logs", row_ids=app_ids)
+
+
+def _place_set_log(current: dict[str, dict], record: dict[str, Any]) -> None:
+    """Puts a pushed set log under its exercise (moving it if it changed exercise)."""
+    key = str(record["id"])
+    before: dict[str, Any] = {}
+    for item in current.values():
+        for log in item["set_logs"]:
+            if log["key"] == key:
+                before = log
+        item["set_logs"] = [log for log in item["set_logs"] if log["key"] != key]
+    parent = current.get(str(uuid_or_none(record["exercise_id"])))
+    if parent is None:
+        raise _Rejected("exercise_id: no such exercise of yours.")
+    position = record.get("position", before.get("position", len(parent["set_logs"])))
+    parent["set_logs"].append({**before, **record["input"], "key": key, "position": position})
+
+
+def _exercise_input(item: dict[str, Any]) -> dict[str, Any]:
+    logs = sorted(item["set_logs"], key=lambda log: (log["position"] or 0, log["key"]))
+    exercise = {k: v for k, v in item.items() if k not in ("position", "set_logs")}
+    exercise["set_logs"] = [
+        {k: v for k, v in log.items() if k not in ("key", "position")} for log in logs
+    ]
+    if logs:
+        # With set logs, their number is the exercise's sets.
+        exercise.pop("sets", None)
+    return exercise
+
+
+# --- workout progress -----------------------------------------------------------------
+
+_PROGRESS_HISTORY = "Progress entries are history: record new progress instead of editing one."
+
+
+def _save_progress(user: User, record: dict[str, Any], *, created: bool) -> None:
+    """A progress report made offline, recorded as POST .../progress records it (the
+    entry is the workout's state right after it); resending one is a no-op."""
+    progress_id = _record_id(record)
+    stored = WorkoutProgress.objects.filter(pk=progress_id).values("workout__owner_id").first()
+    if stored is not None:
+        if stored["workout__owner_id"] != user.pk:
+            raise IdConflict()
+        if not created:
+            raise _Rejected(_PROGRESS_HISTORY)
+        return
+    # Tombstones hold the id as the database printed it (SQLite: without dashes).
+    spellings = [str(progress_id), progress_id.hex]
+    if SyncTombstone.objects.filter(
+        user_id=user.pk, table_name="workout_progress", row_id__in=spellings
+    ).exists():
+        raise IdDeleted()
+    workout_id = uuid_or_none(record.get("workout_id"))
+    if workout_id is None:
+        raise _Rejected("workout_id: not a workout id.")
+    data = _fields(record, {"duration", "calories_burned", "timestamp", "marked"}, set())
+    marked = data.pop("marked", None) or {}
+    if not isinstance(marked, dict):
+        raise _Rejected("marked: expected an object.")
+    data.update({key: marked[key] for key in ("exercises", "sets") if marked.get(key)})
+    if not marked.get("exercises") and record.get("completed_exercises") is not None:
+        data["completed_exercises"] = record["completed_exercises"]
+    serializer = ProgressInputSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    workouts.record_progress(
+        owner=user, workout_id=workout_id, progress_id=progress_id, **serializer.validated_data
+    )
+
+
+# --- profile and settings ------------------------------------------------------------
+
+_ONE_ROW = (
+    "One row per account, made with the account: push it as updated (its id is your user id)."
+)
+_NOT_YOURS = "Not your account: this row's id is your user id."
+_PROFILE_COLUMNS = {"name", "display_name", "birthday", "gender", "fitness_goal"}
+_PROFILE_MEASURES = {
+    "height_cm": ("height", "cm"),
+    "weight_kg": ("weight", "kg"),
+    "target_weight_kg": ("target_weight", "kg"),
+}
+_SETTINGS_COLUMNS = set(UserSettingsSerializer().fields)
+
+
+def _own_row(user: User, record: dict[str, Any]) -> None:
+    if _record_id(record) != user.pk:
+        raise _Rejected(_NOT_YOURS)
+
+
+def _save_profile(user: User, record: dict[str, Any]) -> None:
+    """Through PUT /users/profile's serializer and service (and the preferences merge)."""
+    _own_row(user, record)
+    data = {
+        name: record[name]
+        for name in _PROFILE_COLUMNS & record.keys()
+        if record[name] is not None or name == "birthday"
+    }
+    if data.get("birthday") is not None:
+        data["birthday"] = _epoch(data["birthday"])[:10]
+    for column, (name, unit) in _PROFILE_MEASURES.items():
+        if column in record:
+            value = record[column]
+            data[name] = None if value is None else {"value": value, "unit": unit}
+    serializer = ProfileUpdateSerializer(data=data)
+    serializer.is_valid(raise_exception=True)
+    accounts.update_profile(user=user, changes=dict(serializer.validated_data))
+    if record.get("preferences") is not None:
+        wanted = _fields(record, {"preferences"}, set()).get("preferences")
+        if not isinstance(wanted, dict):
+            raise _Rejected("preferences: expected a JSON object.")
+        patch = _patch_towards(user.preferences, wanted)
+        if patch:
+            PreferencesSerializer(data=patch).is_valid(raise_exception=True)
+            accounts.merge_preferences(user=user, patch=patch)
+
+
+def _patch_towards(stored: Any, wanted: Any) -> Any:
+    """The RFC 7396 merge patch that turns `stored` into `wanted` (a pushed row holds the
+    whole object; the preferences service takes a merge patch)."""
+    if not isinstance(stored, dict) or not isinstance(wanted, dict):
+        return wanted
+    patch = {key: None for key in stored if key not in wanted}
+    for key, value in wanted.items():
+        if key not in stored:
+            patch[key] = value
+        elif stored[key] != value:
+            patch[key] = _patch_towards(stored[key], value)
+    return patch
+
+
+def _save_settings(user: User, record: dict[str, Any]) -> None:
+    """Through PATCH /users/settings' serializer and service."""
+    _own_row(user, record)
+    serializer = UserSettingsSerializer(
+        data=_fields(record, _SETTINGS_COLUMNS, set()), partial=True
+    )
+    serializer.is_valid(raise_exception=True)
+    accounts.update_settings(user=user, changes=dict(serializer.validated_data))
+
+
+# --- stored files --------------------------------------------------------------------
+
+_UPLOAD_ONLY = (
+    "Files are created by uploading their bytes (POST /api/v1/storage/upload); their "
+    "metadata is fixed at upload. Over sync a file can only be deleted."
+)
+
+
+def _delete_stored_file(user: User, raw: str) -> None:
+    file_id = uuid_or_none(raw)
+    if file_id is not None:
+        # Like DELETE /storage/batch: ids that are not the caller's live files are skipped.
+        storage.delete_files(owner=user, ids=[file_id])
 
 
 # --- the push ------------------------------------------------------------------------------
 
 _READ_ONLY_REASON = "This table is read-only over sync; change it through its REST endpoint."
+_DELETE_ACCOUNT = "The account row is not deleted over sync: use DELETE /api/v1/users/account."
+# Tables whose pushed rows are refused whole, each with why; the rest are applied below.
+_REFUSED = {
+    "profile": {"created": _ONE_ROW, "deleted": _DELETE_ACCOUNT},
+    "settings": {"created": _ONE_ROW, "deleted": _DELETE_ACCOUNT},
+    "stored_files": {"created": _UPLOAD_ONLY, "updated": _UPLOAD_ONLY},
+    "workout_progress": {"deleted": _PROGRESS_HISTORY},
+}
+
+
+def _refuse(result: PushResult, name: str, pushed: dict) -> None:
+    reasons = (
+        _REFUSED.get(name, {})
+        if TABLES[name].pushable
+        else dict.fromkeys(("created", "updated", "deleted"), _READ_ONLY_REASON)
+    )
+    for kind, reason in reasons.items():
+        for item in pushed[kind]:
+            result.reject(name, item if kind == "deleted" else str(item.get("id")), reason)
 
 
 @transaction.atomic
@@ -360,19 +644,30 @@ def push_changes(*, user: User, changes: dict[str, dict], last_pulled_at: int) -
         raise SyncConflict(details={"conflicts": conflicts})
     result = PushResult()
     for name, pushed in changes.items():
-        if not TABLES[name].pushable:
-            for record in [*pushed["created"], *pushed["updated"]]:
-                result.reject(name, str(record.get("id")), _READ_ONLY_REASON)
-            for raw in pushed["deleted"]:
-                result.reject(name, raw, _READ_ONLY_REASON)
+        _refuse(result, name, pushed)
     savers = {"food_logs": _save_food_log, "workouts": _save_workout}
     for name, save in savers.items():
         pushed = changes.get(name)
         for record in [*pushed["created"], *pushed["updated"]] if pushed else []:
             _each(result, name, str(record.get("id")), lambda r=record, s=save: s(user, r))
-    if "exercises" in changes:
-        _apply_exercises(user, changes["exercises"], result)
-    deleters = {"food_logs": _delete_food_log, "workouts": _delete_workout}
+    _apply_workout_children(user, changes, result)
+    progress = changes.get("workout_progress", {})
+    for created, kind in ((True, "created"), (False, "updated")):
+        for record in progress.get(kind, []):
+            _each(
+                result,
+                "workout_progress",
+                str(record.get("id")),
+                lambda r=record, c=created: _save_progress(user, r, created=c),
+            )
+    for name, save in {"profile": _save_profile, "settings": _save_settings}.items():
+        for record in changes.get(name, {}).get("updated", []):
+            _each(result, name, str(record.get("id")), lambda r=record, s=save: s(user, r))
+    deleters = {
+        "food_logs": _delete_food_log,
+        "workouts": _delete_workout,
+        "stored_files": _delete_stored_file,
+    }
     for name, delete in deleters.items():
         for raw in changes.get(name, {}).get("deleted", []):
             _each(result, name, raw, lambda r=raw, d=delete: d(user, r))

@@ -187,11 +187,12 @@ def record_progress(
     duration: int | None = None,
     calories_burned: int | None = None,
     timestamp: datetime | None = None,
+    progress_id: uuid.UUID | None = None,
 ) -> WorkoutProgress:
     """Marks exercises (by index or id, or the first `completed_exercises` in order) and
     logged sets (by index) done, records the elapsed duration and calories, completes the
     workout once every exercise is done, and appends the resulting state to the progress
-    history."""
+    history (under `progress_id` when an offline client chose it: sync push)."""
     workout = _lock(owner, workout_id)
     items = list(Exercise.objects.filter(workout=workout).prefetch_related("set_logs"))
     if completed_exercises is not None:
@@ -230,6 +231,7 @@ def record_progress(
     _changed(owner, workout.created_at)
 
     return WorkoutProgress.objects.create(
+        id=progress_id or uuid.uuid4(),
         workout=workout,
         timestamp=moment,
         completed_exercises=sum(1 for exercise in items if exercise.completed),

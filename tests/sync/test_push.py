@@ -12,6 +12,7 @@ from tests.storage.factories import stored_file
 from tests.sync.helpers import URL, Replica, pull, push
 from tests.workouts.factories import create_workout
 from workouts.models import Exercise, Workout
+from workouts.services import record_progress
 
 # Conflicts compare markers with the last pull: only meaningful across real commits.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -292,11 +293,31 @@ def _everything() -> dict[str, list]:
 
 def test_push_naming_another_users_ids_changes_nothing_of_theirs(other_user, auth_client):
     log = FoodLogFactory(owner=other_user)
-    workout = create_workout(other_user)
+    workout = create_workout(
+        other_user, exercises=[{"name": "Squat", "set_logs": [{"reps": 5}, {"reps": 3}]}]
+    )
     exercise = workout.exercises.first()
+    set_log = exercise.set_logs.first()
+    progress = record_progress(owner=other_user, workout_id=workout.pk, exercises=[0], sets=[])
+    their_file = stored_file(other_user)
     device = Replica()
     device.sync(auth_client)
-    before = {label: rows for label, rows in _everything().items() if label != "accounts.User"}
+    theirs = str(other_user.pk)
+    set_log_record = {
+        "id": str(set_log.pk),
+        "exercise_id": str(exercise.pk),
+        "position": 0,
+        "reps": 99,
+    }
+    progress_record = {
+        "id": str(progress.pk),
+        "workout_id": str(workout.pk),
+        "completed_exercises": 1,
+    }
+    # The pushing user's own row may move (nothing of theirs is pushed); the other's not.
+    before = {label: rows for label, rows in _everything().items() if label != "accounts.User"} | {
+        "them": list(type(other_user).objects.filter(pk=other_user.pk).values())
+    }
 
     response = push(
         auth_client,
@@ -315,16 +336,33 @@ def test_push_naming_another_users_ids_changes_nothing_of_theirs(other_user, aut
                 "updated": [exercise_record(str(workout.pk), id=str(exercise.pk))],
                 "deleted": [str(exercise.pk)],
             },
+            set_logs={
+                "created": [{**set_log_record, "id": str(uuid.uuid4())}],
+                "updated": [set_log_record],
+                "deleted": [str(set_log.pk)],
+            },
+            workout_progress={
+                "created": [progress_record],
+                "updated": [{**progress_record, "id": str(uuid.uuid4())}],
+            },
+            stored_files={"deleted": [str(their_file.pk)]},
+            profile={"updated": [{"id": theirs, "name": "Hijacked"}]},
+            settings={"updated": [{"id": theirs, "theme_mode": "dark"}]},
         ),
     )
 
     assert response.status_code == 200
-    after = {label: rows for label, rows in _everything().items() if label != "accounts.User"}
+    after = {label: rows for label, rows in _everything().items() if label != "accounts.User"} | {
+        "them": list(type(other_user).objects.filter(pk=other_user.pk).values())
+    }
     assert after == before
     rejected = response.json()["experimentalRejectedIds"]
     assert str(log.pk) in rejected["food_logs"]
     assert str(workout.pk) in rejected["workouts"]
     assert str(exercise.pk) in rejected["exercises"]
+    assert str(set_log.pk) in rejected["set_logs"]
+    assert str(progress.pk) in rejected["workout_progress"]
+    assert rejected["profile"] == rejected["settings"] == [theirs]
     assert "Hijacked" not in response.content.decode()
 
 
