@@ -29,6 +29,7 @@ from fitness.api.errors import ApiError, IdConflict, PreconditionFailed
 from fitness.error_codes import ErrorCode
 from fitness.ws import send_user_event
 from social.selectors import sharing_errors_per_item
+from sync.models import SyncTombstone
 
 
 class IdDeleted(ApiError):
@@ -53,9 +54,17 @@ class ClientIds:
 
 
 def check_client_ids(
-    model: type[models.Model], *, owner: Any, ids: Sequence[uuid.UUID | None]
+    model: type[models.Model],
+    *,
+    owner: Any,
+    ids: Sequence[uuid.UUID | None],
+    sync_table: str | None = None,
 ) -> ClientIds:
-    """One query for every id of a create (None: the server picks the id)."""
+    """One query for every id of a create (None: the server picks the id).
+
+    A model whose rows are hard-deleted (stored files) names its sync table: a deletion
+    leaves no row, only the owner's sync tombstone (sync.database), which then is the
+    record that the owner's id was deleted."""
     wanted = [given for given in ids if given is not None]
     if not wanted:
         return ClientIds()
@@ -64,9 +73,12 @@ def check_client_ids(
     if tombstoned:
         columns.append("deleted_at")
     stored = {row["id"]: row for row in model._base_manager.filter(pk__in=wanted).values(*columns)}
+    gone = _tombstoned_ids(owner, sync_table, [given for given in wanted if given not in stored])
     result = ClientIds()
     for index, given in enumerate(ids):
         row = stored.get(given)
+        if given in gone:
+            result.deleted.append(index)
         if row is None:
             continue
         if row["owner_id"] != owner.pk:
@@ -76,6 +88,18 @@ def check_client_ids(
         else:
             result.existing.add(given)
     return result
+
+
+def _tombstoned_ids(owner: Any, sync_table: str | None, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    if sync_table is None or not ids:
+        return set()
+    # The database printed the id into the tombstone: with dashes (PostgreSQL) or without
+    # (SQLite).
+    spellings = {spelling: given for given in ids for spelling in (str(given), given.hex)}
+    found = SyncTombstone.objects.filter(
+        user_id=owner.pk, table_name=sync_table, row_id__in=list(spellings)
+    ).values_list("row_id", flat=True)
+    return {spellings[row_id] for row_id in found}
 
 
 def etag_for(instance: models.Model) -> str:

@@ -10,7 +10,7 @@ import re
 import secrets
 import unicodedata
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -19,14 +19,14 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from accounts.models import User
 from fitness.api.errors import ApiError
 from fitness.error_codes import ErrorCode
-from fitness.offline import data_changed
+from fitness.offline import IdDeleted, check_client_ids, data_changed
 from fitness.transactions import robust_on_commit
 from fitness.uploads import check_upload_size
 from storage import images, selectors
@@ -63,6 +63,7 @@ def upload_file(
     purpose: str = Purpose.OTHER,
     access_level: str = AccessLevel.PRIVATE,
     expiry: datetime | None = None,
+    file_id: uuid.UUID | None = None,
 ) -> StoredFile:
     """Checks, cleans and stores one uploaded image; variants follow in a task."""
     return store_image(
@@ -73,7 +74,37 @@ def upload_file(
         purpose=purpose,
         access_level=access_level,
         expiry=expiry,
+        file_id=file_id,
     )
+
+
+def upload_file_once(
+    *, owner: User, upload: UploadedFile, file_id: uuid.UUID | None, **options
+) -> tuple[StoredFile, bool]:
+    """`upload_file` under the id an offline client chose, idempotent like every offline
+    create (fitness.offline): the caller's stored id returns that file untouched (its bytes
+    are not read again), and whether it is new."""
+    if file_id is not None and (existing := _replay(owner, file_id)) is not None:
+        return existing, False
+    try:
+        return upload_file(owner=owner, upload=upload, file_id=file_id, **options), True
+    except IntegrityError:
+        # A concurrent upload stored the same id first.
+        if file_id is None or (existing := _replay(owner, file_id)) is None:
+            raise
+        return existing, False
+
+
+def _replay(owner: User, file_id: uuid.UUID) -> StoredFile | None:
+    known = check_client_ids(StoredFile, owner=owner, ids=[file_id], sync_table="stored_files")
+    known.raise_refused()
+    if not known.existing:
+        return None
+    found = selectors.files_for(owner).filter(pk=file_id).first()
+    if found is None:
+        # Past its expiry it is gone for clients, as if the sweep had deleted it already.
+        raise IdDeleted()
+    return found
 
 
 def accept_image(
@@ -100,6 +131,7 @@ def store_image(
     purpose: str = Purpose.OTHER,
     access_level: str = AccessLevel.PRIVATE,
     expiry: datetime | None = None,
+    file_id: uuid.UUID | None = None,
 ) -> StoredFile:
     """Stores an image that `accept_image` has already checked and encoded (an upload,
     or e.g. the downscaled copy of a photo that AI recognition made), within the quota.
@@ -119,6 +151,7 @@ def store_image(
             purpose=purpose,
             access_level=access_level,
             expiry=expiry,
+            file_id=file_id,
         )
     except Exception:
         default_storage.delete(key)
@@ -209,12 +242,14 @@ def _record_upload(
     purpose: str,
     access_level: str,
     expiry: datetime | None,
+    file_id: uuid.UUID | None,
 ) -> StoredFile:
     # The owner's row is the per-user lock: two uploads at once cannot both fit in the
     # space that is left for one.
     User.objects.select_for_update().only("pk").get(pk=owner.pk)
     _check_quota(owner, encoded.size)
     stored = StoredFile.objects.create(
+        id=file_id or uuid.uuid4(),
         owner=owner,
         key=key,
         original_filename=original_filename,
@@ -318,10 +353,18 @@ def make_variants(*, file_id: uuid.UUID | str) -> None:
 
 
 @transaction.atomic
-def delete_file(*, owner: User, file_id: uuid.UUID) -> None:
+def delete_file(
+    *,
+    owner: User,
+    file_id: uuid.UUID,
+    precondition: Callable[[StoredFile], None] | None = None,
+) -> None:
+    """`precondition` (the If-Match check) sees the locked row."""
     # Locked, so the variants read here are the ones `make_variants` committed; a later
     # variants update waits, finds the row gone and removes its own blobs.
     stored = selectors.get_file(owner, file_id, for_update=True)
+    if precondition is not None:
+        precondition(stored)
     stored.delete()
 
 

@@ -427,7 +427,11 @@ MATRIX: dict[str, Row] = {
     ),
     # --- storage -----------------------------------------------------------------------
     "POST /api/v1/storage/upload": Row(
-        owner=201, multipart=True, body=lambda w: {"file": upload(jpeg_bytes())}
+        owner=201,
+        other=(409, "id_conflict"),
+        multipart=True,
+        body=lambda w: {"file": upload(jpeg_bytes())},
+        other_body=lambda w: {"file": upload(jpeg_bytes()), "id": str(w.file.pk)},
     ),
     "POST /api/v1/storage/batch-upload": Row(
         owner=201, multipart=True, body=lambda w: {"files": [upload(jpeg_bytes())]}

@@ -44,6 +44,11 @@ class _UploadOptionsSerializer(serializers.Serializer):
 
 
 class UploadSerializer(_UploadOptionsSerializer):
+    id = serializers.UUIDField(
+        required=False,
+        help_text="Chosen by an offline client. Sending the same id again returns the "
+        "stored file (200) without storing the bytes twice.",
+    )
     file = serializers.FileField(
         help_text="JPEG, PNG, WebP or HEIC/HEIF image; the type is read from its bytes."
     )

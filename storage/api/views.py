@@ -1,8 +1,10 @@
+from functools import partial
+
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import MultiPartParser
@@ -14,6 +16,7 @@ from fitness.api import responses
 from fitness.api.errors import ApiError, NotFound
 from fitness.api.schema import DeleteWithBodySchema, error_responses
 from fitness.error_codes import ErrorCode
+from fitness.offline import check_if_match, etag_for
 from fitness.uploads import FileTooLarge, read_multipart
 from rollout.api.permissions import feature_enabled
 from rollout.features import Feature
@@ -42,6 +45,22 @@ def _error_item(index: int, error: ApiError) -> dict:
     }
 
 
+def _one(request, stored: StoredFile, *, created: bool = False) -> Response:
+    body = _render(s.StorageResponseSerializer, [stored], request)[0]
+    headers = {"ETag": etag_for(stored)}
+    if created:
+        return responses.created(request, body, "storage-file", stored.pk, headers=headers)
+    return Response(body, headers=headers)
+
+
+_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The ETag you last read: if the file changed since, the delete answers 412.",
+)
+
+
 class UploadView(APIView):
     parser_classes = [MultiPartParser]
     permission_classes = _UPLOADS_ON
@@ -51,7 +70,12 @@ class UploadView(APIView):
         request={"multipart/form-data": s.UploadSerializer},
         responses={
             201: s.StorageResponseSerializer,
+            200: OpenApiResponse(
+                s.StorageResponseSerializer, description="The file already stored under `id`."
+            ),
             **error_responses(
+                ErrorCode.ID_CONFLICT,
+                ErrorCode.ID_DELETED,
                 ErrorCode.INVALID_IMAGE,
                 ErrorCode.IMAGE_TOO_LARGE,
                 ErrorCode.FILE_TOO_LARGE,
@@ -64,16 +88,22 @@ class UploadView(APIView):
         "413 `quota_exceeded` when the user's storage is full, 415 for anything but a "
         "JPEG, PNG, WebP or HEIC/HEIF image, 400 `invalid_image` / `image_too_large` "
         "(past STORAGE_MAX_PIXELS), 503 `service_unavailable` with Retry-After when the "
-        "server is busy decoding other images.",
+        "server is busy decoding other images. With `id` (chosen offline) the upload is "
+        "idempotent like every offline create: 409 `id_conflict` when the id is someone "
+        "else's, 410 `id_deleted` when it was yours and you deleted the file.",
     )
     def post(self, request):
         body, _ = read_multipart(request, max_files=1, field="files")
         data = s.UploadSerializer(data=body)
         data.is_valid(raise_exception=True)
         options = dict(data.validated_data)
-        stored = services.upload_file(owner=request.user, upload=options.pop("file"), **options)
-        body = _render(s.StorageResponseSerializer, [stored], request)[0]
-        return responses.created(request, body, "storage-file", stored.pk)
+        stored, created = services.upload_file_once(
+            owner=request.user,
+            upload=options.pop("file"),
+            file_id=options.pop("id", None),
+            **options,
+        )
+        return _one(request, stored, created=created)
 
 
 class BatchUploadView(APIView):
@@ -166,15 +196,20 @@ class FileListView(GenericAPIView):
 class FileDetailView(APIView):
     @extend_schema(tags=[TAG], responses={200: s.StorageResponseSerializer})
     def get(self, request, file_id):
-        stored = selectors.get_file(request.user, file_id)
-        return Response(_render(s.StorageResponseSerializer, [stored], request)[0])
+        return _one(request, selectors.get_file(request.user, file_id))
 
     @extend_schema(
         tags=[TAG],
-        responses={204: OpenApiResponse(description="Deleted, with its blobs and variants.")},
+        parameters=[_IF_MATCH],
+        responses={
+            204: OpenApiResponse(description="Deleted, with its blobs and variants."),
+            **error_responses(ErrorCode.PRECONDITION_FAILED),
+        },
     )
     def delete(self, request, file_id):
-        services.delete_file(owner=request.user, file_id=file_id)
+        services.delete_file(
+            owner=request.user, file_id=file_id, precondition=partial(check_if_match, request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

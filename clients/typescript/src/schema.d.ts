@@ -691,7 +691,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** @description 413 `file_too_large` / `payload_too_large` past the per-file limit, 413 `quota_exceeded` when the user's storage is full, 415 for anything but a JPEG, PNG, WebP or HEIC/HEIF image, 400 `invalid_image` / `image_too_large` (past STORAGE_MAX_PIXELS), 503 `service_unavailable` with Retry-After when the server is busy decoding other images. */
+        /** @description 413 `file_too_large` / `payload_too_large` past the per-file limit, 413 `quota_exceeded` when the user's storage is full, 415 for anything but a JPEG, PNG, WebP or HEIC/HEIF image, 400 `invalid_image` / `image_too_large` (past STORAGE_MAX_PIXELS), 503 `service_unavailable` with Retry-After when the server is busy decoding other images. With `id` (chosen offline) the upload is idempotent like every offline create: 409 `id_conflict` when the id is someone else's, 410 `id_deleted` when it was yours and you deleted the file. */
         post: operations["storage_upload_create"];
         delete?: never;
         options?: never;
@@ -2817,6 +2817,11 @@ export interface components {
              * @description When the file is deleted by itself; in the future.
              */
             expiry?: string | null;
+            /**
+             * Format: uuid
+             * @description Chosen by an offline client. Sending the same id again returns the stored file (200) without storing the bytes twice.
+             */
+            id?: string;
             /**
              * Format: binary
              * @description JPEG, PNG, WebP or HEIC/HEIF image; the type is read from its bytes.
@@ -7532,7 +7537,10 @@ export interface operations {
     storage_destroy: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag you last read: if the file changed since, the delete answers 412. */
+                "If-Match"?: string;
+            };
             path: {
                 file_id: string;
             };
@@ -7562,6 +7570,15 @@ export interface operations {
             };
             /** @description - `not_found`: No such object for this caller (or no such endpoint). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `precondition_failed`: `If-Match` no longer matches: the object changed since it was read. */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8046,6 +8063,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The file already stored under `id`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StorageResponse"];
+                };
+            };
             201: {
                 headers: {
                     /** @description The URL of what was created. */
@@ -8076,6 +8102,24 @@ export interface operations {
              *     - `token_not_valid`: The token is invalid, expired or revoked.
              */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `id_conflict`: A client-chosen id is already used by another object; create it with a new id. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description - `id_deleted`: The caller's object with this client-chosen id was deleted; it is not recreated. */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
