@@ -33,7 +33,7 @@ from storage import services as storage
 from storage.models import StoredFile
 from sync.database import write_tombstones
 from sync.models import SyncTombstone
-from sync.tables import TABLES, uuid_or_none
+from sync.tables import TABLES, epoch_ms, uuid_or_none
 from workouts import services as workouts
 from workouts.api.serializers import (
     ProgressInputSerializer,
@@ -495,11 +495,22 @@ def _save_progress(user: User, record: dict[str, Any], *, created: bool) -> None
     """A progress report made offline, recorded as POST .../progress records it (the
     entry is the workout's state right after it); resending one is a no-op."""
     progress_id = _record_id(record)
-    stored = WorkoutProgress.objects.filter(pk=progress_id).values("workout__owner_id").first()
+    stored = (
+        WorkoutProgress.objects.filter(pk=progress_id)
+        .values("workout__owner_id", "timestamp", "duration", "calories_burned")
+        .first()
+    )
     if stored is not None:
+        stored["timestamp"] = epoch_ms(stored["timestamp"])
         if stored["workout__owner_id"] != user.pk:
             raise IdConflict()
-        if not created:
+        # The same report sent again (a lost answer; or a client that sends created records
+        # as updated) is a no-op, a changed one an edit of history. Its moment, and the
+        # figures the server stores as given, tell them apart.
+        if not created and any(
+            record.get(name) is not None and record[name] != stored[name]
+            for name in ("timestamp", "duration", "calories_burned")
+        ):
             raise _Rejected(_PROGRESS_HISTORY)
         return
     # Tombstones hold the id as the database printed it (SQLite: without dashes).

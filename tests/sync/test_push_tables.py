@@ -190,7 +190,13 @@ def test_push_records_progress_under_the_apps_id_once(user, auth_client):
     device.sync(auth_client)
     again = push(auth_client, device.last_pulled_at, changes(workout_progress={"created": [entry]}))
 
-    assert first.json() == again.json() == {"experimentalRejectedIds": {}, "reasons": {}}
+    # WatermelonDB's sendCreatedAsUpdated sends the same report as an update.
+    as_update = push(
+        auth_client, device.last_pulled_at, changes(workout_progress={"updated": [entry]})
+    )
+
+    nothing_rejected = {"experimentalRejectedIds": {}, "reasons": {}}
+    assert first.json() == again.json() == as_update.json() == nothing_rejected
     stored = WorkoutProgress.objects.get()
     assert str(stored.pk) == entry["id"]
     assert (stored.completed_exercises, stored.total_exercises, stored.duration) == (1, 2, 20)
@@ -207,23 +213,20 @@ def test_progress_history_is_not_edited_or_deleted_over_sync(user, auth_client):
     device.sync(auth_client)
     bad = _progress_record(workout, marked=json.dumps({"exercises": [str(uuid.uuid4())]}))
 
-    response = push(
+    edited = push(
         auth_client,
         device.last_pulled_at,
-        changes(
-            workout_progress={
-                "created": [bad],
-                "updated": [{**entry, "duration": 99}],
-                "deleted": [entry["id"]],
-            }
-        ),
+        changes(workout_progress={"created": [bad], "updated": [{**entry, "duration": 99}]}),
+    )
+    deleted = push(
+        auth_client, device.last_pulled_at, changes(workout_progress={"deleted": [entry["id"]]})
     )
 
-    assert response.status_code == 200
-    reasons = response.json()["reasons"]["workout_progress"]
+    reasons = edited.json()["reasons"]["workout_progress"]
     assert set(reasons) == {entry["id"], bad["id"]}
     assert "history" in reasons[entry["id"]]
     assert "exercises" in reasons[bad["id"]]
+    assert "history" in deleted.json()["reasons"]["workout_progress"][entry["id"]]
     assert list(WorkoutProgress.objects.values_list("pk", "duration")) == [
         (uuid.UUID(entry["id"]), 20)
     ]
