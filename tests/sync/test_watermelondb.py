@@ -12,7 +12,7 @@ import pytest
 from accounts import tokens
 from food.models import FoodLog
 from tests.factories import UserFactory
-from workouts.models import Exercise, Workout
+from workouts.models import Exercise, ExerciseSet, Workout
 
 CLIENT = Path(__file__).parent / "watermelondb"
 CACHE = Path(__file__).resolve().parents[2] / ".cache" / "sync-e2e"
@@ -78,6 +78,25 @@ def test_two_watermelondb_devices_sync_through_the_server(live_server):
     assert result["tabletExercises"][0]["name"] == "Squat"
     assert Workout.objects.get(pk=ids["legs"]).owner == user
     assert Exercise.objects.filter(workout_id=ids["legs"]).count() == 1
+    # The tablet's set log and profile edit reached the phone; both devices hold the set
+    # under the server's number, not the tablet's UUID.
+    stored_set = ExerciseSet.objects.get(exercise__workout_id=ids["legs"])
+    assert result["sets"]["phone"] == result["sets"]["tablet"]
+    assert result["sets"]["phone"] == [
+        {
+            "id": str(stored_set.pk),
+            "exercise_id": result["tabletExercises"][0]["id"],
+            "reps": 5,
+            "weight": 225,
+            "weight_unit": "lb",
+            "rpe": 8,
+            "completed": True,
+        }
+    ]
+    user.refresh_from_db()
+    assert (user.name, float(user.weight_kg)) == ("Tablet user", 72.5)
+    expected_profile = [{"id": str(user.pk), "name": "Tablet user", "weight_kg": 72.5}]
+    assert result["profiles"]["phone"] == result["profiles"]["tablet"] == expected_profile
     # Both edited the tea offline; the tablet synced last: its changed columns win on
     # both devices and on the server (WatermelonDB's per-column resolution).
     phone, tablet = result["afterConflict"]["phone"], result["afterConflict"]["tablet"]

@@ -1,6 +1,7 @@
 // Two "devices" running the real WatermelonDB client (LokiJS adapter, in memory) against
 // the server: offline creates, edits and deletes, synchronize(), a second device that sees
-// the same data, and a conflicting edit from both. Prints one JSON summary on stdout.
+// the same data (a set log and a profile edit going the other way), and a conflicting edit
+// from both. Prints one JSON summary on stdout.
 //
 //   BASE_URL=http://127.0.0.1:8000 TOKEN=<access token> node sync_e2e.js
 
@@ -68,10 +69,25 @@ const schema = appSchema({
         col("notes", "string"),
       ],
     }),
-    ...["set_logs", "workout_progress", "stored_files", "conversations", "chat_messages"].map(
+    tableSchema({
+      name: "set_logs",
+      columns: [
+        col("exercise_id", "string", false),
+        col("position", "number"),
+        col("reps", "number"),
+        col("weight", "number"),
+        col("weight_unit", "string"),
+        col("rpe", "number"),
+        col("completed", "boolean"),
+      ],
+    }),
+    ...["workout_progress", "stored_files", "conversations", "chat_messages"].map(
       (name) => tableSchema({ name, columns: [col("name", "string")] }),
     ),
-    tableSchema({ name: "profile", columns: [col("name", "string"), col("email", "string")] }),
+    tableSchema({
+      name: "profile",
+      columns: [col("name", "string"), col("email", "string"), col("weight_kg", "number")],
+    }),
     tableSchema({ name: "settings", columns: [col("theme_mode", "string")] }),
   ],
 });
@@ -189,7 +205,30 @@ async function main() {
   const phoneLogs = await rows(phone, "food_logs", LOG_COLUMNS);
   const tabletLogs = await rows(tablet, "food_logs", LOG_COLUMNS);
   const tabletWorkouts = await rows(tablet, "workouts", ["id", "name", "volume_kg"]);
-  const tabletExercises = await rows(tablet, "exercises", ["workout_id", "name", "weight"]);
+  const tabletExercises = await rows(tablet, "exercises", ["id", "workout_id", "name", "weight"]);
+
+  // Offline on the tablet: a set logged under the phone's exercise, and a profile edit.
+  const squat = (await tablet.get("exercises").query().fetch())[0];
+  const profile = (await tablet.get("profile").query().fetch())[0];
+  const setLog = await create(tablet, "set_logs", {
+    exercise_id: squat.id, position: 0, reps: 5, weight: 225, weight_unit: "lb", rpe: 8,
+    completed: true,
+  });
+  await edit(tablet, "profile", profile.id, { name: "Tablet user", weight_kg: 72.5 });
+  await sync(tablet);
+  await sync(phone);
+  // The tablet's next pull swaps its copy of the set for the server's numbered one.
+  await sync(tablet);
+  const SET_COLUMNS = ["exercise_id", "reps", "weight", "weight_unit", "rpe", "completed"];
+  const sets = {
+    phone: await rows(phone, "set_logs", ["id", ...SET_COLUMNS]),
+    tablet: await rows(tablet, "set_logs", ["id", ...SET_COLUMNS]),
+  };
+  const PROFILE_COLUMNS = ["id", "name", "weight_kg"];
+  const profiles = {
+    phone: await rows(phone, "profile", PROFILE_COLUMNS),
+    tablet: await rows(tablet, "profile", PROFILE_COLUMNS),
+  };
 
   // Both devices edit the same log offline; the phone syncs first.
   await edit(phone, "food_logs", tea.id, { name: "Green tea" });
@@ -200,7 +239,9 @@ async function main() {
 
   console.log(
     JSON.stringify({
-      ids: { oats: oats.id, tea: tea.id, crisps: crisps.id, legs: legs.id },
+      ids: { oats: oats.id, tea: tea.id, crisps: crisps.id, legs: legs.id, setLog: setLog.id },
+      sets,
+      profiles,
       phoneLogs,
       tabletLogs,
       tabletWorkouts,
