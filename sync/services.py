@@ -609,6 +609,8 @@ def _save_settings(user: User, record: dict[str, Any]) -> None:
 
 # --- stored files --------------------------------------------------------------------
 
+# Only a delete means over sync what it means over REST: a file row without its bytes could
+# not be valid, and its metadata (type, size, dimensions) is what the upload measured.
 _UPLOAD_ONLY = (
     "Files are created by uploading their bytes (POST /api/v1/storage/upload); their "
     "metadata is fixed at upload. Over sync a file can only be deleted."
