@@ -346,3 +346,24 @@ def test_stored_files_are_deleted_over_sync_but_never_made_or_edited(user, auth_
     ]
     device.sync(auth_client)
     assert device.ids("stored_files") == {str(kept.pk)}
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_pushed_sets_of_one_workout_cost_the_same_queries_however_many(
+    user, auth_client, count, django_assert_num_queries
+):
+    workout = _workout_with_sets(user)
+    device = _synced(auth_client)
+    exercise_id = str(workout.exercises.get().pk)
+    logs = [
+        {"id": str(uuid.uuid4()), "exercise_id": exercise_id, "position": 2 + n, "reps": 1}
+        for n in range(count)
+    ]
+
+    # The request's own (auth, the conflict check, savepoints) plus one read and
+    # one rewrite of the workout, whatever the number of sets.
+    with django_assert_num_queries(29):
+        response = push(auth_client, device.last_pulled_at, changes(set_logs={"created": logs}))
+
+    assert response.json()["reasons"] == {}
+    assert ExerciseSet.objects.filter(exercise_id=exercise_id).count() == 2 + count
