@@ -20,8 +20,9 @@ What the marker is, and why a pull never misses a write:
   can run past it, and the row commit later with an older time.
   Only this database's writers hold the cut-off back: other databases of the cluster
   (other tenants, test runs) share transaction ids but not these tables. The pulling
-  session counts too: had it written in the same transaction, its later writes would
-  carry the same id (which is why tests of incremental pulls commit for real).
+  session's own transaction counts too: had it written in it, its later writes there
+  carry the same id, so the cut-off stays at or below that id (the snapshot itself
+  leaves the session's own transaction out).
 - SQLite (the embedded default) has one writer at a time: a plain counter in
   `sync_synccounter`, bumped by the triggers inside the write, is exact; the cut-off is
   the next value.
@@ -322,9 +323,14 @@ def drop_social_triggers(apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
         schema_editor.execute(statement)
 
 
+# The snapshot leaves out the pulling session's own transaction, while its xmax follows
+# every transaction of the cluster: once another database's transaction ends, xmax passes
+# an id this session holds, so that id is taken in explicitly (a no-op unless the session
+# wrote in the pull's transaction, as a test does; LEAST ignores its NULL otherwise).
 _PG_CUTOFF = """
 SELECT LEAST(
     pg_snapshot_xmax(snap.s)::text::bigint,
+    pg_current_xact_id_if_assigned()::text::bigint,
     (SELECT min(xip::text::bigint) FROM pg_snapshot_xip(snap.s) AS xip
      WHERE xip::text::bigint % 4294967296 IN (
          SELECT backend_xid::text::bigint FROM pg_stat_activity
