@@ -133,6 +133,17 @@ def changed_since(rows: models.QuerySet, cutoff: int | None) -> models.QuerySet:
 # --- live change events --------------------------------------------------------------------
 
 _PENDING = "_sync_changed_pending"
+# What a change of who may read a group's rows changes for its members: the group's own
+# tables, and the workouts they read through it.
+GROUP_TABLES = (
+    "groups",
+    "group_members",
+    "challenges",
+    "workouts",
+    "exercises",
+    "set_logs",
+    "workout_progress",
+)
 
 
 def data_changed(*, tables: Iterable[str], user_ids: Iterable[Any], using: str = "default") -> None:

@@ -569,6 +569,10 @@ for _platform, _minimum in MIN_APP_VERSION.items():
 # How long a process may serve values and minimum versions from the shared cache; every
 # change in the admin drops them at once, so this only bounds a missed invalidation.
 ROLLOUT_CACHE_SECONDS = env.int("ROLLOUT_CACHE_SECONDS", default=300)
+# --- Offline sync -------------------------------------------------------------------------
+# Sync tombstones (deletions and lost access a device has yet to pull) older than this are
+# pruned; a device that last pulled before that gets everything again in full.
+SYNC_TOMBSTONE_RETENTION_DAYS = env.int("SYNC_TOMBSTONE_RETENTION_DAYS", default=90)
 # --- Product analytics --------------------------------------------------------------------
 # Events older than this (by when they happened) are deleted nightly; the rollups keep
 # their figures.
@@ -701,6 +705,10 @@ CELERY_BEAT_SCHEDULE = {
     "social-finalize-challenges": {
         "task": "social.tasks.finalize_challenges",
         "schedule": timedelta(minutes=10),
+    },
+    "sync-prune-tombstones": {
+        "task": "sync.tasks.prune_tombstones",
+        "schedule": timedelta(days=1),
     },
     # Just after midnight UTC: yesterday's rollups, then the retention purge.
     "analytics-nightly": {

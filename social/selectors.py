@@ -342,6 +342,34 @@ def group_visible_workouts(user: User) -> Q:
     return Q(group_id__in=viewer_groups) & Exists(owner_member) & ~Exists(blocked)
 
 
+def group_workout_readers(*, owner_id: uuid.UUID, group_ids: Iterable[uuid.UUID]) -> list:
+    """Who reads a workout of `owner_id` linked to one of these groups, by the rule of
+    `group_visible_workouts` seen from the workout (the owner left out). One query."""
+    owner_member = GroupMembership.objects.filter(
+        group_id=OuterRef("group_id"), user_id=owner_id, status=MemberStatus.ACTIVE
+    )
+    blocked = Block.objects.filter(
+        Q(blocker_id=owner_id, blocked_id=OuterRef("user_id"))
+        | Q(blocked_id=owner_id, blocker_id=OuterRef("user_id"))
+    )
+    readers = GroupMembership.objects.filter(
+        Exists(owner_member),
+        ~Exists(blocked),
+        group_id__in=list(group_ids),
+        status=MemberStatus.ACTIVE,
+        group__hidden=False,
+    ).exclude(user_id=owner_id)
+    return list(readers.values_list("user_id", flat=True).distinct())
+
+
+def active_member_ids(group_id: uuid.UUID) -> list:
+    return list(
+        GroupMembership.objects.filter(group_id=group_id, status=MemberStatus.ACTIVE).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
 def is_active_member(*, user: User, group_id: uuid.UUID) -> bool:
     return GroupMembership.objects.filter(
         user=user, group_id=group_id, status=MemberStatus.ACTIVE, group__hidden=False

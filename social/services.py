@@ -15,6 +15,7 @@ from accounts.models import User, new_invite_code
 from analytics.events import ServerEvent
 from analytics.services import track
 from fitness.api.errors import NotFound
+from fitness.offline import GROUP_TABLES, data_changed
 from food.goals import daily_goals
 from food.models import FoodLog, FoodLogShare
 from social import events, scoring, selectors
@@ -430,7 +431,13 @@ def staff_remove_member(*, membership_id: int) -> None:
 
 @transaction.atomic
 def set_group_hidden(*, group_ids: list[uuid.UUID], hidden: bool) -> int:
-    return Group.objects.filter(pk__in=group_ids).update(hidden=hidden, updated_at=timezone.now())
+    changed = Group.objects.filter(pk__in=group_ids).update(
+        hidden=hidden, updated_at=timezone.now()
+    )
+    # A bulk update sends no signals: the members' devices hear of it here.
+    members = GroupMembership.objects.filter(group_id__in=group_ids, status=MemberStatus.ACTIVE)
+    data_changed(tables=GROUP_TABLES, user_ids=members.values_list("user_id", flat=True))
+    return changed
 
 
 # --- challenges ------------------------------------------------------------------------

@@ -20,8 +20,9 @@ What the marker is, and why a pull never misses a write:
   can run past it, and the row commit later with an older time.
   Only this database's writers hold the cut-off back: other databases of the cluster
   (other tenants, test runs) share transaction ids but not these tables. The pulling
-  session counts too: had it written in the same transaction, its later writes would
-  carry the same id (which is why tests of incremental pulls commit for real).
+  session's own transaction counts too: had it written in it, its later writes there
+  carry the same id, so the cut-off stays at or below that id (the snapshot itself
+  leaves the session's own transaction out).
 - SQLite (the embedded default) has one writer at a time: a plain counter in
   `sync_synccounter`, bumped by the triggers inside the write, is exact; the cut-off is
   the next value.
@@ -54,21 +55,34 @@ STAMPED = (
 
 @dataclass(frozen=True)
 class Gone:
-    """On DELETE from `table`: each query selects (user_id, table_name, row_id) of the
-    tombstones to write, from the deleted row `OLD`."""
+    """On `event` in `table` (a DELETE unless said otherwise, and only `when` the row's
+    change matches): each query selects (user_id, table_name, row_id) of the tombstones
+    to write, from the row `OLD` (or `NEW`, on INSERT). `name` tells apart the triggers
+    one table may have."""
 
     table: str
     queries: tuple[str, ...]
+    event: str = "DELETE"
+    when: str = ""
+    name: str = "sync_gone"
 
 
 @dataclass(frozen=True)
 class Touch:
     """On INSERT into `table` (a share): re-stamp the shared row, so it reaches the new
-    reader's next pull (children of a workout follow their workout, see sync.tables)."""
+    reader's next pull (children of a workout follow their workout, see sync.tables).
+    Other rules name the `event`, the rows to re-stamp (`where`) and the trigger."""
 
     table: str
     target: str
-    column: str
+    column: str = ""
+    event: str = "INSERT"
+    where: str = ""
+    name: str = "sync_touch"
+
+    @property
+    def condition(self) -> str:
+        return self.where or f"id = NEW.{self.column}"
 
 
 def _q(user: str, table: str, row: str, source: str = "") -> str:
@@ -196,6 +210,169 @@ TOUCH = (
     Touch("workouts_workoutshare", "workouts_workout", "workout_id"),
 )
 
+
+# --- workouts visible through a group (social.selectors.group_visible_workouts) ----------
+# A member reads the workouts linked to a group while both they and the owner are active
+# in it, the group is not hidden and neither has blocked the other. Whatever ends that
+# leaves tombstones of the workout and everything under it for whoever lost it. Some go to
+# members who still read the row another way (shared with them too) or never had it; the
+# pull drops the tombstones of rows the user can still read (sync.selectors), and deleting
+# an unknown id is a no-op for the client. Access that begins again needs no trigger: the
+# pull sends a group's workouts again when the group or a membership of the viewer or the
+# owner changed (sync.tables), and an unblock re-stamps both users' memberships.
+
+
+def _workout_tree(user: str, source: str) -> tuple[str, ...]:
+    """Tombstones of workouts `w` (from `source`: FROM items, then WHERE conditions) and
+    of their exercises, sets and progress, for `user`."""
+    tables, _, conditions = source.partition(" WHERE ")
+    return (
+        _q(user, "workouts", "w.id", source),
+        _q(
+            user,
+            "exercises",
+            "e.id",
+            f"{tables}, workouts_exercise e WHERE {conditions} AND e.workout_id = w.id",
+        ),
+        _q(
+            user,
+            "set_logs",
+            "x.id",
+            f"{tables}, workouts_exercise e, workouts_exerciseset x "
+            f"WHERE {conditions} AND e.workout_id = w.id AND x.exercise_id = e.id",
+        ),
+        _q(
+            user,
+            "workout_progress",
+            "p.id",
+            f"{tables}, workouts_workoutprogress p WHERE {conditions} AND p.workout_id = w.id",
+        ),
+    )
+
+
+# Active members `m` of a group (the condition; `social_groupmembership m` is in FROM).
+_MEMBER_OF = "m.status = 'active' AND m.group_id = "
+
+
+def _group_readers(table: str, workout_id: str, via: str = "") -> str:
+    """The group members who read the workout a deleted child row belonged to."""
+    tables, _, conditions = via.partition(" WHERE ")
+    joins = f"{tables}, " if tables else ""
+    extra = f"{conditions} AND " if conditions else ""
+    return _q(
+        "m.user_id",
+        table,
+        "OLD.id",
+        f"{joins}workouts_workout w, social_groupmembership m "
+        f"WHERE {extra}w.id = {workout_id} AND {_MEMBER_OF}w.group_id AND m.user_id <> w.owner_id",
+    )
+
+
+GROUP_GONE = (
+    # A membership that ends (leaving, removal, the group deleted): the member loses the
+    # group's workouts, and the other members lose the member's.
+    Gone(
+        "social_groupmembership",
+        (
+            *_workout_tree(
+                "OLD.user_id",
+                "workouts_workout w WHERE OLD.status = 'active' "
+                "AND w.group_id = OLD.group_id AND w.owner_id <> OLD.user_id",
+            ),
+            *_workout_tree(
+                "m.user_id",
+                "workouts_workout w, social_groupmembership m WHERE OLD.status = 'active' "
+                f"AND {_MEMBER_OF}OLD.group_id AND w.group_id = OLD.group_id "
+                "AND w.owner_id = OLD.user_id AND m.user_id <> OLD.user_id",
+            ),
+        ),
+        name="sync_group_gone",
+    ),
+    # The owner unlinks the workout from its group (or moves it; delete_group unlinks all).
+    Gone(
+        "workouts_workout",
+        _workout_tree(
+            "m.user_id",
+            "workouts_workout w, social_groupmembership m "
+            f"WHERE {_MEMBER_OF}OLD.group_id AND w.id = OLD.id AND m.user_id <> OLD.owner_id",
+        ),
+        event="UPDATE",
+        # Portable "IS DISTINCT FROM": PostgreSQL and SQLite alike.
+        when="(OLD.group_id IS NULL) <> (NEW.group_id IS NULL) OR OLD.group_id <> NEW.group_id",
+        name="sync_group_left",
+    ),
+    Gone(
+        "social_group",
+        _workout_tree(
+            "m.user_id",
+            "workouts_workout w, social_groupmembership m "
+            f"WHERE {_MEMBER_OF}OLD.id AND w.group_id = OLD.id AND m.user_id <> w.owner_id",
+        ),
+        event="UPDATE",
+        when="NEW.hidden AND NOT OLD.hidden",
+        name="sync_group_hidden",
+    ),
+    # A block: each loses the other's workouts in the groups they share.
+    Gone(
+        "social_block",
+        (
+            *_workout_tree(
+                "NEW.blocker_id",
+                "workouts_workout w WHERE w.owner_id = NEW.blocked_id AND w.group_id IS NOT NULL",
+            ),
+            *_workout_tree(
+                "NEW.blocked_id",
+                "workouts_workout w WHERE w.owner_id = NEW.blocker_id AND w.group_id IS NOT NULL",
+            ),
+        ),
+        event="INSERT",
+        name="sync_group_blocked",
+    ),
+    Gone(
+        "workouts_workout",
+        (
+            _q(
+                "m.user_id",
+                "workouts",
+                "OLD.id",
+                f"social_groupmembership m WHERE {_MEMBER_OF}OLD.group_id "
+                "AND m.user_id <> OLD.owner_id",
+            ),
+        ),
+        name="sync_group_gone",
+    ),
+    # Exercises replaced by an edit, and whatever goes with a workout.
+    Gone(
+        "workouts_exercise",
+        (_group_readers("exercises", "OLD.workout_id"),),
+        name="sync_group_gone",
+    ),
+    Gone(
+        "workouts_exerciseset",
+        (
+            _group_readers(
+                "set_logs", "e.workout_id", "workouts_exercise e WHERE e.id = OLD.exercise_id"
+            ),
+        ),
+        name="sync_group_gone",
+    ),
+    Gone(
+        "workouts_workoutprogress",
+        (_group_readers("workout_progress", "OLD.workout_id"),),
+        name="sync_group_gone",
+    ),
+)
+
+GROUP_TOUCH = (
+    Touch(
+        "social_block",
+        "social_groupmembership",
+        event="DELETE",
+        where="user_id IN (OLD.blocker_id, OLD.blocked_id)",
+        name="sync_group_unblocked",
+    ),
+)
+
 _TOMBSTONE_INSERT = (
     "INSERT INTO sync_synctombstone (user_id, table_name, row_id, sync_version, created_at) "
     "SELECT g.user_id, g.table_name, g.row_id, {version}, {now} FROM ({union}) AS g "
@@ -220,23 +397,25 @@ def _postgresql(stamped: tuple, gone: tuple, touches: tuple, *, stamp_function: 
         insert = _TOMBSTONE_INSERT.format(
             version=version, now="now()", union=" UNION ALL ".join(rule.queries)
         )
+        # An AFTER trigger's result is ignored.
         sql.append(
-            f"CREATE OR REPLACE FUNCTION sync_gone_{rule.table}() RETURNS trigger "
-            f"LANGUAGE plpgsql AS $$ BEGIN {insert} RETURN OLD; END $$;"
+            f"CREATE OR REPLACE FUNCTION {rule.name}_{rule.table}() RETURNS trigger "
+            f"LANGUAGE plpgsql AS $$ BEGIN {insert} RETURN NULL; END $$;"
         )
+        when = f"WHEN ({rule.when}) " if rule.when else ""
         sql.append(
-            f"CREATE TRIGGER sync_gone AFTER DELETE ON {rule.table} "
-            f"FOR EACH ROW EXECUTE FUNCTION sync_gone_{rule.table}();"
+            f"CREATE TRIGGER {rule.name} AFTER {rule.event} ON {rule.table} "
+            f"FOR EACH ROW {when}EXECUTE FUNCTION {rule.name}_{rule.table}();"
         )
     for touch in touches:
         sql.append(
-            f"CREATE OR REPLACE FUNCTION sync_touch_{touch.table}() RETURNS trigger "
+            f"CREATE OR REPLACE FUNCTION {touch.name}_{touch.table}() RETURNS trigger "
             f"LANGUAGE plpgsql AS $$ BEGIN UPDATE {touch.target} SET sync_version = 0 "
-            f"WHERE id = NEW.{touch.column}; RETURN NEW; END $$;"
+            f"WHERE {touch.condition}; RETURN NULL; END $$;"
         )
         sql.append(
-            f"CREATE TRIGGER sync_touch AFTER INSERT ON {touch.table} "
-            f"FOR EACH ROW EXECUTE FUNCTION sync_touch_{touch.table}();"
+            f"CREATE TRIGGER {touch.name} AFTER {touch.event} ON {touch.table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {touch.name}_{touch.table}();"
         )
     return sql
 
@@ -258,15 +437,15 @@ def _sqlite(stamped: tuple, gone: tuple, touches: tuple) -> list[str]:
         insert = _TOMBSTONE_INSERT.format(
             version=version, now="CURRENT_TIMESTAMP", union=" UNION ALL ".join(rule.queries)
         )
+        when = f"WHEN {rule.when} " if rule.when else ""
         sql.append(
-            f"CREATE TRIGGER sync_gone_{rule.table} AFTER DELETE ON {rule.table} "
-            f"BEGIN {bump} {insert} END;"
+            f"CREATE TRIGGER {rule.name}_{rule.table} AFTER {rule.event} ON {rule.table} "
+            f"FOR EACH ROW {when}BEGIN {bump} {insert} END;"
         )
     for touch in touches:
         sql.append(
-            f"CREATE TRIGGER sync_touch_{touch.table} AFTER INSERT ON {touch.table} "
-            f"BEGIN UPDATE {touch.target} SET sync_version = 0 "
-            f"WHERE id = NEW.{touch.column}; END;"
+            f"CREATE TRIGGER {touch.name}_{touch.table} AFTER {touch.event} ON {touch.table} "
+            f"BEGIN UPDATE {touch.target} SET sync_version = 0 WHERE {touch.condition}; END;"
         )
     return sql
 
@@ -274,18 +453,18 @@ def _sqlite(stamped: tuple, gone: tuple, touches: tuple) -> list[str]:
 def _drop_postgresql(stamped: tuple, gone: tuple, touches: tuple) -> list[str]:
     sql = [f"DROP TRIGGER IF EXISTS sync_stamp ON {table};" for table in stamped]
     for rule in gone:
-        sql.append(f"DROP TRIGGER IF EXISTS sync_gone ON {rule.table};")
-        sql.append(f"DROP FUNCTION IF EXISTS sync_gone_{rule.table}();")
+        sql.append(f"DROP TRIGGER IF EXISTS {rule.name} ON {rule.table};")
+        sql.append(f"DROP FUNCTION IF EXISTS {rule.name}_{rule.table}();")
     for rule in touches:
-        sql.append(f"DROP TRIGGER IF EXISTS sync_touch ON {rule.table};")
-        sql.append(f"DROP FUNCTION IF EXISTS sync_touch_{rule.table}();")
+        sql.append(f"DROP TRIGGER IF EXISTS {rule.name} ON {rule.table};")
+        sql.append(f"DROP FUNCTION IF EXISTS {rule.name}_{rule.table}();")
     return sql
 
 
 def _drop_sqlite(stamped: tuple, gone: tuple, touches: tuple) -> list[str]:
     names = [f"sync_stamp_{e}_{t}" for t in stamped for e in ("insert", "update")]
-    names += [f"sync_gone_{rule.table}" for rule in gone]
-    names += [f"sync_touch_{rule.table}" for rule in touches]
+    names += [f"{rule.name}_{rule.table}" for rule in gone]
+    names += [f"{rule.name}_{rule.table}" for rule in touches]
     return [f"DROP TRIGGER IF EXISTS {name};" for name in names]
 
 
@@ -347,9 +526,30 @@ def _db_uuid(connection: BaseDatabaseWrapper, value) -> str:
     return str(value) if connection.vendor == "postgresql" else uuid.UUID(str(value)).hex
 
 
+def install_group_triggers(apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        sql = _postgresql((), GROUP_GONE, GROUP_TOUCH, stamp_function=False)
+    else:
+        sql = _sqlite((), GROUP_GONE, GROUP_TOUCH)
+    for statement in sql:
+        schema_editor.execute(statement)
+
+
+def drop_group_triggers(apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+    vendor = schema_editor.connection.vendor
+    drop = _drop_postgresql if vendor == "postgresql" else _drop_sqlite
+    for statement in drop((), GROUP_GONE, GROUP_TOUCH):
+        schema_editor.execute(statement)
+
+
+# The snapshot leaves out the pulling session's own transaction, while its xmax follows
+# every transaction of the cluster: once another database's transaction ends, xmax passes
+# an id this session holds, so that id is taken in explicitly (a no-op unless the session
+# wrote in the pull's transaction, as a test does; LEAST ignores its NULL otherwise).
 _PG_CUTOFF = """
 SELECT LEAST(
     pg_snapshot_xmax(snap.s)::text::bigint,
+    pg_current_xact_id_if_assigned()::text::bigint,
     (SELECT min(xip::text::bigint) FROM pg_snapshot_xip(snap.s) AS xip
      WHERE xip::text::bigint % 4294967296 IN (
          SELECT backend_xid::text::bigint FROM pg_stat_activity

@@ -32,3 +32,14 @@ class SyncCounter(models.Model):
 
     def __str__(self) -> str:
         return str(self.value)
+
+
+class SyncHorizon(models.Model):
+    """One row: the highest change marker among the tombstones pruned so far. A pull from
+    a cut-off at or below it may have lost deletions, so it is answered in full (see
+    `sync.selectors`)."""
+
+    pruned_through = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return str(self.pruned_through)

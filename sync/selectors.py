@@ -8,7 +8,7 @@ from django.db import connection
 
 from accounts.models import User
 from sync.database import pull_cutoff
-from sync.models import SyncTombstone
+from sync.models import SyncHorizon, SyncTombstone
 from sync.tables import TABLES, Table, chunked, normalized_id
 
 # Rows rendered per query: bounds the memory of a first pull of a big account.
@@ -25,12 +25,19 @@ class Migration:
 
 @dataclass
 class Pull:
-    """A pull whose cut-off is fixed (so `timestamp` is known before the body streams)."""
+    """A pull whose cut-off is fixed (so `timestamp` is known before the body streams).
+
+    `replace`: the client's cut-off is at or below the pruned tombstones' horizon, so
+    deletions it has not seen may be gone; it gets every row it can read, as updates,
+    under WatermelonDB's `experimentalStrategy: "replacement"` (0.28 destroys each local
+    record that is neither in the answer nor created locally and not yet pushed).
+    """
 
     user: User
     since: int | None
     timestamp: int
     migration: Migration = field(default_factory=Migration)
+    replace: bool = False
 
     def chunks(self) -> Iterator[bytes]:
         """The response body `{"changes": {...}, "timestamp": n}`, a few rows at a time."""
@@ -39,10 +46,13 @@ class Pull:
             prefix = "," if index else ""
             yield f'{prefix}"{table.name}":'.encode()
             yield from self._table(table)
-        yield f'}},"timestamp":{self.timestamp}}}'.encode()
+        strategy = ',"experimentalStrategy":"replacement"' if self.replace else ""
+        yield f'}},"timestamp":{self.timestamp}{strategy}}}'.encode()
 
     def _table(self, table: Table) -> Iterator[bytes]:
-        full = table.name in self.migration.new_tables | self.migration.changed_tables
+        full = self.replace or table.name in (
+            self.migration.new_tables | self.migration.changed_tables
+        )
         since = None if full else self.since
         # A first pull (or a table new to the client) creates; anything later updates.
         fresh = not self.since or table.name in self.migration.new_tables
@@ -69,16 +79,34 @@ class Pull:
 
     def _tombstones(self, table: Table, since: int, known: set[str]) -> list[str]:
         """Ids gone for this user since the cut-off; never one that is also sent alive
-        (a row deleted and written again, as exercises are when their workout is edited)."""
+        (a row deleted and written again, as exercises are when their workout is edited),
+        nor one the user still reads another way (a workout no longer shared with them
+        but still visible through a group: the triggers cannot tell, see sync.database)."""
         rows = SyncTombstone.objects.filter(
             user_id=self.user.pk, table_name=table.name, sync_version__gte=since
         ).values_list("row_id", flat=True)
-        gone = dict.fromkeys(normalized_id(table.name, raw) for raw in rows)
-        return [row_id for row_id in gone if row_id not in known]
+        gone = [
+            row_id
+            for row_id in dict.fromkeys(normalized_id(table.name, raw) for raw in rows)
+            if row_id not in known
+        ]
+        if not gone:
+            return []
+        readable = set()
+        for chunk in chunked(gone, CHUNK_SIZE):
+            ids = table.rows(self.user, None).filter(pk__in=chunk).values_list("pk", flat=True)
+            readable.update(str(row_id) for row_id in ids)
+        return [row_id for row_id in gone if row_id not in readable]
 
 
 def pull_changes(*, user: User, last_pulled_at: int | None, migration: Migration) -> Pull:
     """Fixes the cut-off now, before any row is read (see sync.database)."""
+    timestamp = pull_cutoff(connection)
+    horizon = SyncHorizon.objects.filter(pk=1).values_list("pruned_through", flat=True).first()
     return Pull(
-        user=user, since=last_pulled_at, timestamp=pull_cutoff(connection), migration=migration
+        user=user,
+        since=last_pulled_at,
+        timestamp=timestamp,
+        migration=migration,
+        replace=bool(last_pulled_at) and last_pulled_at <= (horizon or 0),
     )

@@ -9,10 +9,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from accounts import services as accounts
@@ -32,7 +35,7 @@ from food.models import FoodLog
 from storage import services as storage
 from storage.models import StoredFile
 from sync.database import write_tombstones
-from sync.models import SyncTombstone
+from sync.models import SyncHorizon, SyncTombstone
 from sync.tables import TABLES, epoch_ms, uuid_or_none
 from workouts import services as workouts
 from workouts.api.serializers import (
@@ -685,3 +688,25 @@ def push_changes(*, user: User, changes: dict[str, dict], last_pulled_at: int) -
         for raw in changes.get(name, {}).get("deleted", []):
             _each(result, name, raw, lambda r=raw, d=delete: d(user, r))
     return result
+
+
+# --- tombstone pruning ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def prune_tombstones(*, now: datetime | None = None) -> int:
+    """Deletes the tombstones a previous run put behind the horizon, then moves the
+    horizon up to those older than SYNC_TOMBSTONE_RETENTION_DAYS. A pull from at or below
+    the horizon is answered in full (sync.selectors); one that read the old horizon just
+    before this run may still be reading tombstones, so they go one run later, never in
+    the run that publishes their horizon. Returns how many were deleted."""
+    horizon, _ = SyncHorizon.objects.select_for_update().get_or_create(pk=1)
+    deleted, _ = SyncTombstone.objects.filter(sync_version__lte=horizon.pruned_through).delete()
+    cutoff = (now or timezone.now()) - timedelta(days=settings.SYNC_TOMBSTONE_RETENTION_DAYS)
+    expired = SyncTombstone.objects.filter(created_at__lt=cutoff).aggregate(top=Max("sync_version"))
+    if expired["top"] is not None and expired["top"] > horizon.pruned_through:
+        horizon.pruned_through = expired["top"]
+        horizon.save(update_fields=["pruned_through"])
+    if deleted:
+        logger.info("Pruned %s sync tombstones through %s", deleted, horizon.pruned_through)
+    return deleted

@@ -21,6 +21,7 @@ from ai_assistant.models import AIConversation, ChatMessage
 from fitness.measurements import in_unit
 from fitness.offline import changed_since
 from food.models import FoodLog, FoodLogShare, FoodLogTag
+from social import selectors as social
 from social.models import Challenge, Connection, Group, GroupMembership, MemberStatus
 from storage import selectors as storage
 from storage.models import StoredFile
@@ -131,9 +132,33 @@ class FoodLogs(Table):
         ]
 
 
+def _workouts(user: User, since: int | None) -> QuerySet:
+    """The user's own workouts, those shared with them and those they read through a
+    group (social's rule, `group_visible_workouts`). Since a cut-off: those written since,
+    and through a group also those whose access may have begun since, which leaves no
+    newer mark on the workout: the group changed (unhidden; joins and leaves touch it) or
+    the viewer's or the owner's membership did (a join; an unblock re-stamps them)."""
+    shared = WorkoutShare.objects.filter(workout=OuterRef("pk"), user=user)
+    rows = Workout._base_manager.filter(
+        Q(owner=user) | Exists(shared) | social.group_visible_workouts(user)
+    )
+    if not since:
+        return rows.filter(deleted_at__isnull=True)
+    joined = GroupMembership.objects.filter(
+        Q(user=user) | Q(user_id=OuterRef("owner_id")),
+        group_id=OuterRef("group_id"),
+        sync_version__gte=since,
+    )
+    return rows.filter(
+        Q(sync_version__gte=since)
+        | Q(group__sync_version__gte=since)
+        | (Q(group__isnull=False) & Exists(joined))
+    )
+
+
 class Workouts(Table):
     def rows(self, user: User, since: int | None) -> QuerySet:
-        return _visible(Workout, WorkoutShare, "workout", user, since)
+        return _workouts(user, since)
 
     def render(self, rows: list[Workout], user: User) -> list[dict]:
         readers = _readers(rows, WorkoutShare, "workout", user)
@@ -166,13 +191,14 @@ class Workouts(Table):
 
 
 def _workout_children(model, path: str, user: User, since: int | None) -> QuerySet:
-    """Rows under the user's visible workouts. A change of the workout (an edit, a new
-    share) resends its children, so a new reader receives them; under a tombstoned
-    workout they are deleted too."""
-    visible = _visible(Workout, WorkoutShare, "workout", user, None if since else 0)
+    """Rows under the user's visible workouts. Whatever resends the workout (an edit, a
+    new share, a group the user can now read it through) resends its children, so a new
+    reader receives them; under a tombstoned workout they are deleted too."""
+    visible = _workouts(user, None)
     rows = model._base_manager.filter(**{f"{path}__in": visible.values("pk")})
     if since:
-        rows = rows.filter(Q(sync_version__gte=since) | Q(**{f"{path}__sync_version__gte": since}))
+        resent = _workouts(user, since).values("pk")
+        rows = rows.filter(Q(sync_version__gte=since) | Q(**{f"{path}__in": resent}))
     return rows.annotate(workout_deleted_at=F(f"{path}__deleted_at"))
 
 

@@ -55,8 +55,9 @@ def test_every_field_name_is_snake_case_but_the_plans_has_more(schema):
     names = _property_names(schema["components"]["schemas"], set())
 
     assert "hasMore" in names
-    # The WatermelonDB protocol names its push answer's rejections; its client reads that name.
-    protocol = {"experimentalRejectedIds"}
+    # The WatermelonDB protocol names its push answer's rejections and its pull strategy;
+    # its client reads those names.
+    protocol = {"experimentalRejectedIds", "experimentalStrategy"}
     assert sorted(name for name in names - {"hasMore"} - protocol if not _SNAKE.match(name)) == []
 
 

@@ -95,6 +95,13 @@ class PullResponseSerializer(serializers.Serializer):
         child=TableChangesSerializer(), help_text="Per table: created, updated, deleted."
     )
     timestamp = serializers.IntegerField(help_text="Send it back as `last_pulled_at`.")
+    experimentalStrategy = serializers.ChoiceField(
+        choices=["replacement"],
+        required=False,
+        help_text="Only when `last_pulled_at` is older than the pruned tombstones: every row "
+        "came as `updated`, and the client destroys the synced records not among them "
+        "(WatermelonDB's replacement strategy; return it from `pullChanges`).",
+    )
 
 
 class PushResponseSerializer(serializers.Serializer):

@@ -46,7 +46,8 @@ class SyncView(APIView):
         operation_id="sync_pull",
         parameters=[s.PullQuerySerializer],
         responses={200: s.PullResponseSerializer},
-        description="WatermelonDB's pull: every row of yours (and shared with you) changed "
+        description="WatermelonDB's pull: every row you read (yours, shared with you, "
+        "through your groups) changed "
         "since `last_pulled_at`, as `{changes: {table: {created, updated, deleted}}, "
         "timestamp}`; raw snake_case columns, times in epoch milliseconds, JSON values as "
         "strings. Streamed, and gzipped with `Accept-Encoding: gzip`. A row may come again "

@@ -74,9 +74,13 @@ class Socket:
         self.websocket = websocket
 
     async def next(self) -> dict:
-        frame = json.loads(await asyncio.wait_for(self.websocket.recv(), TIMEOUT))
-        check_server_frame("/ws/events/", frame)
-        return frame
+        """The next frame but `sync.changed`, which follows every social write too
+        (tests/sync/test_groups.py checks who gets those)."""
+        while True:
+            frame = json.loads(await asyncio.wait_for(self.websocket.recv(), TIMEOUT))
+            check_server_frame("/ws/events/", frame)
+            if frame["type"] != "sync.changed":
+                return frame
 
     async def next_of(self, event_type: str) -> dict:
         while True:

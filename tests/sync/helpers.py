@@ -40,7 +40,11 @@ class Replica:
         self.last_pulled_at: int | None = None
 
     def apply(self, pulled: dict[str, Any]) -> None:
+        replacement = pulled.get("experimentalStrategy") == "replacement"
         for table, changes in pulled["changes"].items():
+            if replacement:
+                # WatermelonDB 0.28: every synced record not in the answer is destroyed.
+                self.tables[table] = {}
             rows = self.tables.setdefault(table, {})
             for record in [*changes["created"], *changes["updated"]]:
                 rows[record["id"]] = record

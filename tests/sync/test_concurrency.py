@@ -114,3 +114,34 @@ def test_device_applying_every_pull_ends_equal_to_the_server_under_concurrent_wr
     fresh.sync(client_for(user))
     assert device.tables["food_logs"] == fresh.tables["food_logs"]
     assert len(fresh.tables["food_logs"]) == FoodLog.objects.for_owner(user).count()
+
+
+def _commit_elsewhere() -> None:
+    """A transaction of another session that takes an id and commits, as any other
+    database of the cluster (another test run, another tenant) does all the time."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()")
+    finally:
+        other.close()
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_pull_inside_a_writing_transaction_keeps_its_own_writes_above_the_cut_off(user):
+    # The test's transaction never commits, so its writes and the pulls share one id; a
+    # transaction that ends meanwhile moves the snapshot's xmax past it (the flaky
+    # test_stored_files_arrive_with_signed_urls_and_leave_when_deleted).
+    client = client_for(user)
+    doomed = FoodLog.objects.create(owner=user, name="doomed", calories=1)
+    doomed_id = str(doomed.pk)
+    _commit_elsewhere()
+    device = Replica()
+    device.sync(client)
+    assert device.ids("food_logs") == {doomed_id}
+
+    doomed.delete()
+    _commit_elsewhere()
+    pulled = device.sync(client)
+
+    assert pulled["changes"]["food_logs"]["deleted"] == [doomed_id]

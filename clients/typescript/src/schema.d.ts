@@ -706,7 +706,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description WatermelonDB's pull: every row of yours (and shared with you) changed since `last_pulled_at`, as `{changes: {table: {created, updated, deleted}}, timestamp}`; raw snake_case columns, times in epoch milliseconds, JSON values as strings. Streamed, and gzipped with `Accept-Encoding: gzip`. A row may come again in a later pull; none is ever missed. */
+        /** @description WatermelonDB's pull: every row you read (yours, shared with you, through your groups) changed since `last_pulled_at`, as `{changes: {table: {created, updated, deleted}}, timestamp}`; raw snake_case columns, times in epoch milliseconds, JSON values as strings. Streamed, and gzipped with `Accept-Encoding: gzip`. A row may come again in a later pull; none is ever missed. */
         get: operations["sync_pull"];
         put?: never;
         /** @description WatermelonDB's push: the bare changes object. One transaction, through the REST endpoints' rules. A record changed on the server since `last_pulled_at` applies nothing: 409 `sync_conflict` with `details.conflicts` (`{table: [ids]}`); pull and push again. */
@@ -1586,6 +1586,11 @@ export interface components {
             rpe: number | null;
             readonly completed: boolean;
         };
+        /**
+         * @description * `replacement` - replacement
+         * @enum {string}
+         */
+        ExperimentalStrategyEnum: "replacement";
         /** @description The plan's `FileMetadata`, plus what a gallery needs to lay photos out. */
         FileMetadata: {
             /** @description Of the stored bytes, read from them. */
@@ -2553,6 +2558,12 @@ export interface components {
             };
             /** @description Send it back as `last_pulled_at`. */
             timestamp: number;
+            /**
+             * @description Only when `last_pulled_at` is older than the pruned tombstones: every row came as `updated`, and the client destroys the synced records not among them (WatermelonDB's replacement strategy; return it from `pullChanges`).
+             *
+             *     * `replacement` - replacement
+             */
+            experimentalStrategy?: components["schemas"]["ExperimentalStrategyEnum"];
         };
         /**
          * @description * `food_photo` - Food Photo
