@@ -1,5 +1,8 @@
 """WebSocket plumbing shared by every consumer: JWT auth, origin check, per-user events."""
 
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -108,3 +111,39 @@ def send_user_event(user_id: Any, event_type: str, payload: dict) -> None:
     async_to_sync(layer.group_send)(
         user_group(user_id), {"type": "user.event", "event": {"type": event_type, **payload}}
     )
+
+
+class UserEventListener:
+    """Reads, from sync code, what is sent to one user's sockets (see `user_events`)."""
+
+    def __init__(self, layer: Any, channel: str) -> None:
+        self._layer = layer
+        self._channel = channel
+
+    def next(self, timeout: float) -> dict | None:
+        """The next event sent to the user (`{"type": ..., **payload}`), or None if none
+        came within `timeout` seconds."""
+        return async_to_sync(self._next)(timeout)
+
+    async def _next(self, timeout: float) -> dict | None:
+        try:
+            message = await asyncio.wait_for(self._layer.receive(self._channel), timeout)
+        except TimeoutError:
+            return None
+        return message.get("event")
+
+
+@contextmanager
+def user_events(user_id: Any) -> Iterator[UserEventListener]:
+    """Listens to the events sent to one user's sockets (`send_user_event`), from any
+    process that shares the channel layer, without a socket: a request can wait for what a
+    worker announces. Everything sent after entry is received, so a caller checks its
+    condition once inside and then waits for the event, and misses nothing in between."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    group = user_group(user_id)
+    async_to_sync(layer.group_add)(group, channel)
+    try:
+        yield UserEventListener(layer, channel)
+    finally:
+        async_to_sync(layer.group_discard)(group, channel)
