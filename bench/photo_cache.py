@@ -87,7 +87,10 @@ def photo(width: int, height: int) -> bytes:
     """A camera-like JPEG (detailed, a different one each call)."""
     from PIL import Image
 
-    noise = Image.effect_noise((width // 8, height // 8), 64).convert("RGB")
+    small = (width // 8, height // 8)
+    # os.urandom, not Image.effect_noise: that repeats itself from one process to the next,
+    # and a photo of an earlier run would be answered from the cache.
+    noise = Image.frombytes("RGB", small, os.urandom(small[0] * small[1] * 3))
     image = noise.resize((width, height), Image.Resampling.BICUBIC)
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=90)
