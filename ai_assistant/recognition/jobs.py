@@ -42,7 +42,7 @@ from fitness.error_codes import ErrorCode
 from fitness.observability.metrics import RECOGNITION_JOBS
 from fitness.transactions import robust_on_commit
 from fitness.uploads import check_upload_size
-from fitness.ws import send_user_event, user_events
+from fitness.ws import send_user_event, wait_for_user_event
 from food import services as food_services
 from food.models import FoodLog
 from storage import selectors as storage_selectors
@@ -87,8 +87,9 @@ def request_recognition(
     """Stores the photo (an upload) or finds it (the caller's `file_id`) and queues a job.
 
     A photo seen before (its bytes' digest leads to a cached answer) is answered here,
-    with no job queued: the job comes back finished, and the upload is decoded and stored
-    only when `log` asks for the photo to be kept with the meal.
+    with no job queued: the job comes back finished, and the photo is stored only when
+    `log` asks for it to be kept with the meal (a copy of the owner's earlier one when
+    there is one, else the upload decoded and cleaned as for any recognition).
 
     A client-chosen `job_id` makes the request safe to resend: the same id returns the
     caller's existing job without storing, counting or running anything again.
@@ -110,8 +111,10 @@ def request_recognition(
     store = upload is not None and (known is None or log)
     # A refused photo is refused before the allowance is counted, and stored only after.
     if store:
-        encoded = pipeline.preprocess_upload(upload)
-        pipeline.remember_source(digest, encoded.data)
+        encoded = pipeline.kept_jpeg(owner, known[0]) if known is not None else None
+        if encoded is None:
+            encoded = pipeline.preprocess_upload(upload)
+            pipeline.remember_source(digest, encoded.data)
     enforce_rate_limit(user=owner, scope="food_recognition", config=config)
     if store:
         image = storage_services.store_image(
@@ -214,22 +217,26 @@ def wait_for_job(job: RecognitionJob, *, seconds: float) -> RecognitionJob:
 
     Woken by the job's own `job.finished` event, which whichever process finishes it (a
     worker elsewhere, or this one) sends through the shared channel layer: the row is read
-    once on subscribing and again when the event comes. The channel layer may drop a
-    message (a full channel, a Redis hiccup), so a wait with no event re-reads the row
-    every WAIT_RECHECK_SECONDS instead of hanging on to its deadline for nothing.
+    once on subscribing and again when the event comes. Should the event be lost (a full
+    channel, a Redis hiccup), the row is read again every WAIT_RECHECK_SECONDS.
     """
     if job.is_finished or seconds <= 0:
         return job
-    deadline = time.monotonic() + seconds
-    recheck = settings.AI_RECOGNITION["WAIT_RECHECK_SECONDS"]
+
+    def finished() -> bool:
+        job.refresh_from_db()
+        if not job.is_finished:
+            _release_connection()
+        return job.is_finished
+
     try:
-        with user_events(job.owner_id) as events:
-            job.refresh_from_db()
-            while not job.is_finished and (left := deadline - time.monotonic()) > 0:
-                _release_connection()
-                event = events.next(timeout=min(left, recheck))
-                if event is None or _announces(event, job):
-                    job.refresh_from_db()
+        wait_for_user_event(
+            job.owner_id,
+            done=finished,
+            wakes=lambda event: _announces(event, job),
+            seconds=seconds,
+            recheck_seconds=settings.AI_RECOGNITION["WAIT_RECHECK_SECONDS"],
+        )
     except BACKEND_OUTAGES as exc:
         # Nothing to wait on without the channel layer: answer the job as it is now.
         log_outage(exc, "recognition job wait")

@@ -36,7 +36,7 @@ from fitness.uploads import check_upload_size
 from storage import images
 from storage import services as storage_services
 from storage.models import StoredFile
-from storage.selectors import owned_files, read_bytes
+from storage.selectors import file_with_bytes, owned_files, read_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,21 @@ def preprocess_photo(source: BinaryIO) -> images.EncodedImage:
 def preprocess_upload(upload: UploadedFile) -> images.EncodedImage:
     """An upload as storage accepts it (size limit included), at the model's size."""
     return storage_services.accept_image(upload, max_side=MODEL_IMAGE_SIDE, output_format="JPEG")
+
+
+def kept_jpeg(owner: User, jpeg_digest: str) -> images.EncodedImage | None:
+    """The processed JPEG of a known photo, from a copy the owner already keeps (the same
+    photo recognised before): storing it again needs no decode. None without one."""
+    stored = file_with_bytes(owner, sha256=jpeg_digest, content_type="image/jpeg")
+    if stored is None or not stored.width or not stored.height:
+        return None
+    try:
+        data = read_bytes(stored)
+    except FileNotFoundError:
+        return None
+    if hashlib.sha256(data).hexdigest() != jpeg_digest:
+        return None  # not the bytes the row says: decode the upload instead
+    return images.EncodedImage(data=data, format="JPEG", width=stored.width, height=stored.height)
 
 
 def model_jpeg(stored: StoredFile) -> bytes:

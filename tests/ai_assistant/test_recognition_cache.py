@@ -9,7 +9,7 @@ from django.db import connection
 from PIL import Image
 
 from ai_assistant.models import RecognitionJob
-from ai_assistant.recognition import tasks
+from ai_assistant.recognition import jobs, tasks
 from ai_assistant.recognition.tasks import recognize_food
 from fitness import ws
 from food.models import FoodLog
@@ -126,6 +126,10 @@ def test_known_photo_with_log_true_stores_the_photo_and_logs_the_meal(
     with Image.open(io.BytesIO(read_bytes(stored))) as kept:
         assert not kept.getexif()
     assert stored.sha256 == RecognitionJob.objects.get(pk=body["id"]).image_sha256
+    # A copy of the one the first recognition kept (no decode needed), in a file of its own.
+    first = StoredFile.objects.exclude(pk=stored.pk).get()
+    assert read_bytes(stored) == read_bytes(first)
+    assert stored.key != first.key
     # The meal, as a run of the job would have logged it.
     log = auth_client.get(f"/api/v1/food/logs/{body['food_log_id']}").json()
     assert log["name"] == "Shakshuka"
@@ -133,6 +137,25 @@ def test_known_photo_with_log_true_stores_the_photo_and_logs_the_meal(
     assert log["ai_analysis"] == body["result"]["data"]
     assert log["metadata"] == {"source": "ai_recognition", "recognition_job_id": body["id"]}
     assert log["user_id"] == str(user.id)
+
+
+def test_known_photo_with_log_true_for_a_user_without_a_copy_is_cleaned_from_the_upload(
+    other_client, other_user, gemini, queued, known_photo, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = recognize(other_client, {"image": upload(known_photo), "log": "true"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["result"]["source"] == "cache"
+    stored = StoredFile.objects.get(pk=body["image_id"])
+    assert stored.owner == other_user
+    assert (stored.width, stored.height) == (768, 1024)
+    with Image.open(io.BytesIO(read_bytes(stored))) as kept:
+        assert not kept.getexif()
+    assert FoodLog.objects.get(pk=body["food_log_id"]).owner == other_user
+    assert queued == []
+    assert len(gemini.requests) == 2
 
 
 def test_known_stored_file_is_answered_in_the_request(
@@ -269,17 +292,17 @@ class JobReads:
 
 
 @pytest.fixture
-def woken_by(monkeypatch) -> list:
-    """What each wait of a request on its events returned (None: it timed out)."""
-    results: list = []
-    real = ws.UserEventListener.next
+def woken_by(monkeypatch) -> list[dict]:
+    """Each event a waiting request received (a wait that timed out receives none)."""
+    events: list[dict] = []
+    real = jobs._announces
 
-    def spy(self, timeout):
-        results.append(real(self, timeout))
-        return results[-1]
+    def spy(event, job):
+        events.append(event)
+        return real(event, job)
 
-    monkeypatch.setattr(ws.UserEventListener, "next", spy)
-    return results
+    monkeypatch.setattr(jobs, "_announces", spy)
+    return events
 
 
 def pending_job(owner) -> RecognitionJob:
@@ -354,7 +377,7 @@ def test_prefer_wait_reads_the_job_again_when_its_event_is_lost(
     assert response.status_code == 200
     assert response.json()["status"] == "failed"
     assert response.json()["error"]["code"] == "job_timeout"
-    assert woken_by and all(result is None for result in woken_by)
+    assert woken_by == []  # no event came: the re-read after WAIT_RECHECK_SECONDS found it
 
 
 @pytest.mark.django_db(transaction=True)
