@@ -185,7 +185,7 @@ def _create_answered_job(
             job.save(force_insert=True)
     except IntegrityError:
         return _replayed_after_race(owner, job_id)
-    _finished(job, status=Status.SUCCEEDED)
+    _after_finishing(job, status=Status.SUCCEEDED)
     return job
 
 
@@ -430,7 +430,7 @@ def _finish(
     if error is not None:
         job.error = {"code": error.code, "message": error.message, "details": error.details}
     job.save()
-    _finished(job, status=status, error=error)
+    _after_finishing(job, status=status, error=error)
     return True
 
 
@@ -441,7 +441,7 @@ def _log_meal(job: RecognitionJob, analysis: FoodAnalysis) -> FoodLog:
     return log
 
 
-def _finished(job: RecognitionJob, *, status: str, error: ApiError | None = None) -> None:
+def _after_finishing(job: RecognitionJob, *, status: str, error: ApiError | None = None) -> None:
     """What follows a finished job, once its transaction commits: the `job.finished` event
     (which also wakes the requests waiting on it), the metric and the analytics event."""
     robust_on_commit(_announce, job)
