@@ -6,7 +6,7 @@ goes on without the cache rather than failing the request or the job.
 """
 
 import logging
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.core.cache import cache
 from pydantic import BaseModel, ValidationError
@@ -19,22 +19,22 @@ logger = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def cached_answer(key: str, schema: type[ModelT], *, cache_name: str) -> ModelT | None:
+def cached_answer(
+    key: str, schema: type[ModelT], *, cache_name: str, count_miss: bool = True
+) -> ModelT | None:
     """The answer cached under `key`, or None when there is none, the cache is unreachable,
     or it no longer fits `schema` (written by an older version): then the model is asked
     again rather than an answer of the wrong shape served. Each read counts as a hit or a
-    miss of `cache_name` in `ai_cache_requests_total`."""
+    miss of `cache_name` in `ai_cache_requests_total`; `count_miss=False` for a look-up
+    whose miss is followed by the one that counts (a photo's request, then its job)."""
     answer = _read(key, schema)
-    AI_CACHE.labels(cache=cache_name, result="miss" if answer is None else "hit").inc()
+    if answer is not None or count_miss:
+        AI_CACHE.labels(cache=cache_name, result="miss" if answer is None else "hit").inc()
     return answer
 
 
 def _read(key: str, schema: type[ModelT]) -> ModelT | None:
-    try:
-        payload = cache.get(key)
-    except BACKEND_OUTAGES as exc:
-        log_outage(exc, "AI result cache read")
-        return None
+    payload = cached_value(key)
     if payload is None:
         return None
     try:
@@ -45,7 +45,20 @@ def _read(key: str, schema: type[ModelT]) -> ModelT | None:
 
 
 def remember_answer(key: str, answer: BaseModel, *, timeout: int) -> None:
+    remember_value(key, answer.model_dump(mode="json"), timeout=timeout)
+
+
+def cached_value(key: str) -> Any:
+    """What is cached under `key`; None when nothing is, or the cache is unreachable."""
     try:
-        cache.set(key, answer.model_dump(mode="json"), timeout=timeout)
+        return cache.get(key)
+    except BACKEND_OUTAGES as exc:
+        log_outage(exc, "AI result cache read")
+        return None
+
+
+def remember_value(key: str, value: Any, *, timeout: int) -> None:
+    try:
+        cache.set(key, value, timeout=timeout)
     except BACKEND_OUTAGES as exc:
         log_outage(exc, "AI result cache write")

@@ -526,6 +526,9 @@ AI_RECOGNITION = {
     "STUCK_PENDING_SECONDS": 900,
     # The longest `Prefer: wait=N` honoured.
     "MAX_WAIT_SECONDS": 30,
+    # A waiting request wakes on the job's `job.finished` event; should that be lost, it
+    # reads the job again after this long without one.
+    "WAIT_RECHECK_SECONDS": 5,
 }
 
 # Gemini's prices in US dollars per million tokens, for the estimated cost of AI calls

@@ -1,9 +1,11 @@
 """WebSocket plumbing shared by every consumer: JWT auth, origin check, per-user events."""
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.security.websocket import OriginValidator
@@ -108,3 +110,53 @@ def send_user_event(user_id: Any, event_type: str, payload: dict) -> None:
     async_to_sync(layer.group_send)(
         user_group(user_id), {"type": "user.event", "event": {"type": event_type, **payload}}
     )
+
+
+def wait_for_user_event(
+    user_id: Any,
+    *,
+    done: Callable[[], bool],
+    wakes: Callable[[dict], bool],
+    seconds: float,
+    recheck_seconds: float,
+) -> None:
+    """Blocks a sync caller until `done()` holds or `seconds` pass, woken by the events
+    sent to the user's sockets (`send_user_event`) from any process sharing the channel
+    layer: a request can wait for what a worker announces, with no socket and no polling.
+
+    `done` runs in the caller's thread (with its database connection): once subscribed,
+    so nothing sent before is missed; then after each event for which `wakes(event)` is
+    true, and after `recheck_seconds` without one (the channel layer may drop a message).
+    """
+    async_to_sync(_wait_for_user_event)(
+        user_id, sync_to_async(done), wakes, seconds, recheck_seconds
+    )
+
+
+async def _wait_for_user_event(
+    user_id: Any,
+    done: Callable[[], Awaitable[bool]],
+    wakes: Callable[[dict], bool],
+    seconds: float,
+    recheck_seconds: float,
+) -> None:
+    # One event loop for the whole wait: a channel's receive buffer belongs to the loop
+    # that first read it, and a sync caller outside ASGI gets a new loop per async_to_sync.
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    group = user_group(user_id)
+    await layer.group_add(group, channel)
+    try:
+        if await done():
+            return
+        while (left := deadline - loop.time()) > 0:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), min(left, recheck_seconds))
+            except TimeoutError:
+                message = None
+            if (message is None or wakes(message.get("event") or {})) and await done():
+                return
+    finally:
+        await layer.group_discard(group, channel)

@@ -83,6 +83,16 @@ def owned_files(
     return [found[file_id] for file_id in wanted]
 
 
+def file_with_bytes(user: User, *, sha256: str, content_type: str) -> StoredFile | None:
+    """One of the caller's live files holding exactly these bytes (by digest), if any."""
+    return (
+        files_for(user)
+        .filter(sha256=sha256, content_type=content_type)
+        .exclude(purpose=Purpose.DATA_EXPORT)
+        .first()
+    )
+
+
 def used_bytes(user: User) -> int:
     """Bytes counted against the quota: every stored original, expired or not, until it
     is actually deleted. Data exports are ours, made on request, and count for nothing."""

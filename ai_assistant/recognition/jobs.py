@@ -34,14 +34,17 @@ from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.models import RecognitionJob
 from ai_assistant.recognition import pipeline
 from ai_assistant.recognition.schemas import FoodAnalysis, FoodAnalysisResponse
+from ai_assistant.responses import AIResultSource
 from analytics.events import FoodSource, ServerEvent
 from analytics.services import track
-from fitness.api.errors import ApiError, IdConflict, NotFound
+from fitness.api.errors import BACKEND_OUTAGES, ApiError, IdConflict, NotFound, log_outage
 from fitness.error_codes import ErrorCode
 from fitness.observability.metrics import RECOGNITION_JOBS
 from fitness.transactions import robust_on_commit
-from fitness.ws import send_user_event
+from fitness.uploads import check_upload_size
+from fitness.ws import send_user_event, wait_for_user_event
 from food import services as food_services
+from food.models import FoodLog
 from storage import selectors as storage_selectors
 from storage import services as storage_services
 from storage.images import DecoderBusy
@@ -83,28 +86,55 @@ def request_recognition(
 ) -> RecognitionJob:
     """Stores the photo (an upload) or finds it (the caller's `file_id`) and queues a job.
 
+    A photo seen before (its bytes' digest leads to a cached answer) is answered here,
+    with no job queued: the job comes back finished, and the photo is stored only when
+    `log` asks for it to be kept with the meal (a copy of the owner's earlier one when
+    there is one, else the upload decoded and cleaned as for any recognition).
+
     A client-chosen `job_id` makes the request safe to resend: the same id returns the
     caller's existing job without storing, counting or running anything again.
     """
+    started = time.monotonic()
     config = AIServiceConfig.from_settings()
     if not config.available:
         raise AIUnavailable()
     if job_id is not None and (existing := _replay(owner, job_id)) is not None:
         return existing
-    # A refused photo is refused before the allowance is counted, and stored only after.
+    image = None
     if upload is not None:
-        encoded = pipeline.preprocess_upload(upload)
+        check_upload_size(upload)
+        digest = pipeline.source_digest(upload)
     else:
         image = storage_selectors.owned_files(owner, [file_id], field="file_id")[0]
+        digest = image.sha256
+    known = pipeline.known_analysis(digest, config.model_for("vision"))
+    store = upload is not None and (known is None or log)
+    # A refused photo is refused before the allowance is counted, and stored only after.
+    if store:
+        encoded = pipeline.kept_jpeg(owner, known[0]) if known is not None else None
+        if encoded is None:
+            encoded = pipeline.preprocess_upload(upload)
+            pipeline.remember_source(digest, encoded.data)
     enforce_rate_limit(user=owner, scope="food_recognition", config=config)
-    if upload is not None:
+    if store:
         image = storage_services.store_image(
             owner=owner,
             encoded=encoded,
             original_filename=upload.name or "",
             purpose=Purpose.FOOD_PHOTO,
         )
-    return _create_job(owner=owner, image=image, log=log, job_id=job_id or uuid.uuid4())
+    job_id = job_id or uuid.uuid4()
+    if known is None:
+        return _create_job(owner=owner, image=image, log=log, job_id=job_id)
+    jpeg_digest, analysis = known
+    return _create_answered_job(
+        owner=owner,
+        image=image,
+        log=log,
+        job_id=job_id,
+        jpeg_digest=jpeg_digest,
+        result=FoodAnalysisResponse.of(analysis, started=started, source=AIResultSource.CACHE),
+    )
 
 
 @transaction.atomic
@@ -114,16 +144,57 @@ def _create_job(*, owner: User, image: StoredFile, log: bool, job_id: uuid.UUID)
             job = RecognitionJob.objects.create(id=job_id, owner=owner, image=image, log_food=log)
     except IntegrityError:
         # The same id sent twice at once: the other request created it first.
-        existing = _replay(owner, job_id)
-        if existing is None:
-            raise
-        return existing
+        return _replayed_after_race(owner, job_id)
     from ai_assistant.recognition.tasks import queue_recognition  # it imports this module
 
     # Robust: the job is accepted even if queueing fails (the sweep fails it later), and
     # with eager Celery a failing run must not turn the accepted request into an error.
     robust_on_commit(queue_recognition, str(job.id))
     return job
+
+
+@transaction.atomic
+def _create_answered_job(
+    *,
+    owner: User,
+    image: StoredFile | None,
+    log: bool,
+    job_id: uuid.UUID,
+    jpeg_digest: str,
+    result: FoodAnalysisResponse,
+) -> RecognitionJob:
+    """The job of a photo answered from the cache in the request: stored finished, as a
+    run of the task would leave it (with its food log for `log`), with no run queued."""
+    now = timezone.now()
+    job = RecognitionJob(
+        id=job_id,
+        owner=owner,
+        image=image,
+        image_sha256=jpeg_digest,
+        log_food=log,
+        status=Status.SUCCEEDED,
+        result=result.model_dump(mode="json"),
+        created_at=now,
+        started_at=now,
+        finished_at=now,
+    )
+    if log:
+        job.food_log = _log_meal(job, result.data)
+    try:
+        with transaction.atomic():
+            job.save(force_insert=True)
+    except IntegrityError:
+        return _replayed_after_race(owner, job_id)
+    _after_finishing(job, status=Status.SUCCEEDED)
+    return job
+
+
+def _replayed_after_race(owner: User, job_id: uuid.UUID) -> RecognitionJob:
+    """The job that a request sent at the same time, with the same id, created first."""
+    existing = _replay(owner, job_id)
+    if existing is None:
+        raise IntegrityError(f"recognition job {job_id} could not be created")
+    return existing
 
 
 def _replay(owner: User, job_id: uuid.UUID) -> RecognitionJob | None:
@@ -144,24 +215,45 @@ def get_job(*, user: User, job_id: uuid.UUID) -> RecognitionJob:
 def wait_for_job(job: RecognitionJob, *, seconds: float) -> RecognitionJob:
     """The job once finished, or as it is after `seconds` (`Prefer: wait`).
 
-    Polls the row, quickly at first and then every half second: a simple bounded loop
-    that works the same with eager Celery and with workers on other machines.
+    Woken by the job's own `job.finished` event, which whichever process finishes it (a
+    worker elsewhere, or this one) sends through the shared channel layer: the row is read
+    once on subscribing and again when the event comes. Should the event be lost (a full
+    channel, a Redis hiccup), the row is read again every WAIT_RECHECK_SECONDS.
     """
-    deadline = time.monotonic() + seconds
-    pause = 0.05
-    while not job.is_finished:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        # Hand the pooled connection back while sleeping: a few waiting clients must not
-        # hold every connection of the process for up to 30 s. (Inside a transaction, as
-        # in a test, the connection has to stay.)
-        if not connection.in_atomic_block:
-            connection.close()
-        time.sleep(min(pause, left))
-        pause = min(pause * 2, 0.5)
+    if job.is_finished or seconds <= 0:
+        return job
+
+    def finished() -> bool:
+        job.refresh_from_db()
+        if not job.is_finished:
+            _release_connection()
+        return job.is_finished
+
+    try:
+        wait_for_user_event(
+            job.owner_id,
+            done=finished,
+            wakes=lambda event: _announces(event, job),
+            seconds=seconds,
+            recheck_seconds=settings.AI_RECOGNITION["WAIT_RECHECK_SECONDS"],
+        )
+    except BACKEND_OUTAGES as exc:
+        # Nothing to wait on without the channel layer: answer the job as it is now.
+        log_outage(exc, "recognition job wait")
         job.refresh_from_db()
     return job
+
+
+def _announces(event: dict, job: RecognitionJob) -> bool:
+    return event.get("type") == "job.finished" and event.get("job_id") == str(job.pk)
+
+
+def _release_connection() -> None:
+    """Hands the pooled connection back while waiting: a few waiting clients must not hold
+    every connection of the process for up to 30 s. (Inside a transaction, as in a test,
+    the connection has to stay.)"""
+    if not connection.in_atomic_block:
+        connection.close()
 
 
 def run_job(*, job_id: uuid.UUID | str, retries: int) -> float | None:
@@ -186,6 +278,7 @@ def run_job(*, job_id: uuid.UUID | str, retries: int) -> float | None:
             jpeg = pipeline.model_jpeg(job.image)
         except FileNotFoundError:
             raise PhotoMissing() from None
+        pipeline.remember_source(job.image.sha256, jpeg)
         RecognitionJob.objects.filter(pk=job.pk).update(
             image_sha256=hashlib.sha256(jpeg).hexdigest()
         )
@@ -333,12 +426,24 @@ def _finish(
     if result is not None:
         job.result = result.model_dump(mode="json")
         if job.log_food:
-            job.food_log, _ = food_services.log_food(
-                owner=job.owner, data=_food_log_data(job, result.data), source=FoodSource.PHOTO
-            )
+            job.food_log = _log_meal(job, result.data)
     if error is not None:
         job.error = {"code": error.code, "message": error.message, "details": error.details}
     job.save()
+    _after_finishing(job, status=status, error=error)
+    return True
+
+
+def _log_meal(job: RecognitionJob, analysis: FoodAnalysis) -> FoodLog:
+    log, _ = food_services.log_food(
+        owner=job.owner, data=_food_log_data(job, analysis), source=FoodSource.PHOTO
+    )
+    return log
+
+
+def _after_finishing(job: RecognitionJob, *, status: str, error: ApiError | None = None) -> None:
+    """What follows a finished job, once its transaction commits: the `job.finished` event
+    (which also wakes the requests waiting on it), the metric and the analytics event."""
     robust_on_commit(_announce, job)
     robust_on_commit(
         RECOGNITION_JOBS.labels(outcome=status, reason=str(error.code) if error else "").inc
@@ -348,7 +453,6 @@ def _finish(
         ServerEvent.PHOTO_RECOGNIZED,
         {"outcome": status, "error": error.code if error is not None else None},
     )
-    return True
 
 
 def _food_log_data(job: RecognitionJob, analysis: FoodAnalysis) -> dict[str, Any]:

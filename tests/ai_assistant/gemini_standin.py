@@ -125,7 +125,7 @@ INVALID_KEY_BODY = google_error(
 
 
 class GeminiStandIn:
-    def __init__(self, api_key: str = "standin-test-key") -> None:
+    def __init__(self, api_key: str = "standin-test-key", port: int = 0) -> None:
         self.api_key = api_key
         self.requests: list[RecordedRequest] = []
         self.unscripted = 0
@@ -133,7 +133,7 @@ class GeminiStandIn:
         self._in_flight = 0
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True

@@ -69,7 +69,9 @@ class _ErrorField(serializers.JSONField):
 
 class RecognitionJobSerializer(serializers.ModelSerializer):
     image_id = serializers.UUIDField(
-        allow_null=True, help_text="The photo's file id (see /storage); null once deleted."
+        allow_null=True,
+        help_text="The photo's file id (see /storage); null once deleted, or when a photo "
+        "answered from the cache was not kept (log=false).",
     )
     log = serializers.BooleanField(source="log_food", help_text="Whether log=true was asked.")
     food_log_id = serializers.UUIDField(

@@ -74,8 +74,11 @@ class RecognizeFoodView(APIView):
         description="Starts a job and answers 202 with it; follow it with GET "
         "/ai/jobs/{id}, `Prefer: wait=N`, or the `job.finished` event on /ws/events/. "
         "The photo is checked, turned upright, stripped of metadata, shrunk to 1024 px "
-        "and kept as one of your files (purpose food_photo). Counts against the "
-        "food_recognition allowance (429 with Retry-After when used up).",
+        "and kept as one of your files (purpose food_photo). A photo analysed before "
+        "(the same bytes, within the cache's lifetime) is answered at once: 200 with the "
+        "job already succeeded (`result.source` cache), and the photo is kept only with "
+        "`log=true` (else `image_id` is null). Counts against the food_recognition "
+        "allowance (429 with Retry-After when used up).",
         parameters=[_PREFER, _LOCATION],
         request={
             "multipart/form-data": s.RecognizeFoodSerializer,
@@ -107,7 +110,8 @@ class RecognizeFoodView(APIView):
             log=fields["log"],
             job_id=fields.get("id"),
         )
-        # 200 once finished (with `Prefer: wait`, or with eager Celery), else 202.
+        # 200 once finished (from the cache, with `Prefer: wait`, or with eager Celery),
+        # else 202.
         return _job_response(request, job, unfinished_status=status.HTTP_202_ACCEPTED)
 
 

@@ -109,7 +109,7 @@ export interface paths {
         put?: never;
         /**
          * Recognise the food in a photo (a background job)
-         * @description Starts a job and answers 202 with it; follow it with GET /ai/jobs/{id}, `Prefer: wait=N`, or the `job.finished` event on /ws/events/. The photo is checked, turned upright, stripped of metadata, shrunk to 1024 px and kept as one of your files (purpose food_photo). Counts against the food_recognition allowance (429 with Retry-After when used up).
+         * @description Starts a job and answers 202 with it; follow it with GET /ai/jobs/{id}, `Prefer: wait=N`, or the `job.finished` event on /ws/events/. The photo is checked, turned upright, stripped of metadata, shrunk to 1024 px and kept as one of your files (purpose food_photo). A photo analysed before (the same bytes, within the cache's lifetime) is answered at once: 200 with the job already succeeded (`result.source` cache), and the photo is kept only with `log=true` (else `image_id` is null). Counts against the food_recognition allowance (429 with Retry-After when used up).
          */
         post: operations["ai_food_recognize_create"];
         delete?: never;
@@ -2592,7 +2592,7 @@ export interface components {
             readonly status: components["schemas"]["RecognitionJobStatusEnum"];
             /**
              * Format: uuid
-             * @description The photo's file id (see /storage); null once deleted.
+             * @description The photo's file id (see /storage); null once deleted, or when a photo answered from the cache was not kept (log=false).
              */
             image_id: string | null;
             /** @description Whether log=true was asked. */
