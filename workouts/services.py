@@ -15,6 +15,7 @@ from analytics.events import ServerEvent
 from analytics.services import track
 from fitness.activity import activity_changed
 from fitness.api.errors import NotFound
+from fitness.inserts import insert_rows
 from fitness.offline import check_client_ids, data_changed, sharing_errors
 from social import selectors as social
 from storage import selectors as storage
@@ -69,6 +70,8 @@ _SCALARS = ("name", "type", "duration", "notes", "group_id", "ai_form_check")
 # Either names the progress photos; the ids win, so an object sent back as it was read
 # (signed URLs in progress_photos) keeps its photos.
 _PHOTO_FIELDS = ("progress_photo_ids", "progress_photos")
+# What a change to a workout changes for a device that syncs (sync.receivers.WORKOUT_TABLES).
+_SYNC_TABLES = ("workouts", "exercises", "set_logs", "workout_progress")
 
 
 @transaction.atomic
@@ -83,29 +86,55 @@ def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]
     if workout_id is not None and (existing := _replay(owner, workout_id)) is not None:
         return existing, False
     _check_group(owner, data)
-    photos = _chosen_photos(owner, data)
+    photos = _chosen_photos(owner, data) or []
+    readers = _shareable(owner, data.get("shared_with", []))
     now = timezone.now()
     workout = Workout(
         owner=owner, id=workout_id or uuid.uuid4(), created_at=data.get("created_at") or now
     )
     _apply_scalars(workout, data, now)
     _settle_calories(workout, data, owner)
-    exercises = _build_exercises(workout, data.get("exercises", []), current_ids=set())
-    try:
-        with transaction.atomic():
-            workout.save(force_insert=True)
-    except IntegrityError:
-        # A concurrent request created the same id first.
-        if workout_id is None or (existing := _replay(owner, workout_id)) is None:
-            raise
+    exercises, set_logs = _build_exercises(workout, data.get("exercises", []), current_ids=set())
+    # ON CONFLICT DO NOTHING instead of a savepoint around the insert: an id a concurrent
+    # request stored first comes back as not inserted, and that request's workout answers.
+    if not insert_rows([workout], skip_taken=workout_id is not None, read_back=True):
+        if (existing := _replay(owner, workout_id)) is None:
+            raise IntegrityError(f"Workout {workout_id} was neither inserted nor found.")
         return existing, False
-    _store_exercises(*exercises)
-    _replace_shares(workout, owner, data.get("shared_with", []))
-    _replace_photos(workout, photos or [])
+    # The rows come back as stored, so the answer is rendered from them without a re-read,
+    # and a new workout has no shares or photos to replace: each child is one insert.
+    insert_rows(exercises, read_back=True)
+    insert_rows(set_logs, read_back=True)
+    shares = WorkoutShare.objects.bulk_create(
+        WorkoutShare(workout=workout, user_id=u) for u in readers
+    )
+    photo_rows = WorkoutPhoto.objects.bulk_create(
+        WorkoutPhoto(workout=workout, file=stored, position=position)
+        for position, stored in enumerate(photos)
+    )
+    # No post_save signal came from the insert (sync.receivers): tell devices here.
+    data_changed(tables=_SYNC_TABLES, user_ids=[owner.pk, *readers])
     _changed(owner, workout.created_at)
     if workout.completed:
         _completed(owner, workout)
-    return selectors.get_workout(user=owner, workout_id=workout.id), True
+    logs_of: dict[uuid.UUID, list[ExerciseSet]] = {exercise.id: [] for exercise in exercises}
+    for log in set_logs:
+        logs_of[log.exercise_id].append(log)
+    for exercise in exercises:
+        _prefetched(exercise, "set_logs", logs_of[exercise.id])
+    _prefetched(workout, "exercises", exercises)
+    _prefetched(workout, "shares", shares)
+    _prefetched(workout, "photos", photo_rows)
+    return workout, True
+
+
+def _prefetched(instance: Any, relation: str, rows: list) -> None:
+    """Sets what `instance.<relation>.all()` returns, as prefetch_related would."""
+    queryset = getattr(instance, relation).all()
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    instance._prefetched_objects_cache = getattr(instance, "_prefetched_objects_cache", {})
+    instance._prefetched_objects_cache[relation] = queryset
 
 
 def _replay(owner: User, workout_id: uuid.UUID) -> Workout | None:
@@ -420,16 +449,22 @@ def _store_exercises(rows: list[Exercise], logs: list[ExerciseSet]) -> None:
     ExerciseSet.objects.bulk_create(logs)
 
 
-def _replace_shares(workout: Workout, owner: User, user_ids: list[uuid.UUID]) -> None:
+def _shareable(owner: User, user_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """The readers, once each, in order; 400 for anyone the owner may not share with."""
     wanted = list(dict.fromkeys(user_ids))
     refused = sharing_errors(owner, [wanted])
     if refused:
         raise ValidationError(refused[0])
+    return wanted
+
+
+def _replace_shares(workout: Workout, owner: User, user_ids: list[uuid.UUID]) -> None:
+    wanted = _shareable(owner, user_ids)
     WorkoutShare.objects.filter(workout=workout).exclude(user_id__in=wanted).delete()
     already = set(WorkoutShare.objects.filter(workout=workout).values_list("user_id", flat=True))
     added = [user_id for user_id in wanted if user_id not in already]
     WorkoutShare.objects.bulk_create(WorkoutShare(workout=workout, user_id=u) for u in added)
-    data_changed(tables=["workouts", "exercises", "set_logs", "workout_progress"], user_ids=added)
+    data_changed(tables=_SYNC_TABLES, user_ids=added)
 
 
 def _check_group(owner: User, data: dict[str, Any]) -> None:
