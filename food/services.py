@@ -17,6 +17,7 @@ from analytics.events import FoodSource, ServerEvent
 from analytics.services import track
 from fitness.activity import activity_changed
 from fitness.api.errors import NotFound
+from fitness.inserts import insert_rows
 from fitness.offline import check_client_ids, data_changed, sharing_errors
 from food import selectors
 from food.models import MAX_CALORIES, MAX_GRAMS, FoodLog, FoodLogShare, FoodLogTag
@@ -82,10 +83,10 @@ def _set_image(target: dict[str, Any], image: StoredFile | None) -> None:
         target["image_url"] = ""
 
 
-def _insert(owner: User, items: list[dict[str, Any]]) -> list[FoodLog]:
-    """One bulk insert per table. The logs come back ready to render (`tag_list` and
-    `share_list` as `selectors.with_relations` sets them), so nothing is read back."""
-    logs, tags, shares = [], [], []
+def _build(owner: User, items: list[dict[str, Any]]) -> list[FoodLog]:
+    """Unsaved logs, ready to render (`tag_list` and `share_list` as
+    `selectors.with_relations` sets them), so nothing is read back after the insert."""
+    logs = []
     for item in items:
         fields = dict(item)
         tag_names = fields.pop("tags", [])
@@ -94,44 +95,43 @@ def _insert(owner: User, items: list[dict[str, Any]]) -> list[FoodLog]:
         log.tag_list = [FoodLogTag(food_log=log, name=name) for name in tag_names]
         log.share_list = [FoodLogShare(food_log=log, user_id=reader) for reader in readers]
         logs.append(log)
-        tags += log.tag_list
-        shares += log.share_list
-    FoodLog.objects.bulk_create(logs)
-    FoodLogTag.objects.bulk_create(tags)
-    FoodLogShare.objects.bulk_create(shares)
-    data_changed(tables=["food_logs"], user_ids=[owner.pk, *(share.user_id for share in shares)])
     return logs
 
 
-def _store(
-    owner: User, items: list[dict[str, Any]], *, single: bool, retry: bool = True
-) -> tuple[list[FoodLog], int]:
-    """Inserts the items whose id is new; returns every log, in the order of `items`."""
+def _store(owner: User, items: list[dict[str, Any]], *, single: bool) -> tuple[list[FoodLog], int]:
+    """Inserts the items whose id is new; returns every log, in the order of `items`.
+
+    The logs go in first, `ON CONFLICT DO NOTHING`: an id already stored (a retry, or a
+    parallel request with the same ids, which PostgreSQL waits for) is simply not inserted,
+    with no savepoint to roll back to. Only then are the ids that did not go in looked at:
+    the caller's live logs count as existing, anyone else's or a tombstone refuse the whole
+    call, and the transaction (this service's atomic block) drops what was inserted.
+    """
     errors = sharing_errors(owner, [item.get("shared_with", []) for item in items])
     for index, fields in _link_images(owner, items).items():
         errors[index] = {**errors.get(index, {}), **fields}
     if errors:
         raise _Refused(errors)
-    ids = [item.get("id") for item in items]
-    known = check_client_ids(FoodLog, owner=owner, ids=ids)
-    known.raise_refused(with_indexes=not single)
-    claimed = known.existing
     for item in items:
         item.setdefault("id", uuid.uuid4())
     ids = [item["id"] for item in items]
-    try:
-        with transaction.atomic():
-            created = _insert(owner, [item for item in items if item["id"] not in claimed])
-    except IntegrityError:
-        # A parallel request with the same ids inserted between our read and our write;
-        # a second look finds its rows and treats them as existing (or foreign).
-        if not retry:
-            raise
-        return _store(owner, items, single=single, retry=False)
+    logs = _build(owner, items)
+    created = insert_rows(logs, skip_taken=True)
+    fresh = {log.pk for log in created}
+    known = check_client_ids(FoodLog, owner=owner, ids=[None if i in fresh else i for i in ids])
+    known.raise_refused(with_indexes=not single)
+    if lost := set(ids) - fresh - known.existing:
+        raise IntegrityError(f"Food logs neither inserted nor found: {sorted(map(str, lost))}.")
+    tags = [tag for log in created for tag in log.tag_list]
+    shares = [share for log in created for share in log.share_list]
+    FoodLogTag.objects.bulk_create(tags)
+    FoodLogShare.objects.bulk_create(shares)
+    if created:
+        readers = (share.user_id for share in shares)
+        data_changed(tables=["food_logs"], user_ids=[owner.pk, *readers])
     stored = {log.pk: log for log in created}
-    if claimed:
-        existing = selectors.food_logs_in_order(list(claimed))
-        stored.update((log.pk, log) for log in existing)
+    if known.existing:
+        stored.update((log.pk, log) for log in selectors.food_logs_in_order(known.existing))
     return [stored[log_id] for log_id in ids], len(created)
 
 
