@@ -170,8 +170,9 @@ def _changed(owner: User, moments: list) -> None:
     activity_changed(user_id=owner.pk, kind="food_log", moments=moments)
 
 
-def _locked_own_log(owner: User, log_id: UUID) -> FoodLog:
-    log = FoodLog.objects.select_for_update().filter(owner=owner, pk=log_id).first()
+def _locked_own_log(owner: User, log_id: UUID, *, with_relations: bool = False) -> FoodLog:
+    logs = FoodLog.objects.select_for_update(of=("self",)).filter(owner=owner, pk=log_id)
+    log = (selectors.with_relations(logs) if with_relations else logs).first()
     if log is None:
         raise NotFound()
     return log
@@ -184,9 +185,11 @@ def update_food_log(
     """Applies `changes` (all fields for PUT, some for PATCH) to an owned, live log.
 
     `precondition` (the If-Match check) sees the locked row, so of two offline edits based
-    on the same version only the first can pass it.
+    on the same version only the first can pass it. The log is locked with its image, tags
+    and readers, kept up to date as they change, and returned as it is rendered, not read
+    again; shares cannot change meanwhile, since every edit of them takes this lock first.
     """
-    log = _locked_own_log(owner, log_id)
+    log = _locked_own_log(owner, log_id, with_relations=True)
     if log.is_deleted:
         raise NotFound()
     precondition(log)
@@ -209,18 +212,34 @@ def update_food_log(
         changes.pop("image_url", None)
     for field, value in changes.items():
         setattr(log, field, value)
-    log.save()
+    # An UPDATE of the changed columns rather than save(): save's post_save receiver would
+    # read the readers again (sync.receivers), and they are known here.
+    log.updated_at = timezone.now()
+    FoodLog.objects.filter(pk=log.pk).update(**changes, updated_at=log.updated_at)
+    data_changed(tables=["food_logs"], user_ids=[owner.pk, *(s.user_id for s in log.share_list)])
     if tag_names is not None:
         log.tags.all().delete()
-        FoodLogTag.objects.bulk_create(FoodLogTag(food_log=log, name=n) for n in tag_names)
+        log.tag_list = FoodLogTag.objects.bulk_create(
+            FoodLogTag(food_log=log, name=name) for name in tag_names
+        )
     if readers is not None:
-        log.shares.exclude(user_id__in=readers).delete()
-        kept = set(log.shares.values_list("user_id", flat=True))
-        added = [reader for reader in readers if reader not in kept]
-        FoodLogShare.objects.bulk_create(FoodLogShare(food_log=log, user_id=r) for r in added)
-        data_changed(tables=["food_logs"], user_ids=added)
+        _replace_readers(log, readers)
     _changed(owner, [before, log.timestamp])
-    return selectors.food_logs_in_order([log.pk])[0]
+    return log
+
+
+def _replace_readers(log: FoodLog, readers: list[UUID]) -> None:
+    current = [share.user_id for share in log.share_list]
+    if gone := [reader for reader in current if reader not in readers]:
+        # Through the ORM's delete, whose post_delete receiver tells each one it lost the log.
+        log.shares.filter(user_id__in=gone).delete()
+    added = [reader for reader in dict.fromkeys(readers) if reader not in current]
+    kept = [share for share in log.share_list if share.user_id in readers]
+    # In the order a read gives them (by id): those kept, then the new ones.
+    log.share_list = kept + FoodLogShare.objects.bulk_create(
+        FoodLogShare(food_log=log, user_id=reader) for reader in added
+    )
+    data_changed(tables=["food_logs"], user_ids=added)
 
 
 @transaction.atomic
