@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.factories import connect
+from tests.factories import UserFactory, connect
 from tests.storage.factories import stored_file
 from tests.workouts.factories import exercise_payload, workout_payload
 from workouts.models import Exercise, ExerciseSet, Workout, WorkoutPhoto, WorkoutShare
@@ -103,3 +103,35 @@ def test_replay_of_a_known_id_runs_14_statements_and_changes_nothing(
     assert again.status_code == 200
     assert again.content == first.content
     assert Workout.objects.get().name == "Push day"
+
+
+@pytest.mark.parametrize(
+    ("verb", "changes", "statements"),
+    [
+        # Was 17: the readers read by save()'s receiver, then the whole workout read back.
+        ("patch", {"notes": "felt strong"}, 15),
+        # Was 17; the form check is read back (jsonb orders its keys).
+        ("patch", {"ai_form_check": {"zeta": 1, "alpha": 2}, "completed": True}, 16),
+        # Was 31: every exercise, set, photo and reader replaced, one reader dropped.
+        ("put", "rich", 26),
+    ],
+)
+def test_update_runs_pinned_statements_and_answers_what_a_read_gives(
+    auth_client, user, other_user, django_assert_num_queries, verb, changes, statements
+):
+    connect(user, other_user)
+    third = UserFactory()
+    connect(user, third)
+    photos = [stored_file(user), stored_file(user)]
+    created = auth_client.post(URL, rich_payload(third, photos[:1]), format="json")
+    url = f"{URL}/{created.json()['workout']['id']}"
+    if changes == "rich":
+        changes = rich_payload(other_user, photos[::-1])
+
+    with django_assert_num_queries(statements):
+        written = getattr(auth_client, verb)(url, changes, format="json")
+    read = auth_client.get(url)
+
+    assert written.status_code == 200
+    assert written.content == read.content
+    assert written["ETag"] == read["ETag"]
