@@ -17,6 +17,7 @@ from analytics.events import FoodSource, ServerEvent
 from analytics.services import track
 from fitness.activity import activity_changed
 from fitness.api.errors import NotFound
+from fitness.inserts import insert_rows
 from fitness.offline import check_client_ids, data_changed, sharing_errors
 from food import selectors
 from food.models import MAX_CALORIES, MAX_GRAMS, FoodLog, FoodLogShare, FoodLogTag
@@ -82,10 +83,10 @@ def _set_image(target: dict[str, Any], image: StoredFile | None) -> None:
         target["image_url"] = ""
 
 
-def _insert(owner: User, items: list[dict[str, Any]]) -> list[FoodLog]:
-    """One bulk insert per table. The logs come back ready to render (`tag_list` and
-    `share_list` as `selectors.with_relations` sets them), so nothing is read back."""
-    logs, tags, shares = [], [], []
+def _build(owner: User, items: list[dict[str, Any]]) -> list[FoodLog]:
+    """Unsaved logs, ready to render (`tag_list` and `share_list` as
+    `selectors.with_relations` sets them), so nothing is read back after the insert."""
+    logs = []
     for item in items:
         fields = dict(item)
         tag_names = fields.pop("tags", [])
@@ -94,44 +95,43 @@ def _insert(owner: User, items: list[dict[str, Any]]) -> list[FoodLog]:
         log.tag_list = [FoodLogTag(food_log=log, name=name) for name in tag_names]
         log.share_list = [FoodLogShare(food_log=log, user_id=reader) for reader in readers]
         logs.append(log)
-        tags += log.tag_list
-        shares += log.share_list
-    FoodLog.objects.bulk_create(logs)
-    FoodLogTag.objects.bulk_create(tags)
-    FoodLogShare.objects.bulk_create(shares)
-    data_changed(tables=["food_logs"], user_ids=[owner.pk, *(share.user_id for share in shares)])
     return logs
 
 
-def _store(
-    owner: User, items: list[dict[str, Any]], *, single: bool, retry: bool = True
-) -> tuple[list[FoodLog], int]:
-    """Inserts the items whose id is new; returns every log, in the order of `items`."""
+def _store(owner: User, items: list[dict[str, Any]], *, single: bool) -> tuple[list[FoodLog], int]:
+    """Inserts the items whose id is new; returns every log, in the order of `items`.
+
+    The logs go in first, `ON CONFLICT DO NOTHING`: an id already stored (a retry, or a
+    parallel request with the same ids, which PostgreSQL waits for) is simply not inserted,
+    with no savepoint to roll back to. Only then are the ids that did not go in looked at:
+    the caller's live logs count as existing, anyone else's or a tombstone refuse the whole
+    call, and the transaction (this service's atomic block) drops what was inserted.
+    """
     errors = sharing_errors(owner, [item.get("shared_with", []) for item in items])
     for index, fields in _link_images(owner, items).items():
         errors[index] = {**errors.get(index, {}), **fields}
     if errors:
         raise _Refused(errors)
-    ids = [item.get("id") for item in items]
-    known = check_client_ids(FoodLog, owner=owner, ids=ids)
-    known.raise_refused(with_indexes=not single)
-    claimed = known.existing
     for item in items:
         item.setdefault("id", uuid.uuid4())
     ids = [item["id"] for item in items]
-    try:
-        with transaction.atomic():
-            created = _insert(owner, [item for item in items if item["id"] not in claimed])
-    except IntegrityError:
-        # A parallel request with the same ids inserted between our read and our write;
-        # a second look finds its rows and treats them as existing (or foreign).
-        if not retry:
-            raise
-        return _store(owner, items, single=single, retry=False)
+    logs = _build(owner, items)
+    created = insert_rows(logs, skip_taken=True)
+    fresh = {log.pk for log in created}
+    known = check_client_ids(FoodLog, owner=owner, ids=[None if i in fresh else i for i in ids])
+    known.raise_refused(with_indexes=not single)
+    if lost := set(ids) - fresh - known.existing:
+        raise IntegrityError(f"Food logs neither inserted nor found: {sorted(map(str, lost))}.")
+    tags = [tag for log in created for tag in log.tag_list]
+    shares = [share for log in created for share in log.share_list]
+    FoodLogTag.objects.bulk_create(tags)
+    FoodLogShare.objects.bulk_create(shares)
+    if created:
+        readers = (share.user_id for share in shares)
+        data_changed(tables=["food_logs"], user_ids=[owner.pk, *readers])
     stored = {log.pk: log for log in created}
-    if claimed:
-        existing = selectors.food_logs_in_order(list(claimed))
-        stored.update((log.pk, log) for log in existing)
+    if known.existing:
+        stored.update((log.pk, log) for log in selectors.food_logs_in_order(known.existing))
     return [stored[log_id] for log_id in ids], len(created)
 
 
@@ -170,8 +170,9 @@ def _changed(owner: User, moments: list) -> None:
     activity_changed(user_id=owner.pk, kind="food_log", moments=moments)
 
 
-def _locked_own_log(owner: User, log_id: UUID) -> FoodLog:
-    log = FoodLog.objects.select_for_update().filter(owner=owner, pk=log_id).first()
+def _locked_own_log(owner: User, log_id: UUID, *, with_relations: bool = False) -> FoodLog:
+    logs = FoodLog.objects.select_for_update(of=("self",)).filter(owner=owner, pk=log_id)
+    log = (selectors.with_relations(logs) if with_relations else logs).first()
     if log is None:
         raise NotFound()
     return log
@@ -184,9 +185,11 @@ def update_food_log(
     """Applies `changes` (all fields for PUT, some for PATCH) to an owned, live log.
 
     `precondition` (the If-Match check) sees the locked row, so of two offline edits based
-    on the same version only the first can pass it.
+    on the same version only the first can pass it. The log is locked with its image, tags
+    and readers, kept up to date as they change, and returned as it is rendered, not read
+    again; shares cannot change meanwhile, since every edit of them takes this lock first.
     """
-    log = _locked_own_log(owner, log_id)
+    log = _locked_own_log(owner, log_id, with_relations=True)
     if log.is_deleted:
         raise NotFound()
     precondition(log)
@@ -209,18 +212,34 @@ def update_food_log(
         changes.pop("image_url", None)
     for field, value in changes.items():
         setattr(log, field, value)
-    log.save()
+    # An UPDATE of the changed columns rather than save(): save's post_save receiver would
+    # read the readers again (sync.receivers), and they are known here.
+    log.updated_at = timezone.now()
+    FoodLog.objects.filter(pk=log.pk).update(**changes, updated_at=log.updated_at)
+    data_changed(tables=["food_logs"], user_ids=[owner.pk, *(s.user_id for s in log.share_list)])
     if tag_names is not None:
         log.tags.all().delete()
-        FoodLogTag.objects.bulk_create(FoodLogTag(food_log=log, name=n) for n in tag_names)
+        log.tag_list = FoodLogTag.objects.bulk_create(
+            FoodLogTag(food_log=log, name=name) for name in tag_names
+        )
     if readers is not None:
-        log.shares.exclude(user_id__in=readers).delete()
-        kept = set(log.shares.values_list("user_id", flat=True))
-        added = [reader for reader in readers if reader not in kept]
-        FoodLogShare.objects.bulk_create(FoodLogShare(food_log=log, user_id=r) for r in added)
-        data_changed(tables=["food_logs"], user_ids=added)
+        _replace_readers(log, readers)
     _changed(owner, [before, log.timestamp])
-    return selectors.food_logs_in_order([log.pk])[0]
+    return log
+
+
+def _replace_readers(log: FoodLog, readers: list[UUID]) -> None:
+    current = [share.user_id for share in log.share_list]
+    if gone := [reader for reader in current if reader not in readers]:
+        # Through the ORM's delete, whose post_delete receiver tells each one it lost the log.
+        log.shares.filter(user_id__in=gone).delete()
+    added = [reader for reader in dict.fromkeys(readers) if reader not in current]
+    kept = [share for share in log.share_list if share.user_id in readers]
+    # In the order a read gives them (by id): those kept, then the new ones.
+    log.share_list = kept + FoodLogShare.objects.bulk_create(
+        FoodLogShare(food_log=log, user_id=reader) for reader in added
+    )
+    data_changed(tables=["food_logs"], user_ids=added)
 
 
 @transaction.atomic

@@ -15,6 +15,7 @@ from analytics.events import ServerEvent
 from analytics.services import track
 from fitness.activity import activity_changed
 from fitness.api.errors import NotFound
+from fitness.inserts import insert_rows
 from fitness.offline import check_client_ids, data_changed, sharing_errors
 from social import selectors as social
 from storage import selectors as storage
@@ -69,6 +70,18 @@ _SCALARS = ("name", "type", "duration", "notes", "group_id", "ai_form_check")
 # Either names the progress photos; the ids win, so an object sent back as it was read
 # (signed URLs in progress_photos) keeps its photos.
 _PHOTO_FIELDS = ("progress_photo_ids", "progress_photos")
+# What a change to a workout changes for a device that syncs (sync.receivers.WORKOUT_TABLES).
+_SYNC_TABLES = ("workouts", "exercises", "set_logs", "workout_progress")
+# The columns an edit may change (update_workout writes only these).
+_EDITABLE = (
+    *_SCALARS,
+    "completed",
+    "completed_at",
+    "calories_burned",
+    "calories_estimate",
+    "volume_kg",
+    "updated_at",
+)
 
 
 @transaction.atomic
@@ -83,29 +96,61 @@ def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]
     if workout_id is not None and (existing := _replay(owner, workout_id)) is not None:
         return existing, False
     _check_group(owner, data)
-    photos = _chosen_photos(owner, data)
+    photos = _chosen_photos(owner, data) or []
+    readers = _shareable(owner, data.get("shared_with", []))
     now = timezone.now()
     workout = Workout(
         owner=owner, id=workout_id or uuid.uuid4(), created_at=data.get("created_at") or now
     )
     _apply_scalars(workout, data, now)
     _settle_calories(workout, data, owner)
-    exercises = _build_exercises(workout, data.get("exercises", []), current_ids=set())
-    try:
-        with transaction.atomic():
-            workout.save(force_insert=True)
-    except IntegrityError:
-        # A concurrent request created the same id first.
-        if workout_id is None or (existing := _replay(owner, workout_id)) is None:
-            raise
+    exercises, set_logs = _build_exercises(workout, data.get("exercises", []), current_ids=set())
+    # ON CONFLICT DO NOTHING instead of a savepoint around the insert: an id a concurrent
+    # request stored first comes back as not inserted, and that request's workout answers.
+    if not insert_rows([workout], skip_taken=workout_id is not None, read_back=True):
+        if (existing := _replay(owner, workout_id)) is None:
+            raise IntegrityError(f"Workout {workout_id} was neither inserted nor found.")
         return existing, False
-    _store_exercises(*exercises)
-    _replace_shares(workout, owner, data.get("shared_with", []))
-    _replace_photos(workout, photos or [])
+    # The rows come back as stored, so the answer is rendered from them without a re-read,
+    # and a new workout has no shares or photos to replace: each child is one insert.
+    insert_rows(exercises, read_back=True)
+    insert_rows(set_logs, read_back=True)
+    shares = WorkoutShare.objects.bulk_create(
+        WorkoutShare(workout=workout, user_id=u) for u in readers
+    )
+    photo_rows = WorkoutPhoto.objects.bulk_create(
+        WorkoutPhoto(workout=workout, file=stored, position=position)
+        for position, stored in enumerate(photos)
+    )
+    # No post_save signal came from the insert (sync.receivers): tell devices here.
+    data_changed(tables=_SYNC_TABLES, user_ids=[owner.pk, *readers])
     _changed(owner, workout.created_at)
     if workout.completed:
         _completed(owner, workout)
-    return selectors.get_workout(user=owner, workout_id=workout.id), True
+    _attach_exercises(workout, exercises, set_logs)
+    _prefetched(workout, "shares", shares)
+    _prefetched(workout, "photos", photo_rows)
+    return workout, True
+
+
+def _attach_exercises(
+    workout: Workout, exercises: list[Exercise], set_logs: list[ExerciseSet]
+) -> None:
+    logs_of: dict[uuid.UUID, list[ExerciseSet]] = {exercise.id: [] for exercise in exercises}
+    for log in set_logs:
+        logs_of[log.exercise_id].append(log)
+    for exercise in exercises:
+        _prefetched(exercise, "set_logs", logs_of[exercise.id])
+    _prefetched(workout, "exercises", exercises)
+
+
+def _prefetched(instance: Any, relation: str, rows: list) -> None:
+    """Sets what `instance.<relation>.all()` returns, as prefetch_related would."""
+    queryset = getattr(instance, relation).all()
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    instance._prefetched_objects_cache = getattr(instance, "_prefetched_objects_cache", {})
+    instance._prefetched_objects_cache[relation] = queryset
 
 
 def _replay(owner: User, workout_id: uuid.UUID) -> Workout | None:
@@ -133,28 +178,48 @@ def update_workout(
     yet is kept too.
     """
     workout = _lock(owner, workout_id, precondition)
+    workout.owner = owner
     if data.get("group_id") != workout.group_id:
         _check_group(owner, data)
     was_completed = workout.completed
     _apply_scalars(workout, data, timezone.now())
+    # Every edit of shares takes the workout's lock first, so these stay true until commit.
+    shares = list(WorkoutShare.objects.filter(workout=workout).order_by("created_at", "id"))
     photos = _chosen_photos(owner, data)
     if photos is not None:
-        _replace_photos(workout, photos)
+        _prefetched(workout, "photos", _replace_photos(workout, photos))
     if "exercises" in data:
         current = set(workout.exercises.values_list("id", flat=True))
         if new_exercise_ids:
             current |= _unused_exercise_ids(data["exercises"])
-        exercises = _build_exercises(workout, data["exercises"], current_ids=current)
+        exercises, set_logs = _build_exercises(workout, data["exercises"], current_ids=current)
         Exercise.objects.filter(workout=workout).delete()
-        _store_exercises(*exercises)
+        insert_rows(exercises, read_back=True)
+        insert_rows(set_logs, read_back=True)
+        _attach_exercises(workout, exercises, set_logs)
+    else:
+        _prefetched(workout, "exercises", list(workout.exercises.prefetch_related("set_logs")))
+    readers = [share.user_id for share in shares]
     if "shared_with" in data:
-        _replace_shares(workout, owner, data["shared_with"])
+        shares = _replace_shares(workout, owner, data["shared_with"], shares)
     _settle_calories(workout, data, owner)
-    workout.save()
+    # An UPDATE of what an edit can change instead of save(), whose post_save receiver
+    # (sync.receivers) would read the readers again: they are known here.
+    workout.updated_at = timezone.now()
+    Workout.objects.filter(pk=workout.pk).update(
+        **{field: getattr(workout, field) for field in _EDITABLE}
+    )
+    data_changed(tables=_SYNC_TABLES, user_ids=[owner.pk, *readers])
+    if data.get("ai_form_check") is not None:
+        # jsonb gives an object's keys back in its own order; answer them as a read would.
+        workout.refresh_from_db(fields=["ai_form_check"])
     _changed(owner, workout.created_at)
     if workout.completed and not was_completed:
         _completed(owner, workout)
-    return selectors.get_workout(user=owner, workout_id=workout.id)
+    _prefetched(workout, "shares", shares)
+    if photos is None:
+        _prefetched(workout, "photos", list(workout.photos.select_related("file")))
+    return workout
 
 
 def _completed(owner: User, workout: Workout) -> None:
@@ -417,21 +482,32 @@ def _kg(weight: Mass | None) -> Decimal | None:
     return weight.kg if weight is not None else None
 
 
-def _store_exercises(rows: list[Exercise], logs: list[ExerciseSet]) -> None:
-    Exercise.objects.bulk_create(rows)
-    ExerciseSet.objects.bulk_create(logs)
-
-
-def _replace_shares(workout: Workout, owner: User, user_ids: list[uuid.UUID]) -> None:
+def _shareable(owner: User, user_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """The readers, once each, in order; 400 for anyone the owner may not share with."""
     wanted = list(dict.fromkeys(user_ids))
     refused = sharing_errors(owner, [wanted])
     if refused:
         raise ValidationError(refused[0])
-    WorkoutShare.objects.filter(workout=workout).exclude(user_id__in=wanted).delete()
-    already = set(WorkoutShare.objects.filter(workout=workout).values_list("user_id", flat=True))
-    added = [user_id for user_id in wanted if user_id not in already]
-    WorkoutShare.objects.bulk_create(WorkoutShare(workout=workout, user_id=u) for u in added)
-    data_changed(tables=["workouts", "exercises", "set_logs", "workout_progress"], user_ids=added)
+    return wanted
+
+
+def _replace_shares(
+    workout: Workout, owner: User, user_ids: list[uuid.UUID], shares: list[WorkoutShare]
+) -> list[WorkoutShare]:
+    """Makes the readers `user_ids`, from the current `shares`; returns the new shares in
+    the order a read gives them."""
+    wanted = _shareable(owner, user_ids)
+    if gone := [share.pk for share in shares if share.user_id not in wanted]:
+        # Through the ORM's delete, whose post_delete receiver tells each one it lost access.
+        WorkoutShare.objects.filter(pk__in=gone).delete()
+    already = {share.user_id for share in shares}
+    added = WorkoutShare.objects.bulk_create(
+        WorkoutShare(workout=workout, user_id=user_id)
+        for user_id in wanted
+        if user_id not in already
+    )
+    data_changed(tables=_SYNC_TABLES, user_ids=[share.user_id for share in added])
+    return [share for share in shares if share.user_id in wanted] + added
 
 
 def _check_group(owner: User, data: dict[str, Any]) -> None:
@@ -453,9 +529,9 @@ def _chosen_photos(owner: User, data: dict[str, Any]) -> list[StoredFile] | None
     return None
 
 
-def _replace_photos(workout: Workout, files: list[StoredFile]) -> None:
+def _replace_photos(workout: Workout, files: list[StoredFile]) -> list[WorkoutPhoto]:
     WorkoutPhoto.objects.filter(workout=workout).delete()
-    WorkoutPhoto.objects.bulk_create(
+    return WorkoutPhoto.objects.bulk_create(
         WorkoutPhoto(workout=workout, file=stored, position=position)
         for position, stored in enumerate(files)
     )
