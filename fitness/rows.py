@@ -13,6 +13,7 @@ child collection is one more query for the page, as a prefetch would be.
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
@@ -27,6 +28,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
+from django.db.models.functions import Coalesce
 
 # name -> (child rows, their foreign key to the parent, the child column the array holds)
 Children = dict[str, tuple[QuerySet, str, str]]
@@ -67,10 +69,24 @@ def _time_fields(queryset: QuerySet, fields: tuple[str, ...]) -> set[str]:
 
 
 def page(
-    queryset: QuerySet, *, fields: tuple[str, ...], children: Children, offset: int, size: int
+    queryset: QuerySet,
+    *,
+    fields: tuple[str, ...],
+    children: Children,
+    offset: int,
+    size: int,
+    total: QuerySet | None = None,
 ) -> RowPage:
-    """Rows `offset` to `offset + size` of the (ordered) `queryset`."""
+    """Rows `offset` to `offset + size` of the (ordered) `queryset`. `total`: a one-row,
+    one-column query that answers the count of all of `queryset` (a maintained count),
+    read instead of counting it; no row means zero."""
     end = offset + size + 1
+    if total is None:
+        count = _count(queryset)
+        counted = queryset.count
+    else:
+        count = Coalesce(Subquery(total), 0)
+        counted = partial(_first_or_zero, total)
     if connections[queryset.db].vendor == "postgresql":
         times = _time_fields(queryset, fields)
         extra = {
@@ -79,7 +95,7 @@ def page(
         }
         extra.update({f"_us_{name}": _EpochMicroseconds(name) for name in times})
         plain = [name for name in fields if name not in times]
-        rows = list(queryset.values(*plain).annotate(**extra, _total=_count(queryset))[offset:end])
+        rows = list(queryset.values(*plain).annotate(**extra, _total=count)[offset:end])
         for row in rows:
             for name in times:
                 micros = row.pop(f"_us_{name}")
@@ -88,7 +104,7 @@ def page(
         has_more = len(rows) > size
         if totals:
             return RowPage(rows[:size], totals[0], has_more)
-        return RowPage([], queryset.count() if offset else 0, False)
+        return RowPage([], counted() if offset else 0, False)
     rows = list(queryset.values(*fields)[offset:end])
     has_more = len(rows) > size
     rows = rows[:size]
@@ -102,7 +118,11 @@ def page(
         for row in rows:
             row[name] = grouped.get(row["id"], [])
     known = not has_more and (rows or not offset)
-    return RowPage(rows, offset + len(rows) if known else queryset.count(), has_more)
+    return RowPage(rows, offset + len(rows) if known else counted(), has_more)
+
+
+def _first_or_zero(total: QuerySet) -> int:
+    return next(iter(total), 0)
 
 
 def counted_page(queryset: QuerySet, *, offset: int, size: int) -> RowPage:

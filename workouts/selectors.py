@@ -28,6 +28,7 @@ from accounts.selectors import user_zone
 from accounts.stats import StatsContribution, current_streak
 from fitness import rows as row_pages
 from fitness.api.errors import NotFound
+from fitness.live_counts import live_count
 from social import selectors as social
 from workouts.models import (
     Exercise,
@@ -132,11 +133,18 @@ SET_FIELDS = ("exercise_id", "reps", "weight_kg", "weight_unit", "rpe", "complet
 
 
 def workout_page(
-    workouts: QuerySet[Workout], *, offset: int, size: int, with_owner: bool = False
+    workouts: QuerySet[Workout],
+    *,
+    offset: int,
+    size: int,
+    with_owner: bool = False,
+    all_of: User | None = None,
 ) -> row_pages.RowPage:
     """One page of `workouts` (from `list_workouts`) as plain rows: `readers`, `photo_ids`
     (in order) and `exercises` (in order, each with its `set_logs`), in three statements
-    whatever the page size (one when the page is empty)."""
+    whatever the page size (one when the page is empty). `all_of`: the user whose live
+    workouts `workouts` are, all of them (no filter), whose count is then the maintained
+    one instead of a count of their history."""
     page = row_pages.page(
         workouts.prefetch_related(None).select_related(None),
         fields=PAGE_FIELDS + (OWNER_FIELDS if with_owner else ()),
@@ -146,6 +154,7 @@ def workout_page(
         },
         offset=offset,
         size=size,
+        total=None if all_of is None else live_count(all_of, "workouts"),
     )
     if not page.rows:
         return page
