@@ -158,15 +158,17 @@ def workout_page(
     )
     if not page.rows:
         return page
+    workout_ids = [row["id"] for row in page.rows]
     exercises = row_pages.grouped(
-        Exercise.objects.filter(workout_id__in=[row["id"] for row in page.rows])
+        Exercise.objects.filter(workout_id__in=workout_ids)
         .order_by("workout_id", "position")
         .values(*EXERCISE_FIELDS),
         "workout_id",
     )
-    exercise_ids = [exercise["id"] for group in exercises.values() for exercise in group]
     set_logs = row_pages.grouped(
-        ExerciseSet.objects.filter(exercise_id__in=exercise_ids)
+        # By the page's workouts, not by each exercise id: a third of the parameters, each
+        # of which the driver quotes in Python (client-side binding).
+        ExerciseSet.objects.filter(exercise__workout_id__in=workout_ids)
         .order_by("exercise_id", "position")
         .values(*SET_FIELDS),
         "exercise_id",
