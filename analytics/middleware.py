@@ -1,6 +1,6 @@
 import time
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
 from analytics import requests
@@ -32,10 +32,8 @@ class RouteStatsMiddleware:
     async def __acall__(self, request: HttpRequest):
         started = time.perf_counter()
         response = await self.get_response(request)
-        # Off the event loop: a slow Redis must not stall every other request.
-        await sync_to_async(requests.record, thread_sensitive=False)(
-            **_labels(request, response, started)
-        )
+        # In memory only (analytics.requests): nothing here can stall the event loop.
+        requests.record(**_labels(request, response, started))
         return response
 
 

@@ -123,7 +123,7 @@ def batch_job(count: int) -> Callable[[httpx.Client], httpx.Response]:
 
 
 def compare(base_url: str, token: str, args: argparse.Namespace) -> None:
-    from side_by_side import Baseline, alternate, same_bytes
+    from side_by_side import Baseline, alternate, same_bytes, vacuum_analyze
 
     path, params = f"{API}/food/logs", {"page_size": 50}
 
@@ -135,6 +135,7 @@ def compare(base_url: str, token: str, args: argparse.Namespace) -> None:
             sys.exit(f"{timings.failures} failed requests against {url}")
         return timings.report()["requests_per_second"]
 
+    vacuum_analyze("food_foodlog", "food_foodlogtag", "food_foodlogshare")
     with Baseline() as baseline:
         same_bytes(base_url, baseline.url, path, params, token)
         result = alternate(load, base_url, baseline.url, args.rounds)

@@ -3,7 +3,8 @@
 It does what a request to the project must do, by hand, with the fastest plain parts:
 PyJWT with SimpleJWT's claim checks (signature, `exp`, `token_type`, `jti`), the same
 Redis GET of the per-user auth record (django-redis' key and pickle) with the same
-acceptance rule, the same SQL through a psycopg 3 async pool, and the same bytes out
+acceptance rule, the same SQL (the `total` from the maintained count, fitness.live_counts)
+through a psycopg 3 async pool, and the same bytes out
 (orjson). `bench/food_logs.py --baseline` and `bench/workouts.py --baseline` start it
 beside the server and check, byte for byte, that both answer the same body.
 
@@ -34,8 +35,7 @@ SELECT l.id, l.owner_id, l.name, l.calories, l.protein, l.carbs, l.fat, l.fiber,
        l.created_at, l.updated_at,
        ARRAY(SELECT t.name FROM food_foodlogtag t WHERE t.food_log_id = l.id ORDER BY t.id),
        ARRAY(SELECT s.user_id FROM food_foodlogshare s WHERE s.food_log_id = l.id),
-       (SELECT count(*) FROM food_foodlog c WHERE c.owner_id = %(user)s
-          AND c.deleted_at IS NULL)
+       COALESCE((SELECT c.food_logs FROM fitness_liverowcount c WHERE c.user_id = %(user)s), 0)
 FROM food_foodlog l
 WHERE l.owner_id = %(user)s AND l.deleted_at IS NULL
 ORDER BY l.timestamp DESC, l.id DESC
@@ -50,8 +50,7 @@ SELECT w.id, w.owner_id, w.name, w.type, w.duration, w.calories_burned, w.calori
              ORDER BY s.created_at, s.id),
        ARRAY(SELECT p.file_id FROM workouts_workoutphoto p WHERE p.workout_id = w.id
              ORDER BY p.position),
-       (SELECT count(*) FROM workouts_workout c WHERE c.owner_id = %(user)s
-          AND c.deleted_at IS NULL)
+       COALESCE((SELECT c.workouts FROM fitness_liverowcount c WHERE c.user_id = %(user)s), 0)
 FROM workouts_workout w
 WHERE w.owner_id = %(user)s AND w.deleted_at IS NULL
 ORDER BY w.created_at DESC, w.id DESC
@@ -269,13 +268,13 @@ class Baseline:
         if rows:
             total = rows[0][total_at]
         else:  # past the end: no row carries the count
-            table = "food_foodlog" if scope["path"] == "/api/v1/food/logs" else "workouts_workout"
+            column = "food_logs" if scope["path"] == "/api/v1/food/logs" else "workouts"
             async with self.pool.connection() as connection:
                 cursor = await connection.execute(
-                    f"SELECT count(*) FROM {table} WHERE owner_id = %s AND deleted_at IS NULL",
-                    (user_id,),
+                    f"SELECT {column} FROM fitness_liverowcount WHERE user_id = %s", (user_id,)
                 )
-                (total,) = await cursor.fetchone()
+                found = await cursor.fetchone()
+                total = found[0] if found else 0
         body = {"items": items, "total": total, "page": page, "hasMore": len(rows) > size}
         return 200, orjson.dumps(body)
 

@@ -94,6 +94,18 @@ class Baseline:
         self.stop()
 
 
+def vacuum_analyze(*tables: str) -> None:
+    """What autovacuum would have done after seeding, done now: without statistics (the
+    shared development server runs with autovacuum off) PostgreSQL plans the page as if
+    the user had one row and sorts all 10,000, which made the statement 40 ms instead
+    of 2 ms, for the server and the baseline alike."""
+    import psycopg
+
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as connection:
+        for table in tables:
+            connection.execute(f"VACUUM (ANALYZE) {table}")
+
+
 def same_bytes(server: str, baseline: str, path: str, params: dict, token: str) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     ours = httpx.get(server + path, params=params, headers=headers, timeout=30)

@@ -91,8 +91,15 @@ def main() -> None:
     reports = [seeding.report(), listing.report()]
     result = None
     if args.baseline:
-        from side_by_side import Baseline, alternate, same_bytes
+        from side_by_side import Baseline, alternate, same_bytes, vacuum_analyze
 
+        vacuum_analyze(
+            "workouts_workout",
+            "workouts_exercise",
+            "workouts_exerciseset",
+            "workouts_workoutshare",
+            "workouts_workoutphoto",
+        )
         with Baseline() as baseline:
             same_bytes(base_url, baseline.url, PATH, PARAMS, token)
             result = alternate(

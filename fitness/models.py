@@ -52,3 +52,22 @@ class OwnedSyncedModel(SyncVersioned):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class LiveRowCount(models.Model):
+    """How many live (not deleted) food logs and workouts a user has: the `total` of their
+    unfiltered lists, read instead of counting the whole history on every page.
+
+    Kept by database triggers (fitness.live_counts) in the writing transaction, whoever
+    writes (services, sync pushes, the admin, importers, a user's cascade delete), so no
+    Python write path needs to know. No row means zero.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    food_logs = models.IntegerField(default=0)
+    workouts = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.food_logs} food logs, {self.workouts} workouts"

@@ -13,6 +13,7 @@ from accounts.models import User
 from accounts.stats import StatsContribution
 from fitness import rows as row_pages
 from fitness.api.errors import NotFound
+from fitness.live_counts import live_count
 from fitness.timeutils import start_of_day
 from food.goals import NUTRIENTS, daily_goals
 from food.models import FoodLog, FoodLogShare, FoodLogTag, MealType
@@ -96,9 +97,13 @@ PAGE_FIELDS = (
 )
 
 
-def food_log_page(logs: QuerySet[FoodLog], *, offset: int, size: int) -> row_pages.RowPage:
+def food_log_page(
+    logs: QuerySet[FoodLog], *, offset: int, size: int, all_of: User | None = None
+) -> row_pages.RowPage:
     """One page of `logs` (from `list_food_logs`) as plain rows, each with `tags` (in the
-    order they were added) and `readers`; the count of all of `logs` comes with them."""
+    order they were added) and `readers`; the count of all of `logs` comes with them.
+    `all_of`: the user whose live logs `logs` are, all of them (no filter), whose count is
+    then the maintained one instead of a count of their history."""
     return row_pages.page(
         logs.prefetch_related(None).select_related(None),
         fields=PAGE_FIELDS,
@@ -108,6 +113,7 @@ def food_log_page(logs: QuerySet[FoodLog], *, offset: int, size: int) -> row_pag
         },
         offset=offset,
         size=size,
+        total=None if all_of is None else live_count(all_of, "food_logs"),
     )
 
 

@@ -5,6 +5,7 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts import tokens
+from analytics import requests as analytics_requests
 from tests.factories import UserFactory
 from tests.frames import check_server_frame
 
@@ -28,6 +29,8 @@ def _clean_cache():
 
 
 def _clear() -> None:
+    # Counts a test's requests left pending would otherwise reach the next test's Redis.
+    analytics_requests.flush()
     if hasattr(cache, "delete_pattern"):
         # Only this run's keys: the Redis database may be shared with other runs.
         cache.delete_pattern("*")

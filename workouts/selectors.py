@@ -28,6 +28,7 @@ from accounts.selectors import user_zone
 from accounts.stats import StatsContribution, current_streak
 from fitness import rows as row_pages
 from fitness.api.errors import NotFound
+from fitness.live_counts import live_count
 from social import selectors as social
 from workouts.models import (
     Exercise,
@@ -132,11 +133,18 @@ SET_FIELDS = ("exercise_id", "reps", "weight_kg", "weight_unit", "rpe", "complet
 
 
 def workout_page(
-    workouts: QuerySet[Workout], *, offset: int, size: int, with_owner: bool = False
+    workouts: QuerySet[Workout],
+    *,
+    offset: int,
+    size: int,
+    with_owner: bool = False,
+    all_of: User | None = None,
 ) -> row_pages.RowPage:
     """One page of `workouts` (from `list_workouts`) as plain rows: `readers`, `photo_ids`
     (in order) and `exercises` (in order, each with its `set_logs`), in three statements
-    whatever the page size (one when the page is empty)."""
+    whatever the page size (one when the page is empty). `all_of`: the user whose live
+    workouts `workouts` are, all of them (no filter), whose count is then the maintained
+    one instead of a count of their history."""
     page = row_pages.page(
         workouts.prefetch_related(None).select_related(None),
         fields=PAGE_FIELDS + (OWNER_FIELDS if with_owner else ()),
@@ -146,18 +154,21 @@ def workout_page(
         },
         offset=offset,
         size=size,
+        total=None if all_of is None else live_count(all_of, "workouts"),
     )
     if not page.rows:
         return page
+    workout_ids = [row["id"] for row in page.rows]
     exercises = row_pages.grouped(
-        Exercise.objects.filter(workout_id__in=[row["id"] for row in page.rows])
+        Exercise.objects.filter(workout_id__in=workout_ids)
         .order_by("workout_id", "position")
         .values(*EXERCISE_FIELDS),
         "workout_id",
     )
-    exercise_ids = [exercise["id"] for group in exercises.values() for exercise in group]
     set_logs = row_pages.grouped(
-        ExerciseSet.objects.filter(exercise_id__in=exercise_ids)
+        # By the page's workouts, not by each exercise id: a third of the parameters, each
+        # of which the driver quotes in Python (client-side binding).
+        ExerciseSet.objects.filter(exercise__workout_id__in=workout_ids)
         .order_by("exercise_id", "position")
         .values(*SET_FIELDS),
         "exercise_id",

@@ -71,7 +71,17 @@ class FoodLogsView(APIView):
             **filters,
         )
         number, size = page_params(request)
-        page = selectors.food_log_page(logs, offset=(number - 1) * size, size=size)
+        # No filter and not include_shared: all of the caller's logs.
+        everything = not params.validated_data["include_shared"] and all(
+            params.validated_data.get(name) is None
+            for name in ("from", "to", "meal_type", "tag", "q")
+        )
+        page = selectors.food_log_page(
+            logs,
+            offset=(number - 1) * size,
+            size=size,
+            all_of=request.user if everything else None,
+        )
         urls = signed_urls_by_id((row["image_id"] for row in page.rows), request=request)
         viewer, zone = request.user.pk, render.zone()
         items = [

@@ -80,8 +80,16 @@ class WorkoutListView(APIView):
         )
         number, size = page_params(request)
         include_shared = filters.get("include_shared", False)
+        # No filter (`completed=false` is one) and not include_shared: all of the caller's.
+        everything = not include_shared and all(
+            filters.get(name) is None for name in ("from", "to", "type", "completed", "q")
+        )
         page = selectors.workout_page(
-            workouts, offset=(number - 1) * size, size=size, with_owner=include_shared
+            workouts,
+            offset=(number - 1) * size,
+            size=size,
+            with_owner=include_shared,
+            all_of=request.user if everything else None,
         )
         photo_ids = (file_id for row in page.rows for file_id in row["photo_ids"])
         urls = signed_urls_by_id(photo_ids, request=request)
