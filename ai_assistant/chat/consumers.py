@@ -5,7 +5,6 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from accounts.models import User
 from ai_assistant.chat import events, selectors, services
 from ai_assistant.chat.api.serializers import ChatSocketFrameSerializer
 from ai_assistant.chat.schemas import ChatMessage, ChatReplyResponse
@@ -88,28 +87,30 @@ class ChatConsumer(AuthenticatedJsonConsumer):
             await database_sync_to_async(services.after_reply)(turn)
 
     async def _reply(self, turn: services.Turn) -> None:
-        # Told to the other sockets while the model is asked, not before.
-        told = asyncio.ensure_future(
-            events.apublish(
-                self.session_id,
-                events.user_message(ChatMessage.model_validate(turn.message)),
-                skip=self.channel_name,
-            )
-        )
+        told = None
         draft = services.ReplyDraft()
         try:
             async for delta in services.astream_reply(turn, draft):
                 await self.send_frame({"type": "ai_response.delta", "delta": delta})
+                if told is None:
+                    # Told to the other sockets once the model has answered, while it
+                    # writes on: the request to it waits for nothing.
+                    told = asyncio.ensure_future(self._tell_others(turn))
         except AIError as exc:
             await self._finish(turn, draft)  # keeps the part that came before the failure
             await self.send_error(exc)
             return
         finally:
-            await told  # the message reaches the other sockets before its reply
+            # The message reaches the other sockets before its reply.
+            await (told or self._tell_others(turn))
         response = await self._finish(turn, draft)
         if response is not None:
             # To every socket of the conversation, this one included.
             await events.apublish(self.session_id, events.ai_response(response))
+
+    async def _tell_others(self, turn: services.Turn) -> None:
+        message = events.user_message(ChatMessage.model_validate(turn.message))
+        await events.apublish(self.session_id, message, skip=self.channel_name)
 
     async def _finish(
         self, turn: services.Turn, draft: services.ReplyDraft
@@ -135,9 +136,11 @@ def _begin(
     every message: the socket may outlive a profile change, or the account itself. The
     switch too, like the REST route: flipped while the socket is open, it applies to the
     next message (FeatureDisabled), and the socket stays open for when it is back on."""
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is None:
+    conversation = selectors.get_conversation_for_message(user_id=user_id, session_id=session_id)
+    if conversation is None:
         return None
     if not features.is_enabled(Feature.AI_CHAT):
         raise FeatureDisabled(Feature.AI_CHAT)
-    return services.begin_turn(user=user, session_id=session_id, content=content, started=started)
+    return services.begin_turn_in(
+        conversation, user=conversation.owner, content=content, started=started
+    )

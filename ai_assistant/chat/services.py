@@ -105,10 +105,21 @@ def begin_turn(
     caller's, 503 without a model, 429 over the chat allowance (nothing stored in those
     cases); then the message is stored and the prompt built from the caller's own data."""
     conversation = selectors.get_conversation(user=user, session_id=session_id)
+    return begin_turn_in(conversation, user=user, content=content, started=started)
+
+
+def begin_turn_in(
+    conversation: AIConversation,
+    *,
+    user: AbstractBaseUser,
+    content: str,
+    started: float | None = None,
+) -> Turn:
+    """`begin_turn` for a conversation the caller has already read as the user's own."""
     client = get_ai_client()
     enforce_rate_limit(user=user, scope="chat", config=client.config)
     with held_change_events() as changes:
-        message = _store_message(conversation.pk, role=ChatMessage.Role.USER, content=content)
+        message = _store_message(conversation, role=ChatMessage.Role.USER, content=content)
     budget = prompts.Budget.from_settings()
     # A few more than the budget allows, so that dropped questions can still be summarised.
     history, total = selectors.recent_messages(
@@ -197,7 +208,7 @@ def finish_turn(turn: Turn, draft: ReplyDraft) -> ChatReplyResponse | None:
 
 @transaction.atomic
 def _store_message(
-    conversation_id: UUID,
+    conversation: UUID | AIConversation,
     *,
     role: str,
     content: str,
@@ -209,11 +220,17 @@ def _store_message(
         changes["metadata"] = metadata
     # The update locks the conversation row (see end_conversation); no row means it was
     # deleted while the reply was being written.
-    if not AIConversation.objects.filter(pk=conversation_id).update(**changes):
+    if not AIConversation.objects.filter(pk=getattr(conversation, "pk", conversation)).update(
+        **changes
+    ):
         raise NotFound("No such conversation.")
-    return ChatMessage.objects.create(
-        conversation_id=conversation_id, role=role, content=content, **fields
+    # Given the row, the message carries it: sync's receiver needs no query for the owner.
+    linked = (
+        {"conversation": conversation}
+        if isinstance(conversation, AIConversation)
+        else {"conversation_id": conversation}
     )
+    return ChatMessage.objects.create(role=role, content=content, **linked, **fields)
 
 
 def send_message(*, user: AbstractBaseUser, session_id: UUID, content: str) -> ChatReplyResponse:
