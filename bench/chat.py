@@ -16,9 +16,16 @@ stand-in share this process):
 - first-delta gap: the stand-in writes its first chunk → the client has the first
   `ai_response.delta` frame.
 
-It prints p50/p95/p99 of both (`--json`: one JSON object).
+It prints p50/p95/p99 of both, and for a server it started, the server process's CPU time
+per message (the whole turn: the ask, the reply, what comes after; a figure the load of a
+shared machine disturbs far less than the latencies). `--json`: one JSON object.
 
     DATABASE_URL=... REDIS_URL=... .venv/bin/python bench/chat.py [--messages 100] [--runs 3]
+
+With `--compare DIR` (a checkout of other code, e.g. `git worktree add /tmp/base main`, or
+`git archive main | tar -x -C /tmp/base`), it starts a second server from DIR on the same
+database, Redis and stand-in, and alternates runs between the two (`--runs` each), so both
+meet the same load; it prints both and the ratio of the medians.
 
 With `--base-url`, that server must already send Gemini's requests to this stand-in:
 start it with GEMINI_BASE_URL=http://127.0.0.1:PORT and GEMINI_API_KEY=bench-key and pass
@@ -136,7 +143,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def start_server(standin_port: int) -> tuple[subprocess.Popen, str]:
+def start_server(standin_port: int, root: Path = ROOT) -> tuple[subprocess.Popen, str]:
     env = {
         "DEBUG": "true",
         **os.environ,
@@ -148,7 +155,7 @@ def start_server(standin_port: int) -> tuple[subprocess.Popen, str]:
     }
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         check=True,
     )
@@ -168,7 +175,7 @@ def start_server(standin_port: int) -> tuple[subprocess.Popen, str]:
             "--log-level",
             "warning",
         ],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         pass_fds=[listener.fileno()],
     )
@@ -260,37 +267,89 @@ async def chat(ws_url: str, token: str, standin: StandIn, messages: int, pause: 
     return samples
 
 
+def cpu_seconds(process: subprocess.Popen | None) -> float | None:
+    """User + system CPU time of a process (Linux), None when it is not ours or unknown."""
+    if process is None:
+        return None
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Target:
+    name: str
+    base_url: str
+    server: subprocess.Popen | None = None
+    ws_url: str = ""
+    token: str = ""
+    runs: list[dict] = field(default_factory=list)
+
+
+async def measure(target: Target, standin: StandIn, args: argparse.Namespace) -> None:
+    before = cpu_seconds(target.server)
+    samples = await chat(target.ws_url, target.token, standin, args.messages, args.pause)
+    after = cpu_seconds(target.server)
+    run = {
+        "server_work": percentiles(samples.server_work),
+        "first_delta": percentiles(samples.first_delta),
+    }
+    if before is not None and after is not None:
+        run["cpu_ms_per_message"] = round((after - before) * 1000 / args.messages, 1)
+    target.runs.append(run)
+
+
 async def bench(args: argparse.Namespace) -> dict:
+    load_before = _loadavg()
     standin = StandIn()
     port = await standin.start(args.standin_port)
-    server = None
+    targets: list[Target] = []
     try:
         if args.base_url:
-            base_url = args.base_url.rstrip("/")
+            targets.append(Target("server", args.base_url.rstrip("/")))
         else:
-            server, base_url = start_server(port)
-        token, session = await asyncio.to_thread(seed, base_url)
-        ws_url = f"{base_url.replace('http', 'ws', 1)}/ws/ai/chat/{session}/"
-        # A few unmeasured messages first: imports, connection pools and caches warm up.
-        await chat(ws_url, token, standin, args.warmup, args.pause)
-        runs = []
+            server, url = start_server(port)
+            targets.append(Target("server", url, server))
+        if args.compare:
+            server, url = start_server(port, Path(args.compare).resolve())
+            targets.append(Target("compare", url, server))
+        for target in targets:
+            target.token, session = await asyncio.to_thread(seed, target.base_url)
+            target.ws_url = f"{target.base_url.replace('http', 'ws', 1)}/ws/ai/chat/{session}/"
+            # A few unmeasured messages first: imports, connection pools and caches warm up.
+            await chat(target.ws_url, target.token, standin, args.warmup, args.pause)
         for _ in range(args.runs):
-            samples = await chat(ws_url, token, standin, args.messages, args.pause)
-            runs.append(
-                {
-                    "server_work": percentiles(samples.server_work),
-                    "first_delta": percentiles(samples.first_delta),
-                }
-            )
+            for target in targets:
+                await measure(target, standin, args)
     finally:
         await standin.stop()
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-    return {"messages": args.messages, "runs": runs, "loadavg": _loadavg()}
+        for target in targets:
+            if target.server is not None:
+                target.server.terminate()
+                try:
+                    target.server.wait(20)
+                except subprocess.TimeoutExpired:
+                    target.server.kill()
+    return {
+        "messages": args.messages,
+        "targets": {target.name: summary(target.runs) for target in targets},
+        "loadavg": f"{load_before} (start), {_loadavg()} (end)",
+    }
+
+
+def summary(runs: list[dict]) -> dict:
+    medians: dict = {}
+    for name in ("server_work", "first_delta"):
+        medians[name] = {
+            key: round(statistics.median(run[name][key] for run in runs), 1)
+            for key in ("p50_ms", "p95_ms", "p99_ms")
+        }
+    cpu = [run["cpu_ms_per_message"] for run in runs if "cpu_ms_per_message" in run]
+    if cpu:
+        medians["cpu_ms_per_message"] = round(statistics.median(cpu), 1)
+    return {"runs": runs, "median": medians}
 
 
 def _loadavg() -> str:
@@ -308,6 +367,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs (one socket each)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed messages first")
     parser.add_argument("--pause", type=float, default=0.2, help="seconds between messages")
+    parser.add_argument("--compare", default="", help="a checkout to run side by side")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     result = asyncio.run(bench(args))
@@ -315,24 +375,38 @@ def main() -> None:
         print(json.dumps(result))
         return
     print(f"{args.messages} messages per run, load average {result['loadavg']}")
-    for name, title in (
-        ("server_work", "socket send -> Gemini request"),
-        ("first_delta", "first chunk -> first delta "),
-    ):
-        for index, run in enumerate(result["runs"], 1):
-            figures = run[name]
+    titles = {"server_work": "socket send -> Gemini request", "first_delta": "first chunk -> delta"}
+    for name, target in result["targets"].items():
+        print(f"{name}:")
+        for index, run in enumerate(target["runs"], 1):
+            cpu = run.get("cpu_ms_per_message")
             print(
-                f"  {title}  run {index}: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, "
-                f"p99 {figures['p99_ms']} ms"
+                f"  run {index}: "
+                + "; ".join(
+                    f"{titles[key]} p50 {run[key]['p50_ms']} p95 {run[key]['p95_ms']} ms"
+                    for key in titles
+                )
+                + (f"; server CPU {cpu} ms/message" if cpu is not None else "")
             )
-        medians = {
-            key: statistics.median(run[name][key] for run in result["runs"])
-            for key in ("p50_ms", "p95_ms", "p99_ms")
-        }
-        print(
-            f"  {title}  median of runs: p50 {medians['p50_ms']} ms, p95 {medians['p95_ms']} ms, "
-            f"p99 {medians['p99_ms']} ms"
-        )
+        median = target["median"]
+        for key, title in titles.items():
+            figures = median[key]
+            print(
+                f"  median of runs, {title}: p50 {figures['p50_ms']} ms, "
+                f"p95 {figures['p95_ms']} ms, p99 {figures['p99_ms']} ms"
+            )
+        if "cpu_ms_per_message" in median:
+            print(f"  median of runs, server CPU per message: {median['cpu_ms_per_message']} ms")
+    if "compare" in result["targets"]:
+        ours, theirs = (result["targets"][name]["median"] for name in ("server", "compare"))
+        for key, title in titles.items():
+            for cut in ("p50_ms", "p95_ms"):
+                if ours[key][cut]:
+                    ratio = theirs[key][cut] / ours[key][cut]
+                    print(f"  {title} {cut[:3]}: compare / server = {ratio:.2f}x")
+        if ours.get("cpu_ms_per_message"):
+            ratio = theirs["cpu_ms_per_message"] / ours["cpu_ms_per_message"]
+            print(f"  server CPU per message: compare / server = {ratio:.2f}x")
 
 
 if __name__ == "__main__":
