@@ -148,8 +148,7 @@ def data_changed(*, tables: Iterable[str], user_ids: Iterable[Any], using: str =
     if fresh:
         pending = _Pending()
         setattr(connection, _PENDING, pending)
-    for user_id in user_ids:
-        pending.tables.setdefault(user_id, set()).update(tables)
+    pending.record(tables, user_ids)
     if fresh:
         # Outside a transaction this sends at once.
         transaction.on_commit(pending.send, using=using, robust=True)
