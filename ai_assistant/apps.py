@@ -7,4 +7,7 @@ class AiAssistantConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from ai_assistant import openapi  # noqa: F401 -- registers the schema extension
+        from ai_assistant import (
+            openapi,  # noqa: F401 -- registers the schema extension
+            receivers,  # noqa: F401 -- connects the signal receivers
+        )

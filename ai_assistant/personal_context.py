@@ -4,18 +4,22 @@ user's rows cannot get in).
 
 `build_snapshot` gathers the numbers once per request (about ten queries, none of which
 grows with the user's history); `facts` turns them into a small JSON-ready dict for a
-prompt, and `render_facts` bounds its size. Text the user wrote (names, notes, allergies)
+prompt, and `render_facts` bounds its size. `current_facts` is `facts` for the chat, which
+asks for them at every message: the part read from logs and workouts is cached until they
+change. Text the user wrote (names, notes, allergies)
 is cut short and kept as JSON string values, never spliced into instructions.
 """
 
 import json
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import User
@@ -35,6 +39,9 @@ MAX_SESSIONS = 10
 MAX_EXERCISES_PER_SESSION = 8
 MAX_RECORDS = 8
 MACROS = ("calories", "protein", "carbs", "fat")
+# How long current_facts may serve the activity part of the facts: only a write that no
+# commit announces (raw SQL, a migration) could leave it stale, for at most this long.
+ACTIVITY_CACHE_SECONDS = 600
 
 DIETARY_RESTRICTIONS = (
     "vegetarian",
@@ -70,16 +77,11 @@ class Snapshot:
 
     @property
     def dietary_restrictions(self) -> list[str]:
-        raw = _preferences(self.user).get("dietary_restrictions")
-        chosen = {str(item).strip().lower() for item in raw} if isinstance(raw, list) else set()
-        return [name for name in DIETARY_RESTRICTIONS if name in chosen]
+        return _dietary_restrictions(self.user)
 
     @property
     def allergies(self) -> list[str]:
-        raw = _preferences(self.user).get("allergies")
-        if not isinstance(raw, list):
-            return []
-        return [_short(str(item)) for item in raw[:10] if str(item).strip()]
+        return _allergies(self.user)
 
 
 def build_snapshot(user: User, *, now: datetime | None = None) -> Snapshot:
@@ -118,20 +120,64 @@ def build_snapshot(user: User, *, now: datetime | None = None) -> Snapshot:
 
 def facts(snapshot: Snapshot) -> dict[str, Any]:
     """The snapshot as compact numbers (metric units) for a prompt."""
-    user = snapshot.user
-    goals = snapshot.goals
-    totals = snapshot.workout_stats["totals"]
+    return _compose(snapshot.user, snapshot.now, snapshot.goals, _activity(snapshot))
+
+
+def current_facts(user: User, *, now: datetime | None = None) -> dict[str, Any]:
+    """`facts(build_snapshot(user))`, with the part read from the user's food logs and
+    workouts cached until they change (`forget_activity`, at the commit of any write to
+    them), their local day or time zone moves on, or ACTIVITY_CACHE_SECONDS pass (for a
+    write that bypassed the ORM). The profile and the clock are always the caller's now.
+
+    The version is read with the entry, and an entry is kept only under the version read
+    before its rows were: a write committing meanwhile changes the version, so a snapshot
+    that missed it is never served."""
+    zone = user_zone(user)
+    local_now = (now or timezone.now()).astimezone(zone)
+    entry_key, version_key = _activity_keys(user.pk)
+    found = cache.get_many([entry_key, version_key])
+    version = found.get(version_key)
+    stamp = (version, local_now.date().isoformat(), zone.key)
+    entry = found.get(entry_key)
+    if isinstance(entry, dict) and entry.get("stamp") == stamp:
+        return _compose(user, local_now, daily_goals(user, local_now.date()), entry["activity"])
+    snapshot = build_snapshot(user, now=local_now)
+    activity = _activity(snapshot)
+    cache.set(entry_key, {"stamp": stamp, "activity": activity}, ACTIVITY_CACHE_SECONDS)
+    return _compose(user, local_now, snapshot.goals, activity)
+
+
+def forget_activity(user_ids: Iterable[Any]) -> None:
+    """What `current_facts` cached for these users is stale: their logs or workouts changed."""
+    # A fresh random version rather than a deleted entry: a snapshot being read right now
+    # was stamped with the old one, so it cannot be stored as current (see current_facts).
+    # It outlives every entry, so an entry can never match a version that came back.
+    cache.set_many(
+        {_activity_keys(user_id)[1]: uuid.uuid4().hex for user_id in user_ids},
+        2 * ACTIVITY_CACHE_SECONDS,
+    )
+
+
+def _activity_keys(user_id: Any) -> tuple[str, str]:
+    return f"coach:activity:{user_id}", f"coach:activity-version:{user_id}"
+
+
+def _compose(
+    user: User, now: datetime, goals: DailyGoals, activity: dict[str, Any]
+) -> dict[str, Any]:
+    today = now.date()
+    eaten = activity["eaten_today"]
     return {
         "now": {
-            "date": snapshot.today.isoformat(),
-            "weekday": snapshot.today.strftime("%A"),
-            "local_time": snapshot.now.strftime("%H:%M"),
-            "timezone": snapshot.zone.key,
+            "date": today.isoformat(),
+            "weekday": today.strftime("%A"),
+            "local_time": now.strftime("%H:%M"),
+            "timezone": now.tzinfo.key,
         },
         "profile": _drop_empty(
             {
                 "name": _short(user.display_name or user.name, 40),
-                "age": _age(user.birthday, snapshot.today) if user.birthday else None,
+                "age": _age(user.birthday, today) if user.birthday else None,
                 "gender": user.gender or None,
                 "height_cm": _number(user.height_cm),
                 "weight_kg": _number(user.weight_kg),
@@ -139,24 +185,36 @@ def facts(snapshot: Snapshot) -> dict[str, Any]:
                 "fitness_goal": user.fitness_goal or None,
                 "activity_level": activity_level(_preferences(user)),
                 "measurement_system": user.measurement_system,
-                "dietary_restrictions": snapshot.dietary_restrictions,
-                "allergies": snapshot.allergies,
+                "dietary_restrictions": _dietary_restrictions(user),
+                "allergies": _allergies(user),
             }
         ),
         "daily_goals": {**{name: getattr(goals, name) for name in MACROS}, "source": goals.source},
         "today_food": {
-            "eaten": {name: _number(snapshot.eaten_today[name]) for name in MACROS},
-            "remaining": snapshot.remaining_today,
-            "logs": snapshot.eaten_today["logs"],
-            "meals": [
-                {
-                    "meal": meal["meal_type"] or "unspecified",
-                    "name": _short(meal["name"]),
-                    "kcal": meal["calories"],
-                }
-                for meal in snapshot.meals_today
-            ],
+            "eaten": {name: _number(eaten[name]) for name in MACROS},
+            "remaining": {name: round(getattr(goals, name) - eaten[name], 1) for name in MACROS},
+            "logs": eaten["logs"],
+            "meals": activity["meals"],
         },
+        "food_last_7_days": activity["food_last_7_days"],
+        "workouts_last_7_days": activity["workouts_last_7_days"],
+        "personal_records": activity["personal_records"],
+    }
+
+
+def _activity(snapshot: Snapshot) -> dict[str, Any]:
+    """What the facts take from the user's logs and workouts (no profile, no clock)."""
+    totals = snapshot.workout_stats["totals"]
+    return {
+        "eaten_today": {name: snapshot.eaten_today[name] for name in (*MACROS, "logs")},
+        "meals": [
+            {
+                "meal": meal["meal_type"] or "unspecified",
+                "name": _short(meal["name"]),
+                "kcal": meal["calories"],
+            }
+            for meal in snapshot.meals_today
+        ],
         "food_last_7_days": {
             "columns": ["date", *MACROS, "logs"],
             "rows": [
@@ -283,6 +341,19 @@ def _records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
         for record in chosen
     ]
+
+
+def _dietary_restrictions(user: User) -> list[str]:
+    raw = _preferences(user).get("dietary_restrictions")
+    chosen = {str(item).strip().lower() for item in raw} if isinstance(raw, list) else set()
+    return [name for name in DIETARY_RESTRICTIONS if name in chosen]
+
+
+def _allergies(user: User) -> list[str]:
+    raw = _preferences(user).get("allergies")
+    if not isinstance(raw, list):
+        return []
+    return [_short(str(item)) for item in raw[:10] if str(item).strip()]
 
 
 def _preferences(user: User) -> dict[str, Any]:

@@ -12,16 +12,21 @@ lives here once so that every resource answers the same way:
 - change tracking (`changed_since`): rows whose server-side marker (`sync_version`, set by
   database triggers, see `sync.database`) is at or above a pull's cut-off;
 - live change events (`data_changed`): `sync.changed` on `/ws/events/` after commit, so
-  a user's other devices pull at once.
+  a user's other devices pull at once; `user_data_committed` tells the server's own caches
+  at the same moment. A caller with something more urgent to do first (the chat, asking
+  the model) can hold a write's events and send them afterwards (`held_change_events`).
 """
 
 import hashlib
+import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
 from rest_framework.request import Request
 
@@ -30,6 +35,12 @@ from fitness.error_codes import ErrorCode
 from fitness.ws import send_user_event
 from social.selectors import sharing_errors_per_item
 from sync.models import SyncTombstone
+
+logger = logging.getLogger(__name__)
+
+# Sent once a transaction that changed users' synced data has committed, with `user_id`
+# and `tables` (what changed for that user), e.g. to drop what a cache derived from it.
+user_data_committed = Signal()
 
 
 class IdDeleted(ApiError):
@@ -133,6 +144,7 @@ def changed_since(rows: models.QuerySet, cutoff: int | None) -> models.QuerySet:
 # --- live change events --------------------------------------------------------------------
 
 _PENDING = "_sync_changed_pending"
+_HELD = "_sync_changed_held"
 # What a change of who may read a group's rows changes for its members: the group's own
 # tables, and the workouts they read through it.
 GROUP_TABLES = (
@@ -158,6 +170,10 @@ def data_changed(*, tables: Iterable[str], user_ids: Iterable[Any], using: str =
     if not tables or not user_ids:
         return
     connection = transaction.get_connection(using)
+    held = getattr(connection, _HELD, None)
+    if held is not None:
+        held.record(tables, user_ids)
+        return
     pending = getattr(connection, _PENDING, None)
     # The state belongs to the callback that will send it; when that callback is gone (it
     # ran, or its savepoint rolled back with what was recorded in it), start afresh.
@@ -167,8 +183,7 @@ def data_changed(*, tables: Iterable[str], user_ids: Iterable[Any], using: str =
     if fresh:
         pending = _Pending()
         setattr(connection, _PENDING, pending)
-    for user_id in user_ids:
-        pending.tables.setdefault(user_id, set()).update(tables)
+    pending.record(tables, user_ids)
     if fresh:
         # Outside a transaction this sends at once.
         transaction.on_commit(pending.send, using=using, robust=True)
@@ -178,9 +193,53 @@ class _Pending:
     def __init__(self) -> None:
         self.tables: dict[Any, set[str]] = {}
 
+    def record(self, tables: set[str], user_ids: set[Any]) -> None:
+        for user_id in user_ids:
+            self.tables.setdefault(user_id, set()).update(tables)
+
     def send(self) -> None:
         moment = int(timezone.now().timestamp() * 1000)
-        for user_id, tables in self.tables.items():
+        sent, self.tables = self.tables, {}
+        for user_id, tables in sent.items():
+            for receiver, failure in user_data_committed.send_robust(
+                sender=None, user_id=user_id, tables=frozenset(tables)
+            ):
+                if failure is not None:
+                    logger.warning("%s failed on committed changes: %r", receiver, failure)
             send_user_event(
                 user_id, "sync.changed", {"tables": sorted(tables), "timestamp": moment}
             )
+
+
+class HeldChanges:
+    """The change events of a committed write, kept for `send()` at the caller's moment."""
+
+    def __init__(self) -> None:
+        self._pending = _Pending()
+        self._at_commit = False
+
+    def send(self) -> None:
+        """Sends them (once); a no-op when they went to an outer transaction's commit."""
+        if not self._at_commit:
+            self._pending.send()
+
+
+@contextmanager
+def held_change_events(using: str = "default") -> Iterator[HeldChanges]:
+    """Holds the change events of the writes in the block, which must contain their whole
+    transaction: the caller sends them with `.send()` once it has done what it could not
+    make wait (they cost a channel-layer round trip per user). Nothing is held when the
+    block fails, and inside an outer transaction they still wait for its commit."""
+    connection = transaction.get_connection(using)
+    held = HeldChanges()
+    setattr(connection, _HELD, held._pending)
+    try:
+        yield held
+    except BaseException:
+        held._pending.tables.clear()
+        raise
+    finally:
+        delattr(connection, _HELD)
+    if connection.in_atomic_block and held._pending.tables:
+        held._at_commit = True
+        transaction.on_commit(held._pending.send, using=using, robust=True)

@@ -95,8 +95,12 @@ def conversation_changed(sender, instance: AIConversation, **kwargs: Any) -> Non
 
 @receiver(post_save, sender=ChatMessage, dispatch_uid="sync_message_saved")
 def message_changed(sender, instance: ChatMessage, **kwargs: Any) -> None:
-    owner = AIConversation.objects.filter(pk=instance.conversation_id).values("owner_id")
-    data_changed(tables=["chat_messages"], user_ids=owner.values_list(flat=True))
+    if ChatMessage.conversation.is_cached(instance):
+        owners = [instance.conversation.owner_id]
+    else:
+        owner = AIConversation.objects.filter(pk=instance.conversation_id).values("owner_id")
+        owners = owner.values_list(flat=True)
+    data_changed(tables=["chat_messages"], user_ids=owners)
 
 
 @receiver(post_save, sender=User, dispatch_uid="sync_user_saved")

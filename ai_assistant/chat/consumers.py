@@ -1,10 +1,10 @@
+import asyncio
 import time
 import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
 
-from accounts.models import User
 from ai_assistant.chat import events, selectors, services
 from ai_assistant.chat.api.serializers import ChatSocketFrameSerializer
 from ai_assistant.chat.schemas import ChatMessage, ChatReplyResponse
@@ -70,44 +70,47 @@ class ChatConsumer(AuthenticatedJsonConsumer):
 
     async def _answer(self, content: str) -> None:
         started = time.monotonic()
-        # Read again for every message: the socket may outlive a profile change, or the
-        # account itself.
-        user = await database_sync_to_async(_active_user)(self.scope["user"].pk)
-        if user is None:
-            await self.close_with(CLOSE_UNAUTHENTICATED, "The account is no longer active.")
-            return
-        # Checked per message, like the REST route: a switch flipped while the socket is
-        # open applies to its next message. The socket stays open for when it is back on.
-        if not await database_sync_to_async(features.is_enabled)(Feature.AI_CHAT):
-            await self.send_error(FeatureDisabled(Feature.AI_CHAT))
-            return
         try:
-            turn = await database_sync_to_async(services.begin_turn)(
-                user=user,
-                session_id=self.session_id,
-                content=content,
-                started=started,
+            # One thread hop for everything before the ask.
+            turn = await database_sync_to_async(_begin)(
+                self.scope["user"].pk, self.session_id, content, started
             )
         except ApiError as exc:
             await self.send_error(exc)
             return
-        await events.apublish(
-            self.session_id,
-            events.user_message(ChatMessage.model_validate(turn.message)),
-            skip=self.channel_name,
-        )
+        if turn is None:
+            await self.close_with(CLOSE_UNAUTHENTICATED, "The account is no longer active.")
+            return
+        try:
+            await self._reply(turn)
+        finally:
+            await database_sync_to_async(services.after_reply)(turn)
+
+    async def _reply(self, turn: services.Turn) -> None:
+        told = None
         draft = services.ReplyDraft()
         try:
             async for delta in services.astream_reply(turn, draft):
                 await self.send_frame({"type": "ai_response.delta", "delta": delta})
+                if told is None:
+                    # Told to the other sockets once the model has answered, while it
+                    # writes on: the request to it waits for nothing.
+                    told = asyncio.ensure_future(self._tell_others(turn))
         except AIError as exc:
             await self._finish(turn, draft)  # keeps the part that came before the failure
             await self.send_error(exc)
             return
+        finally:
+            # The message reaches the other sockets before its reply.
+            await (told or self._tell_others(turn))
         response = await self._finish(turn, draft)
         if response is not None:
             # To every socket of the conversation, this one included.
             await events.apublish(self.session_id, events.ai_response(response))
+
+    async def _tell_others(self, turn: services.Turn) -> None:
+        message = events.user_message(ChatMessage.model_validate(turn.message))
+        await events.apublish(self.session_id, message, skip=self.channel_name)
 
     async def _finish(
         self, turn: services.Turn, draft: services.ReplyDraft
@@ -126,5 +129,18 @@ class ChatConsumer(AuthenticatedJsonConsumer):
         await self.close_with(CLOSE_NOT_FOUND, "The conversation was ended.")
 
 
-def _active_user(user_id: Any) -> User | None:
-    return User.objects.filter(pk=user_id, is_active=True).first()
+def _begin(
+    user_id: Any, session_id: uuid.UUID, content: str, started: float
+) -> services.Turn | None:
+    """The turn, or None when the account is no longer active. The user is read again for
+    every message: the socket may outlive a profile change, or the account itself. The
+    switch too, like the REST route: flipped while the socket is open, it applies to the
+    next message (FeatureDisabled), and the socket stays open for when it is back on."""
+    conversation = selectors.get_conversation_for_message(user_id=user_id, session_id=session_id)
+    if conversation is None:
+        return None
+    if not features.is_enabled(Feature.AI_CHAT):
+        raise FeatureDisabled(Feature.AI_CHAT)
+    return services.begin_turn_in(
+        conversation, user=conversation.owner, content=content, started=started
+    )

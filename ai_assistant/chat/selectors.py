@@ -1,9 +1,11 @@
 """Reads of conversations. Every query starts from the caller's own conversations."""
 
+from typing import Any
 from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Window
 
+from accounts.models import User
 from ai_assistant.models import AIConversation, ChatMessage
 from fitness.api.errors import NotFound
 
@@ -24,6 +26,22 @@ def get_conversation(*, user, session_id: UUID) -> AIConversation:
     return conversation
 
 
+def get_conversation_for_message(*, user_id: Any, session_id: UUID) -> AIConversation | None:
+    """The caller's conversation with its owner read afresh, in one query (a socket sends
+    many messages, and its account or profile may change meanwhile); None when the account
+    is no longer active, 404 as `get_conversation`."""
+    conversation = (
+        AIConversation.objects.select_related("owner")
+        .filter(addressed_by(session_id), owner_id=user_id)
+        .first()
+    )
+    if conversation is None:
+        if not User.objects.filter(pk=user_id, is_active=True).exists():
+            return None
+        raise NotFound("No such conversation.")
+    return conversation if conversation.owner.is_active else None
+
+
 def list_messages(*, conversation: AIConversation) -> QuerySet[ChatMessage]:
     """Oldest first."""
     return ChatMessage.objects.filter(conversation=conversation).order_by("timestamp", "id")
@@ -35,8 +53,9 @@ def recent_messages(
     """The last `limit` messages up to `until`, oldest first, and how many there are up to
     it in all. (A message another device sent meanwhile is that turn's, not this one's.)"""
     upto = ChatMessage.objects.filter(conversation=conversation, timestamp__lte=until.timestamp)
-    newest_first = list(upto.order_by("-timestamp", "-id")[:limit])
-    total = len(newest_first)
-    if total == limit:
-        total = upto.count()
+    # The count in the same statement: the window is computed before the LIMIT applies.
+    newest_first = list(
+        upto.annotate(upto_total=Window(Count("id"))).order_by("-timestamp", "-id")[:limit]
+    )
+    total = newest_first[0].upto_total if newest_first else 0
     return newest_first[::-1], total

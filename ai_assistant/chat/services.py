@@ -5,15 +5,21 @@ view and the WebSocket consumer:
     draft = ReplyDraft()
     async for delta in astream_reply(turn, draft): ...          # the model's text, as it comes
     response = finish_turn(turn, draft)                         # sync: stores the reply
+    after_reply(turn)                                           # sync: what the ask put off
 
 The sync steps touch the database and the async one only the model, so each caller runs
 them its own way (a view directly, a consumer through `database_sync_to_async`), and no
 model call ever happens inside a transaction. The user's message is stored before the model
 is asked, and the reply before anyone is told about it.
+
+`begin_turn` does only what the request to the model needs, so that the user waits for
+nothing else: the message's analytics event and the other devices' `sync.changed` for it
+wait for `after_reply`, which every caller runs once the turn is over, however it ended.
 """
 
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -30,11 +36,14 @@ from ai_assistant.client import AIClient, StreamEnd, TextDelta, get_ai_client
 from ai_assistant.errors import AIError
 from ai_assistant.limits import enforce_rate_limit
 from ai_assistant.models import AIConversation, ChatMessage
-from ai_assistant.personal_context import build_snapshot, facts, render_facts
+from ai_assistant.personal_context import current_facts, render_facts
 from ai_assistant.responses import AIResultSource
 from analytics.events import ServerEvent
 from analytics.services import track
 from fitness.api.errors import NotFound
+from fitness.offline import held_change_events
+
+logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 4000
 ENDPOINT = "chat.message"
@@ -75,6 +84,8 @@ class Turn:
     prompt: prompts.Prompt
     client: AIClient
     started: float
+    # Work the request to the model does not wait for, run by after_reply.
+    later: tuple[Callable[[], None], ...] = ()
 
 
 @dataclass
@@ -94,10 +105,21 @@ def begin_turn(
     caller's, 503 without a model, 429 over the chat allowance (nothing stored in those
     cases); then the message is stored and the prompt built from the caller's own data."""
     conversation = selectors.get_conversation(user=user, session_id=session_id)
+    return begin_turn_in(conversation, user=user, content=content, started=started)
+
+
+def begin_turn_in(
+    conversation: AIConversation,
+    *,
+    user: AbstractBaseUser,
+    content: str,
+    started: float | None = None,
+) -> Turn:
+    """`begin_turn` for a conversation the caller has already read as the user's own."""
     client = get_ai_client()
     enforce_rate_limit(user=user, scope="chat", config=client.config)
-    message = _store_message(conversation.pk, role=ChatMessage.Role.USER, content=content)
-    track(user, ServerEvent.CHAT_MESSAGE_SENT)
+    with held_change_events() as changes:
+        message = _store_message(conversation, role=ChatMessage.Role.USER, content=content)
     budget = prompts.Budget.from_settings()
     # A few more than the budget allows, so that dropped questions can still be summarised.
     history, total = selectors.recent_messages(
@@ -106,7 +128,7 @@ def begin_turn(
         limit=budget.messages + prompts.EARLIER_QUESTIONS,
     )
     prompt = prompts.build_prompt(
-        facts=render_facts(facts(build_snapshot(user))),
+        facts=render_facts(current_facts(user)),
         context=conversation.context,
         history=history,
         total=total,
@@ -120,7 +142,18 @@ def begin_turn(
         prompt=prompt,
         client=client,
         started=time.monotonic() if started is None else started,
+        later=(changes.send, lambda: track(user, ServerEvent.CHAT_MESSAGE_SENT)),
     )
+
+
+def after_reply(turn: Turn) -> None:
+    """What `begin_turn` put off, once the reply is over (stored, failed or cut off). Each
+    step is best effort, as it would have been at commit: the message is stored already."""
+    for step in turn.later:
+        try:
+            step()
+        except Exception:
+            logger.warning("Deferred work of a chat turn failed", exc_info=True)
 
 
 async def astream_reply(turn: Turn, draft: ReplyDraft) -> AsyncIterator[str]:
@@ -175,7 +208,7 @@ def finish_turn(turn: Turn, draft: ReplyDraft) -> ChatReplyResponse | None:
 
 @transaction.atomic
 def _store_message(
-    conversation_id: UUID,
+    conversation: UUID | AIConversation,
     *,
     role: str,
     content: str,
@@ -187,11 +220,17 @@ def _store_message(
         changes["metadata"] = metadata
     # The update locks the conversation row (see end_conversation); no row means it was
     # deleted while the reply was being written.
-    if not AIConversation.objects.filter(pk=conversation_id).update(**changes):
+    if not AIConversation.objects.filter(pk=getattr(conversation, "pk", conversation)).update(
+        **changes
+    ):
         raise NotFound("No such conversation.")
-    return ChatMessage.objects.create(
-        conversation_id=conversation_id, role=role, content=content, **fields
+    # Given the row, the message carries it: sync's receiver needs no query for the owner.
+    linked = (
+        {"conversation": conversation}
+        if isinstance(conversation, AIConversation)
+        else {"conversation_id": conversation}
     )
+    return ChatMessage.objects.create(role=role, content=content, **linked, **fields)
 
 
 def send_message(*, user: AbstractBaseUser, session_id: UUID, content: str) -> ChatReplyResponse:
@@ -203,12 +242,15 @@ def send_message(*, user: AbstractBaseUser, session_id: UUID, content: str) -> C
     )
     draft = ReplyDraft()
     try:
-        async_to_sync(_drain)(turn, draft)
-    except AIError:
-        finish_turn(turn, draft)  # keeps the part that came before the failure
-        raise
-    response = finish_turn(turn, draft)
-    events.publish(turn.session_id, events.ai_response(response))
+        try:
+            async_to_sync(_drain)(turn, draft)
+        except AIError:
+            finish_turn(turn, draft)  # keeps the part that came before the failure
+            raise
+        response = finish_turn(turn, draft)
+        events.publish(turn.session_id, events.ai_response(response))
+    finally:
+        after_reply(turn)
     return response
 
 

@@ -169,14 +169,17 @@ def _call_args(request: GenerationRequest) -> dict[str, Any]:
     }
 
 
-def _content(message: Message) -> types.Content:
-    return types.Content(role=message.role, parts=[_part(part) for part in message.parts])
+# Dicts, which the SDK validates into its types itself: handed `types.Content` instances
+# instead, its union validation costs about five times as much, some 0.25 ms of CPU per
+# message, and a chat sends up to AI_COACH["HISTORY_MESSAGES"] of them before each ask.
+def _content(message: Message) -> types.ContentDict:
+    return types.ContentDict(role=message.role, parts=[_part(part) for part in message.parts])
 
 
-def _part(part: str | Blob) -> types.Part:
+def _part(part: str | Blob) -> types.PartDict:
     if isinstance(part, Blob):
-        return types.Part.from_bytes(data=part.data, mime_type=part.mime_type)
-    return types.Part.from_text(text=part)
+        return types.PartDict(inline_data=types.BlobDict(data=part.data, mime_type=part.mime_type))
+    return types.PartDict(text=part)
 
 
 def _generation(response: types.GenerateContentResponse, requested_model: str) -> Generation:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ai_assistant.chat import selectors
 from ai_assistant.models import AIConversation, AIUsage, ChatMessage
+from analytics.models import Event
 from tests.ai_assistant.coach import (
     START,
     add_messages,
@@ -271,6 +272,32 @@ def test_send_message_keeps_users_message_when_gemini_fails(auth_client, user, g
     assert stored(conversation) == [("user", "Still there?", False)]
     history = auth_client.get(history_url(conversation.session_id)).json()
     assert [item["content"] for item in history["items"]] == ["Still there?"]
+
+
+def test_send_message_tracks_the_message_after_the_reply_even_when_gemini_fails(
+    auth_client, user, gemini, monkeypatch, django_capture_on_commit_callbacks
+):
+    conversation = conversation_for(user)
+    events_when_asked = []
+    record = gemini._record
+
+    def record_with_events(request):
+        # The event is stored at the test transaction's end: count the ones queued so far.
+        events_when_asked.append(sent_events(captured))
+        record(request)
+
+    monkeypatch.setattr(gemini, "_record", record_with_events)
+    gemini.error(400, "INVALID_ARGUMENT", "Bad request.")
+    with django_capture_on_commit_callbacks(execute=True) as captured:
+        response = send(auth_client, conversation.session_id, "Still there?")
+
+    assert_error(response, 502, "generation_error")
+    assert events_when_asked == [0]
+    assert list(Event.objects.values_list("name", flat=True)) == ["chat_message_sent"]
+
+
+def sent_events(callbacks) -> int:
+    return sum(1 for callback in callbacks if callback.__qualname__ == "_store")
 
 
 def test_send_message_stores_interrupted_reply_when_stream_breaks(auth_client, user, gemini):

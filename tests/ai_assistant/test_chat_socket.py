@@ -12,6 +12,8 @@ from accounts import tokens
 from accounts.models import User
 from ai_assistant.chat import services
 from ai_assistant.models import AIConversation, AIUsage, ChatMessage
+from analytics.models import Event
+from fitness import offline
 from fitness.asgi import application
 from tests.ai_assistant.coach import conversation_for, stream_later, system_instruction, turns
 from tests.ai_assistant.gemini_standin import google_error
@@ -123,6 +125,35 @@ async def test_socket_stores_users_message_before_gemini_is_called(user, gemini,
 
     assert seen_by_gemini == [[("user", "Saved first?")]]
     await socket.disconnect()
+
+
+async def test_socket_asks_gemini_before_tracking_and_telling_devices(user, gemini, monkeypatch):
+    conversation = await new_conversation(user)
+    happened = []
+    record = gemini._record
+
+    def record_with_database_state(request):
+        # Runs in the stand-in's thread, when the request reaches "Gemini".
+        happened.append(("gemini", list(Event.objects.values_list("name", flat=True))))
+        connection.close()
+        record(request)
+
+    def told(user_id, kind, payload):
+        happened.append((kind, payload["tables"]))
+
+    monkeypatch.setattr(gemini, "_record", record_with_database_state)
+    monkeypatch.setattr(offline, "send_user_event", told)
+    gemini.stream(["Yes."])
+    socket = await chat_socket(user, conversation)
+
+    await say(socket, "Later?")
+    await frames_until_final(socket)
+    await socket.disconnect()
+
+    assert happened[0] == ("gemini", [])
+    assert ("sync.changed", ["chat_messages"]) in happened[1:]
+    events = await database_sync_to_async(lambda: list(Event.objects.values_list("name")))()
+    assert events == [("chat_message_sent",)]
 
 
 async def test_socket_accepts_token_in_query_string(user, gemini):

@@ -6,9 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.models import User
 from ai_assistant.personal_context import (
     MAX_FACTS_CHARS,
     build_snapshot,
+    current_facts,
     facts,
     render_facts,
 )
@@ -106,3 +108,37 @@ def test_build_snapshot_queries_do_not_grow_with_history(user, django_assert_max
 
     with django_assert_max_num_queries(len(few.captured_queries)):
         build_snapshot(user)
+
+
+# The writes commit for real: that is when the cached part is dropped.
+@pytest.mark.django_db(transaction=True)
+def test_current_facts_are_the_snapshots_facts_and_cached_until_a_write_commits(
+    user, django_assert_num_queries
+):
+    busy_week(user, workouts=2)
+    now = timezone.now()
+    assert current_facts(user, now=now) == facts(build_snapshot(user, now=now))
+
+    with django_assert_num_queries(0):
+        again = current_facts(user, now=now)
+    assert again == facts(build_snapshot(user, now=now))
+
+    FoodLogFactory(owner=user, name="Late snack", calories=333, timestamp=now)
+    fresh = current_facts(user, now=now)
+    assert fresh == facts(build_snapshot(user, now=now))
+    assert "Late snack" in [meal["name"] for meal in fresh["today_food"]["meals"]]
+
+
+def test_current_facts_read_the_profile_and_the_day_afresh(user, django_assert_num_queries):
+    now = timezone.now()
+    current_facts(user, now=now)
+    User.objects.filter(pk=user.pk).update(weight_kg=91)
+    user.refresh_from_db()
+
+    with django_assert_num_queries(0):
+        cached = current_facts(user, now=now)
+    assert cached["profile"]["weight_kg"] == 91
+
+    tomorrow = now + timedelta(days=1)
+    assert current_facts(user, now=tomorrow) == facts(build_snapshot(user, now=tomorrow))
+    assert current_facts(user, now=tomorrow)["now"]["date"] == tomorrow.date().isoformat()

@@ -8,7 +8,9 @@ from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from accounts import tokens
+from fitness import offline
 from fitness.asgi import application
+from fitness.offline import held_change_events
 from food.models import FoodLog
 from tests.factories import UserFactory, connect
 from tests.food.factories import FoodLogFactory
@@ -99,3 +101,45 @@ async def test_the_events_socket_of_another_device_hears_the_change():
     event = await socket.receive_json_from(timeout=5)
     assert event["type"] == "sync.changed" and event["tables"] == ["food_logs"]
     await socket.disconnect()
+
+
+@pytest.fixture
+def told(monkeypatch):
+    """The events sent, as (user id, tables), in order."""
+    sent = []
+
+    def send(user_id, kind, data):
+        sent.append((user_id, data["tables"]))
+
+    monkeypatch.setattr(offline, "send_user_event", send)
+    return sent
+
+
+def test_held_events_go_out_when_the_holder_sends_them(user, told):
+    with held_change_events() as held:
+        FoodLogFactory(owner=user)
+    assert told == []
+
+    held.send()
+    held.send()
+
+    assert told == [(user.pk, ["food_logs"])]
+
+
+def test_held_events_of_a_failed_write_are_never_sent(user, told):
+    with pytest.raises(FoodLog.DoesNotExist), held_change_events() as held, transaction.atomic():
+        FoodLogFactory(owner=user)
+        FoodLog.objects.get(name="no such log")
+    held.send()
+
+    assert told == []
+
+
+def test_held_events_inside_an_outer_transaction_wait_for_its_commit(user, told):
+    with transaction.atomic():
+        with held_change_events() as held:
+            FoodLogFactory(owner=user)
+        held.send()
+        assert told == []
+
+    assert told == [(user.pk, ["food_logs"])]
