@@ -98,8 +98,9 @@ def message_changed(sender, instance: ChatMessage, **kwargs: Any) -> None:
     if ChatMessage.conversation.is_cached(instance):
         owners = [instance.conversation.owner_id]
     else:
-        owner = AIConversation.objects.filter(pk=instance.conversation_id).values("owner_id")
-        owners = owner.values_list(flat=True)
+        owners = AIConversation.objects.filter(pk=instance.conversation_id).values_list(
+            "owner_id", flat=True
+        )
     data_changed(tables=["chat_messages"], user_ids=owners)
 
 

@@ -230,3 +230,27 @@ async def test_idle_sockets_survive_a_minute_on_redis_then_work(server_process, 
     ]
     assert chat_frames[-1]["data"]["data"]["reply"]["content"] == "Still here."
     assert event == {"type": "job.finished", **payload}
+
+
+async def test_events_socket_hears_of_the_message_and_of_the_reply(server_url, user, gemini):
+    """Two writes in two transactions (the message, then the reply): two `sync.changed`."""
+    conversation, headers = await setup_chat(user)
+    gemini.stream(["Drink ", "water."])
+
+    async with (
+        connect(f"{server_url}/ws/events/", additional_headers=headers) as events,
+        connect(
+            f"{server_url}/ws/ai/chat/{conversation.session_id}/", additional_headers=headers
+        ) as chat,
+    ):
+        assert (await receive(events))["type"] == "connected"
+        assert (await receive(chat))["type"] == "connected"
+        await chat.send(json.dumps({"type": "message", "content": "Hydration?"}))
+        chat_frames = [await receive(chat) for _ in range(3)]
+        changed = [await receive(events) for _ in range(2)]
+
+    assert chat_frames[-1]["type"] == "ai_response"
+    assert [(event["type"], event["tables"]) for event in changed] == [
+        ("sync.changed", ["chat_messages"]),
+        ("sync.changed", ["chat_messages"]),
+    ]

@@ -8,10 +8,12 @@ from channels.testing import WebsocketCommunicator
 from django.db import transaction
 
 from accounts import tokens
+from ai_assistant.models import ChatMessage
 from fitness import offline
 from fitness.asgi import application
 from fitness.offline import held_change_events
 from food.models import FoodLog
+from tests.ai_assistant.coach import conversation_for
 from tests.factories import UserFactory, connect
 from tests.food.factories import FoodLogFactory
 from tests.sync.helpers import Listener, push
@@ -64,6 +66,18 @@ def test_an_unshared_log_is_news_for_its_owner_only(user, other_user):
 
     assert mine.next()["tables"] == ["food_logs"]
     assert_quiet(connection)
+
+
+def test_a_message_saved_by_conversation_id_is_news_for_the_conversation_owner(user, other_user):
+    # The chat's reply is stored so (by id, the conversation not loaded): the owner is
+    # looked up, not read off the row.
+    conversation = conversation_for(user)
+    mine, theirs = Listener(user), Listener(other_user)
+
+    ChatMessage.objects.create(conversation_id=conversation.pk, role="assistant", content="Hi")
+
+    assert mine.next()["tables"] == ["chat_messages"]
+    assert_quiet(theirs)
 
 
 def test_a_sync_push_is_one_event(auth_client, user):
