@@ -342,9 +342,13 @@ def group_visible_workouts(user: User) -> Q:
     return Q(group_id__in=viewer_groups) & Exists(owner_member) & ~Exists(blocked)
 
 
-def group_workout_readers(*, owner_id: uuid.UUID, group_ids: Iterable[uuid.UUID]) -> list:
+def group_workout_readers(*, owner_id: uuid.UUID, group_ids: Iterable[uuid.UUID | None]) -> list:
     """Who reads a workout of `owner_id` linked to one of these groups, by the rule of
-    `group_visible_workouts` seen from the workout (the owner left out). One query."""
+    `group_visible_workouts` seen from the workout (the owner left out). One query, none
+    when no group is named (a workout's group before and after an edit may both be None)."""
+    group_ids = {group_id for group_id in group_ids if group_id is not None}
+    if not group_ids:
+        return []
     owner_member = GroupMembership.objects.filter(
         group_id=OuterRef("group_id"), user_id=owner_id, status=MemberStatus.ACTIVE
     )

@@ -45,18 +45,14 @@ def remember_workout_group(sender, instance: Workout, **kwargs: Any) -> None:
     instance._sync_loaded_group_id = instance.__dict__.get("group_id")
 
 
-def _group_readers(owner_id: Any, *group_ids: Any) -> list[Any]:
-    groups = {group_id for group_id in group_ids if group_id is not None}
-    return social.group_workout_readers(owner_id=owner_id, group_ids=groups) if groups else []
-
-
 @receiver(post_save, sender=Workout, dispatch_uid="sync_workout_saved")
 @receiver(post_delete, sender=Workout, dispatch_uid="sync_workout_deleted")
 def workout_changed(sender, instance: Workout, **kwargs: Any) -> None:
     # Exercises and sets are written with their workout, which is saved each time.
     readers = _readers(WorkoutShare, "workout_id", instance.pk)
-    members = _group_readers(
-        instance.owner_id, instance.group_id, getattr(instance, "_sync_loaded_group_id", None)
+    members = social.group_workout_readers(
+        owner_id=instance.owner_id,
+        group_ids=(instance.group_id, getattr(instance, "_sync_loaded_group_id", None)),
     )
     instance._sync_loaded_group_id = instance.group_id
     data_changed(tables=WORKOUT_TABLES, user_ids=[instance.owner_id, *readers, *members])
@@ -67,7 +63,9 @@ def progress_changed(sender, instance: WorkoutProgress, **kwargs: Any) -> None:
     workout = Workout._base_manager.filter(pk=instance.workout_id).values("owner_id", "group_id")
     owner = workout.first() or {"owner_id": None, "group_id": None}
     readers = _readers(WorkoutShare, "workout_id", instance.workout_id)
-    members = _group_readers(owner["owner_id"], owner["group_id"])
+    members = social.group_workout_readers(
+        owner_id=owner["owner_id"], group_ids=[owner["group_id"]]
+    )
     data_changed(tables=["workout_progress"], user_ids=[owner["owner_id"], *readers, *members])
 
 

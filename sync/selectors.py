@@ -4,7 +4,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import Field
 
 from accounts.models import User
 from sync.database import pull_cutoff
@@ -92,11 +94,23 @@ class Pull:
         ]
         if not gone:
             return []
+        visible = table.rows(self.user, None)
+        # A tombstone may name an id the table's key cannot hold (a set log the app created
+        # under its own UUID, which the server stored under a number): nobody reads it.
+        keys = [row_id for row_id in gone if _holds(visible.model._meta.pk, row_id)]
         readable = set()
-        for chunk in chunked(gone, CHUNK_SIZE):
-            ids = table.rows(self.user, None).filter(pk__in=chunk).values_list("pk", flat=True)
+        for chunk in chunked(keys, CHUNK_SIZE):
+            ids = visible.filter(pk__in=chunk).values_list("pk", flat=True)
             readable.update(str(row_id) for row_id in ids)
         return [row_id for row_id in gone if row_id not in readable]
+
+
+def _holds(key: Field, raw: str) -> bool:
+    try:
+        key.to_python(raw)
+    except ValidationError:
+        return False
+    return True
 
 
 def pull_changes(*, user: User, last_pulled_at: int | None, migration: Migration) -> Pull:

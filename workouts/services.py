@@ -123,7 +123,8 @@ def create_workout(*, owner: User, data: dict[str, Any]) -> tuple[Workout, bool]
         for position, stored in enumerate(photos)
     )
     # No post_save signal came from the insert (sync.receivers): tell devices here.
-    data_changed(tables=_SYNC_TABLES, user_ids=[owner.pk, *readers])
+    members = social.group_workout_readers(owner_id=owner.pk, group_ids=[workout.group_id])
+    data_changed(tables=_SYNC_TABLES, user_ids=[owner.pk, *readers, *members])
     _changed(owner, workout.created_at)
     if workout.completed:
         _completed(owner, workout)
@@ -182,6 +183,7 @@ def update_workout(
     if data.get("group_id") != workout.group_id:
         _check_group(owner, data)
     was_completed = workout.completed
+    loaded_group = workout.group_id
     _apply_scalars(workout, data, timezone.now())
     # Every edit of shares takes the workout's lock first, so these stay true until commit.
     shares = list(WorkoutShare.objects.filter(workout=workout).order_by("created_at", "id"))
@@ -209,7 +211,11 @@ def update_workout(
     Workout.objects.filter(pk=workout.pk).update(
         **{field: getattr(workout, field) for field in _EDITABLE}
     )
-    data_changed(tables=_SYNC_TABLES, user_ids=[owner.pk, *readers])
+    # Group members read it through its group; those of a group it leaves hear of it too.
+    members = social.group_workout_readers(
+        owner_id=owner.pk, group_ids=(loaded_group, workout.group_id)
+    )
+    data_changed(tables=_SYNC_TABLES, user_ids=[owner.pk, *readers, *members])
     if data.get("ai_form_check") is not None:
         # jsonb gives an object's keys back in its own order; answer them as a read would.
         workout.refresh_from_db(fields=["ai_form_check"])

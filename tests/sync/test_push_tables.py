@@ -362,7 +362,7 @@ def test_pushed_sets_of_one_workout_cost_the_same_queries_however_many(
 
     # The request's own (auth, the conflict check, savepoints) plus one read and
     # one rewrite of the workout, whatever the number of sets.
-    with django_assert_num_queries(29):
+    with django_assert_num_queries(25):
         response = push(auth_client, device.last_pulled_at, changes(set_logs={"created": logs}))
 
     assert response.json()["reasons"] == {}
