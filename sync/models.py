@@ -26,9 +26,18 @@ class SyncTombstone(models.Model):
 
 class SyncCounter(models.Model):
     """SQLite only: the one counter the triggers take change markers from (PostgreSQL
-    uses transaction ids instead, see `sync.database`)."""
+    uses transaction ids instead, see `sync.database`).
+
+    Not managed, so that `flush` (and the teardown of transactional tests) leaves it alone:
+    emptied, the triggers would stamp NULL and every synced write would fail; reset, the
+    markers would go backwards and devices' `last_pulled_at` would hide newer rows. Its
+    table and its one row come from the migrations.
+    """
 
     value = models.BigIntegerField(default=0)
+
+    class Meta:
+        managed = False
 
     def __str__(self) -> str:
         return str(self.value)

@@ -6,7 +6,12 @@ import json
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+from channels.layers import (
+    DEFAULT_CHANNEL_LAYER,
+    InMemoryChannelLayer,
+    channel_layers,
+    get_channel_layer,
+)
 
 from fitness.ws import user_group
 from tests.ai_assistant.events import UserEvents
@@ -63,11 +68,17 @@ class Replica:
 
 class Listener(UserEvents):
     """A user's events on a channel layer of its own: several users' listeners in one
-    test each receive on their own (channels-redis binds a layer's receive to a loop)."""
+    test each receive on their own (channels-redis binds a layer's receive to a loop).
+    In memory (no REDIS_URL) only the process's one layer hears what the app sends."""
 
     ignored = ()
 
     def __init__(self, user) -> None:
-        self.layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        shared = get_channel_layer()
+        self.layer = (
+            shared
+            if isinstance(shared, InMemoryChannelLayer)
+            else channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+        )
         self.channel = async_to_sync(self.layer.new_channel)()
         async_to_sync(self.layer.group_add)(user_group(user.pk), self.channel)
