@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sync', '0003_social_triggers'),
+        ('sync', '0005_sync_horizon'),
     ]
 
     operations = [
