@@ -38,6 +38,12 @@ def test_any_json_value_renders_as_drf_does(data):
     same(data)
 
 
+def test_a_small_float_alone_renders_as_drf_does():
+    # Found by the property above: a body that is one number has nothing before it.
+    assert same(1.192092896e-07) == b"1.192092896e-07"
+    assert same(-0.00001) == b"-1e-05"
+
+
 def test_values_without_a_json_type_render_as_drf_does():
     same(
         {

@@ -8,9 +8,10 @@ from rest_framework.utils.encoders import JSONEncoder
 
 # What DRF's encoder makes of what JSON has no type for (times, Decimal, lazy strings...).
 _drf_default = JSONEncoder().default
-# A number token as orjson writes those: `:1e-7`, `[-2.5e-9`, `,0.00001`. A string may hold
-# the same characters (then DRF renders it: right, only slower); a UUID never does.
-_SMALL_FLOAT = re.compile(rb"[:,\[]-?(?:\d+(?:\.\d+)?e-|0\.0000)")
+# A number token as orjson writes those: `:1e-7`, `[-2.5e-9`, `,0.00001`, or the whole body
+# (`1e-7`). A string may hold the same characters (then DRF renders it: right, only
+# slower); a UUID never does.
+_SMALL_FLOAT = re.compile(rb"(?:^|[:,\[])-?(?:\d+(?:\.\d+)?e-|0\.0000)")
 _LINE_SEPARATORS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
 
 
