@@ -9,6 +9,13 @@ from tests.factories import UserFactory
 from tests.frames import check_server_frame
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings_xdist_suffix() -> None:
+    """pytest-django would add the xdist worker's id to the test database's name a second
+    time: tests/settings.py already names it per worker, and the processes the tests start
+    (which pytest-django never sees) derive the same name from there."""
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_connection_pools(django_db_setup):
     """Pooled connections (PostgreSQL) would otherwise keep the test database busy, and

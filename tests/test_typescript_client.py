@@ -11,10 +11,14 @@ from django.core.management import CommandError, call_command
 
 from fitness.management.commands import typescript_client
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("node") and shutil.which("npm")),
-    reason="Node.js and npm are not installed (apt-get install nodejs npm; .ci/run does)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not (shutil.which("node") and shutil.which("npm")),
+        reason="Node.js and npm are not installed (apt-get install nodejs npm; .ci/run does)",
+    ),
+    # Both tests may run the first `npm ci` into the one node_modules: never at once.
+    pytest.mark.xdist_group("typescript-client"),
+]
 
 
 def test_committed_types_match_the_schema_and_the_example_compiles(capsys):
