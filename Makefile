@@ -63,9 +63,10 @@ worker: install ## Run a Celery worker (with the beat scheduler) against the con
 	$(RUN_ENV) $(BIN)/celery -A fitness worker --beat --loglevel INFO
 
 # The suite runs on two pytest-xdist workers, each with its own database, Redis prefixes and
-# media folder (tests/settings.py); tests that must share a worker carry an xdist_group.
-# `make test PYTEST_XDIST=` runs it in one process.
-PYTEST_XDIST ?= --numprocesses 2 --dist loadgroup
+# media folder (tests/settings.py). Not `--dist loadgroup` or `loadfile`: they schedule by
+# node id, and schemathesis gives all its operation tests one id, so all but one would be
+# dropped. `make test PYTEST_XDIST=` runs the suite in one process.
+PYTEST_XDIST ?= --numprocesses 2 --dist worksteal
 
 test: install ## Run the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)

@@ -4,6 +4,7 @@ Needs Node.js and npm (CI installs them, see .ci/run); the npm packages, pinned 
 clients/typescript/package-lock.json, install into a gitignored folder on first use.
 """
 
+import fcntl
 import shutil
 
 import pytest
@@ -11,21 +12,24 @@ from django.core.management import CommandError, call_command
 
 from fitness.management.commands import typescript_client
 
-pytestmark = [
-    pytest.mark.skipif(
-        not (shutil.which("node") and shutil.which("npm")),
-        reason="Node.js and npm are not installed (apt-get install nodejs npm; .ci/run does)",
-    ),
-    # Both tests may run the first `npm ci` into the one node_modules: never at once.
-    pytest.mark.xdist_group("typescript-client"),
-]
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("node") and shutil.which("npm")),
+    reason="Node.js and npm are not installed (apt-get install nodejs npm; .ci/run does)",
+)
 
 
 @pytest.fixture(scope="module")
-def generated_types() -> str:
+def generated_types(tmp_path_factory) -> str:
     """The types the schema generates (a schema-rendering process and openapi-typescript,
-    tens of seconds), generated once for both tests: they differ in the committed file."""
-    return typescript_client.generate_types()
+    tens of seconds), generated once for both tests: they differ in the committed file.
+
+    Two pytest-xdist workers may get one test each; the first `npm ci` into the one
+    node_modules must not run twice at once, so they take turns on a lock in the folder
+    the workers share."""
+    lock = tmp_path_factory.getbasetemp().parent / "typescript-client.lock"
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        return typescript_client.generate_types()
 
 
 @pytest.fixture(autouse=True)
