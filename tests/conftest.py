@@ -1,4 +1,5 @@
 import pytest
+from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 from django.db import connections
@@ -86,6 +87,19 @@ async def _documented_frame(self, timeout=1):
 @pytest.fixture(autouse=True)
 def _check_frames(monkeypatch):
     monkeypatch.setattr(WebsocketCommunicator, "receive_json_from", _documented_frame)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test gets a channel layer of its own, as it gets an event loop of its own.
+
+    The layer is cached for the process, and a Redis layer's receive lock belongs to the
+    loop it was taken in: a consumer cancelled mid-receive when its test ended can leave
+    it held, and every later test's consumer then fails on it. Which tests follow which
+    depends on how pytest-xdist shares them out, so no test may inherit one.
+    """
+    yield
+    channel_layers.backends = {}
 
 
 @pytest.fixture(autouse=True)

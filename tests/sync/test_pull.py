@@ -246,6 +246,7 @@ def test_pull_needs_authentication(api_client):
     assert response.status_code == 401
 
 
+@committed
 def test_stored_files_arrive_with_signed_urls_and_leave_when_deleted(auth_client, user):
     stored = stored_file(user, tags=["meal"])
     device = Replica()
