@@ -62,8 +62,14 @@ run: migrate ## Serve HTTP + WebSocket on 127.0.0.1:8000 (and a worker when REDI
 worker: install ## Run a Celery worker (with the beat scheduler) against the configured broker
 	$(RUN_ENV) $(BIN)/celery -A fitness worker --beat --loglevel INFO
 
+# The suite runs on two pytest-xdist workers, each with its own database, Redis prefixes and
+# media folder (tests/settings.py). Not `--dist loadgroup` or `loadfile`: they schedule by
+# node id, and schemathesis gives all its operation tests one id, so all but one would be
+# dropped. `make test PYTEST_XDIST=` runs the suite in one process.
+PYTEST_XDIST ?= --numprocesses 2 --dist worksteal
+
 test: install ## Run the whole test suite
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 lint: install ## ruff check + format check
 	$(BIN)/ruff check .

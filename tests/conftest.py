@@ -1,4 +1,5 @@
 import pytest
+from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 from django.db import connections
@@ -8,6 +9,13 @@ from accounts import tokens
 from analytics import requests as analytics_requests
 from tests.factories import UserFactory
 from tests.frames import check_server_frame
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings_xdist_suffix() -> None:
+    """pytest-django would add the xdist worker's id to the test database's name a second
+    time: tests/settings.py already names it per worker, and the processes the tests start
+    (which pytest-django never sees) derive the same name from there."""
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -82,6 +90,19 @@ async def _documented_frame(self, timeout=1):
 @pytest.fixture(autouse=True)
 def _check_frames(monkeypatch):
     monkeypatch.setattr(WebsocketCommunicator, "receive_json_from", _documented_frame)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test gets a channel layer of its own, as it gets an event loop of its own.
+
+    The layer is cached for the process, and a Redis layer's receive lock belongs to the
+    loop it was taken in: a consumer cancelled mid-receive when its test ended can leave
+    it held, and every later test's consumer then fails on it. Which tests follow which
+    depends on how pytest-xdist shares them out, so no test may inherit one.
+    """
+    yield
+    channel_layers.backends = {}
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,9 @@
 """Settings for the test suite: the real settings, with per-run isolation and speed-ups.
 
 With DATABASE_URL / REDIS_URL set (as in CI) the suite runs against PostgreSQL and Redis;
-every run gets its own database name and key prefixes, so runs on one machine never meet.
+every run gets its own database name, key prefixes and media folder, so runs on one machine
+never meet. Under pytest-xdist each worker of a run is a run of its own in that sense: its
+id (PYTEST_XDIST_WORKER, which the processes a test starts inherit) is part of RUN_ID.
 """
 
 import os
@@ -13,8 +15,10 @@ os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 from fitness.settings import *  # noqa: F403
 from fitness.settings import CACHES, CHANNEL_LAYERS, DATABASES, REDIS_URL
 
-RUN_ID = os.environ.get("TEST_RUN_ID") or uuid.uuid4().hex[:10]
-os.environ["TEST_RUN_ID"] = RUN_ID  # inherited by worker processes the tests start
+# Set once by the first process that loads these settings (pytest's main process under
+# xdist), and inherited by its xdist workers and by the processes the tests start.
+os.environ.setdefault("TEST_RUN_ID", uuid.uuid4().hex[:10])
+RUN_ID = "_".join(filter(None, (os.environ["TEST_RUN_ID"], os.environ.get("PYTEST_XDIST_WORKER"))))
 
 DATABASES["default"].setdefault("TEST", {})["NAME"] = (
     f"test_fitness_{RUN_ID}"

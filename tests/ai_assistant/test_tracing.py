@@ -4,7 +4,6 @@ calls, exported over OTLP/HTTP to a receiver the test runs and decoded with
 opentelemetry-proto."""
 
 import json
-import os
 
 import httpx
 import pytest
@@ -56,13 +55,12 @@ def _ancestors(span, by_id) -> list:
 def test_a_photo_recognition_is_one_trace_from_request_to_gemini(user, gemini, receiver, tmp_path):
     for _ in range(2):
         gemini.reply_json(analysis_payload(food_name="Shakshuka"))
-    media = f"/tmp/fitness-test-media-{os.environ['TEST_RUN_ID']}"
     env = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
         "OTEL_BSP_SCHEDULE_DELAY": "100",
         "GEMINI_API_KEY": STANDIN_KEY,
         "GEMINI_BASE_URL": gemini.url,
-        "WORKER_MEDIA_ROOT": media,
+        "WORKER_MEDIA_ROOT": str(tmp_path / "media"),
     }
     access = tokens.issue_pair(user)["access_token"]
     with publishing_to_redis():

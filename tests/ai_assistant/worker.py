@@ -43,7 +43,7 @@ def publishing_to_redis():
     app.conf.update(
         task_always_eager=False,
         broker_url=settings.REDIS_URL,
-        broker_transport_options=broker_transport_options(os.environ["TEST_RUN_ID"]),
+        broker_transport_options=broker_transport_options(settings.RUN_ID),
     )
     _drop_pooled_connections()
     try:
@@ -65,7 +65,7 @@ def _drop_pooled_connections() -> None:
 def _delete_broker_keys() -> None:
     import redis
 
-    prefix = broker_transport_options(os.environ["TEST_RUN_ID"])["global_keyprefix"]
+    prefix = broker_transport_options(settings.RUN_ID)["global_keyprefix"]
     client = redis.Redis.from_url(settings.REDIS_URL)
     keys = list(client.scan_iter(match=f"{prefix}*"))
     if keys:
