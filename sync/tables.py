@@ -194,11 +194,14 @@ def _workout_children(model, path: str, user: User, since: int | None) -> QueryS
     """Rows under the user's visible workouts. Whatever resends the workout (an edit, a
     new share, a group the user can now read it through) resends its children, so a new
     reader receives them; under a tombstoned workout they are deleted too."""
-    visible = _workouts(user, None)
-    rows = model._base_manager.filter(**{f"{path}__in": visible.values("pk")})
-    if since:
-        resent = _workouts(user, since).values("pk")
-        rows = rows.filter(Q(sync_version__gte=since) | Q(**{f"{path}__in": resent}))
+    visible = Q(**{f"{path}__in": _workouts(user, None).values("pk")})
+    if not since:
+        rows = model._base_manager.filter(visible)
+    else:
+        # The resent workouts include those tombstoned since the cut-off, which the live
+        # ones leave out: their children must go as deleted too, or devices keep orphans.
+        resent = Q(**{f"{path}__in": _workouts(user, since).values("pk")})
+        rows = model._base_manager.filter((visible & Q(sync_version__gte=since)) | resent)
     return rows.annotate(workout_deleted_at=F(f"{path}__deleted_at"))
 
 

@@ -17,7 +17,7 @@ from tests.food.factories import FoodLogFactory, FoodLogShareFactory
 from tests.social.conftest import add, make_group
 from tests.storage.factories import stored_file
 from tests.sync.helpers import URL, Replica, body, pull
-from tests.workouts.factories import create_workout
+from tests.workouts.factories import create_workout, exercise_payload
 from workouts import services as workout_services
 
 # Markers are transaction ids: incremental pulls are only meaningful across real commits.
@@ -177,6 +177,33 @@ def test_shared_workout_brings_its_exercises_and_takes_them_away(auth_client, us
     device.sync(auth_client)
     assert device.ids("workouts") == set()
     assert device.ids("exercises") == set()
+
+
+@committed
+def test_a_deleted_workout_takes_its_exercises_sets_and_progress_with_it(auth_client, user):
+    logs = [{"reps": 5, "weight": {"value": 100, "unit": "kg"}}, {"reps": 3}]
+    workout = create_workout(user, exercises=[exercise_payload("Squat", set_logs=logs)])
+    workout_services.record_progress(owner=user, workout_id=workout.pk, exercises=[], sets=[])
+    kept = create_workout(user)
+    device = Replica()
+    device.sync(auth_client)
+    assert len(device.ids("set_logs")) == 2 and len(device.ids("workout_progress")) == 1
+
+    workout_services.delete_workout(owner=user, workout_id=workout.pk)
+    pulled = device.sync(auth_client)
+
+    changes = pulled["changes"]
+    assert changes["workouts"]["deleted"] == [str(workout.pk)]
+    assert sorted(changes["exercises"]["deleted"]) == sorted(
+        str(pk) for pk in workout.exercises.values_list("pk", flat=True)
+    )
+    assert len(changes["set_logs"]["deleted"]) == 2
+    assert len(changes["workout_progress"]["deleted"]) == 1
+    assert device.ids("workouts") == {str(kept.pk)}
+    assert device.ids("exercises") == {
+        str(pk) for pk in kept.exercises.values_list("pk", flat=True)
+    }
+    assert device.ids("set_logs") == set() and device.ids("workout_progress") == set()
 
 
 @committed
