@@ -39,6 +39,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.ai_assistant.factories import analysis_payload  # noqa: E402
 from tests.ai_assistant.gemini_standin import (  # noqa: E402
     GeminiStandIn,
     Reply,
@@ -48,28 +49,6 @@ from tests.ai_assistant.gemini_standin import (  # noqa: E402
 API = "/api/v1"
 STANDIN_KEY = "bench-standin-key"
 WAIT = {"Prefer": "wait=30"}
-ANALYSIS = {
-    "food_name": "Eggs on toast",
-    "description": "Two boiled eggs with a slice of toast.",
-    "item_breakdown": {
-        "items": [
-            {"name": "Boiled egg", "grams": 100, "calories": 155, "protein": 13, "carbs": 1.1,
-             "fat": 11},
-            {"name": "Toast", "grams": 30, "calories": 80, "protein": 2.7, "carbs": 15, "fat": 1},
-        ],
-        "totals": {"calories": 235, "protein": 15.7, "carbs": 16.1, "fat": 12},
-    },
-    "health_score": 7,
-    "dietary_info": {
-        "vegetarian": True,
-        "vegan": False,
-        "gluten_free": False,
-        "dairy_free": True,
-        "allergens": ["egg", "gluten"],
-        "notes": "High in protein.",
-    },
-    "confidence": 0.9,
-}  # fmt: skip
 
 
 class AlwaysAnswering(GeminiStandIn):
@@ -80,7 +59,7 @@ class AlwaysAnswering(GeminiStandIn):
         self.delay = delay
 
     def _next_reply(self) -> Reply:
-        return Reply(body=candidate_response(json.dumps(ANALYSIS)), delay=self.delay)
+        return Reply(body=candidate_response(json.dumps(analysis_payload())), delay=self.delay)
 
 
 def photo(width: int, height: int) -> bytes:
