@@ -3,6 +3,7 @@
 
 import io
 import threading
+import uuid
 
 import pytest
 from django.db import connection
@@ -403,3 +404,30 @@ def test_prefer_wait_is_not_woken_by_another_jobs_event(auth_client, user, setti
     assert response.json()["status"] == "succeeded"
     assert [event["job_id"] for event in woken_by] == [str(other.pk), str(job.pk)]
     assert reads.count == 3  # the other job's event read nothing
+
+
+def test_a_known_photo_that_loses_the_race_for_its_job_id_logs_no_second_meal(
+    user, auth_client, known_photo, monkeypatch, django_capture_on_commit_callbacks
+):
+    # The other request with this id commits between this one's replay check and its insert.
+    job_id = uuid.uuid4()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = recognize(auth_client, {"image": upload(known_photo), "log": "true", "id": job_id})
+    assert first.status_code == 200
+    logs_before = FoodLog.objects.count()
+    real_replay = jobs._replay
+    calls = []
+
+    def replay_missing_at_first(owner, wanted):
+        calls.append(wanted)
+        return None if len(calls) == 1 else real_replay(owner, wanted)
+
+    monkeypatch.setattr(jobs, "_replay", replay_missing_at_first)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = recognize(auth_client, {"image": upload(known_photo), "log": "true", "id": job_id})
+
+    assert again.status_code == 200
+    assert len(calls) == 2  # the check that missed it, then the race's replay
+    assert again.json()["food_log_id"] == first.json()["food_log_id"]
+    assert FoodLog.objects.count() == logs_before
