@@ -83,3 +83,13 @@ def test_uuids_and_words_that_look_like_exponents_stay_with_orjson(monkeypatch):
     assert ORJSONRenderer().render(data) == (
         b'{"id":"0e61b5ce-0e2d-4b9f-8d3e-2e-5","note":"type-e-5","n":1e+16}'
     )
+
+
+def test_a_small_float_after_many_exponent_lookalikes_falls_back_to_drf():
+    # Each UUID's `e-` is a place the scan looks; the number at the end must still be found.
+    data = {
+        "ids": [f"12345678-123e-5678-{n:04d}" for n in range(200)],
+        "x": -1.2345678901234567e-300,
+    }
+    same(data)
+    same({"ids": data["ids"], "x": 10.00001, "y": [0.00001]})

@@ -12,6 +12,10 @@ _drf_default = JSONEncoder().default
 # (`1e-7`). A string may hold the same characters (then DRF renders it: right, only
 # slower); a UUID never does.
 _SMALL_FLOAT = re.compile(rb"(?:^|[:,\[])-?(?:\d+(?:\.\d+)?e-|0\.0000)")
+# What every such token holds, and the most characters of it before that: orjson writes
+# at most 17 significant digits, a sign and a point ahead of the exponent.
+_MARKERS = (b"e-", b"0.0000")
+_LONGEST_LEAD = 24
 _LINE_SEPARATORS = ((b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
 
 
@@ -36,9 +40,23 @@ class ORJSONRenderer(JSONRenderer):
             body = orjson.dumps(data, default=_drf_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
         except TypeError:  # orjson.JSONEncodeError is a TypeError
             return super().render(data, accepted_media_type, renderer_context)
-        if _SMALL_FLOAT.search(body):
+        if _has_small_float(body):
             return super().render(data, accepted_media_type, renderer_context)
         for raw, escaped in _LINE_SEPARATORS:
             if raw in body:
                 body = body.replace(raw, escaped)
         return body
+
+
+def _has_small_float(body: bytes) -> bool:
+    """Whether `body` holds a number `_SMALL_FLOAT` matches. The regex tried at every
+    offset of a 22 kB page cost about 0.4 ms, a tenth of the list's render; `bytes.find`
+    jumps to the few places it could start (the `e-` inside UUIDs, mostly) and the regex
+    only looks at those."""
+    for marker in _MARKERS:
+        at = body.find(marker)
+        while at != -1:
+            if _SMALL_FLOAT.search(body, max(0, at - _LONGEST_LEAD), at + len(marker)):
+                return True
+            at = body.find(marker, at + 1)
+    return False
