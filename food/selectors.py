@@ -97,24 +97,37 @@ PAGE_FIELDS = (
 )
 
 
-def food_log_page(
-    logs: QuerySet[FoodLog], *, offset: int, size: int, all_of: User | None = None
-) -> row_pages.RowPage:
-    """One page of `logs` (from `list_food_logs`) as plain rows, each with `tags` (in the
-    order they were added) and `readers`; the count of all of `logs` comes with them.
-    `all_of`: the user whose live logs `logs` are, all of them (no filter), whose count is
-    then the maintained one instead of a count of their history."""
+# A page's child collections: tags in the order they were added, and readers.
+PAGE_CHILDREN: row_pages.Children = {
+    "tags": (FoodLogTag.objects.order_by("id"), "food_log", "name"),
+    "readers": (FoodLogShare.objects.order_by("id"), "food_log", "user_id"),
+}
+
+
+def food_log_page(logs: QuerySet[FoodLog], *, offset: int, size: int) -> row_pages.RowPage:
+    """One page of `logs` (from `list_food_logs`) as plain rows, each with `tags` and
+    `readers`; the count of all of `logs` comes with them."""
     return row_pages.page(
         logs.prefetch_related(None).select_related(None),
         fields=PAGE_FIELDS,
-        children={
-            "tags": (FoodLogTag.objects.order_by("id"), "food_log", "name"),
-            "readers": (FoodLogShare.objects.order_by("id"), "food_log", "user_id"),
-        },
+        children=PAGE_CHILDREN,
         offset=offset,
         size=size,
-        total=None if all_of is None else live_count(all_of, "food_logs"),
     )
+
+
+_ALL_LOGS = row_pages.OwnerPages(
+    lambda owner: list_food_logs(user=owner),
+    counted=lambda owner: live_count(owner, "food_logs"),
+    fields=PAGE_FIELDS,
+    children=PAGE_CHILDREN,
+)
+
+
+def all_food_logs_page(user: User, *, offset: int, size: int) -> row_pages.RowPage:
+    """`food_log_page` of all of the user's live logs (no filter), with the maintained
+    count as `total` instead of a count of their history."""
+    return _ALL_LOGS.page(user, offset=offset, size=size)
 
 
 def get_food_log(*, user: User, log_id: UUID) -> FoodLog:

@@ -132,30 +132,45 @@ EXERCISE_FIELDS = (
 SET_FIELDS = ("exercise_id", "reps", "weight_kg", "weight_unit", "rpe", "completed")
 
 
+# A page's child collections: readers in the order they were added, photos in order.
+PAGE_CHILDREN: row_pages.Children = {
+    "readers": (WorkoutShare.objects.order_by("created_at", "id"), "workout", "user_id"),
+    "photo_ids": (WorkoutPhoto.objects.order_by("position"), "workout", "file_id"),
+}
+
+
 def workout_page(
-    workouts: QuerySet[Workout],
-    *,
-    offset: int,
-    size: int,
-    with_owner: bool = False,
-    all_of: User | None = None,
+    workouts: QuerySet[Workout], *, offset: int, size: int, with_owner: bool = False
 ) -> row_pages.RowPage:
     """One page of `workouts` (from `list_workouts`) as plain rows: `readers`, `photo_ids`
     (in order) and `exercises` (in order, each with its `set_logs`), in three statements
-    whatever the page size (one when the page is empty). `all_of`: the user whose live
-    workouts `workouts` are, all of them (no filter), whose count is then the maintained
-    one instead of a count of their history."""
+    whatever the page size (one when the page is empty)."""
     page = row_pages.page(
         workouts.prefetch_related(None).select_related(None),
         fields=PAGE_FIELDS + (OWNER_FIELDS if with_owner else ()),
-        children={
-            "readers": (WorkoutShare.objects.order_by("created_at", "id"), "workout", "user_id"),
-            "photo_ids": (WorkoutPhoto.objects.order_by("position"), "workout", "file_id"),
-        },
+        children=PAGE_CHILDREN,
         offset=offset,
         size=size,
-        total=None if all_of is None else live_count(all_of, "workouts"),
     )
+    return _with_exercises(page)
+
+
+_ALL_WORKOUTS = row_pages.OwnerPages(
+    lambda owner: list_workouts(user=owner),
+    counted=lambda owner: live_count(owner, "workouts"),
+    fields=PAGE_FIELDS,
+    children=PAGE_CHILDREN,
+)
+
+
+def all_workouts_page(user: User, *, offset: int, size: int) -> row_pages.RowPage:
+    """`workout_page` of all of the user's live workouts (no filter), with the maintained
+    count as `total` instead of a count of their history."""
+    return _with_exercises(_ALL_WORKOUTS.page(user, offset=offset, size=size))
+
+
+def _with_exercises(page: row_pages.RowPage) -> row_pages.RowPage:
+    """Each row of `page` with its `exercises`, each with its `set_logs`: two statements."""
     if not page.rows:
         return page
     workout_ids = [row["id"] for row in page.rows]

@@ -64,24 +64,21 @@ class FoodLogsView(APIView):
         params = s.FoodLogFilterSerializer(data=request.query_params, context={"zone": zone})
         params.is_valid(raise_exception=True)
         filters = dict(params.validated_data)
-        logs = selectors.list_food_logs(
-            user=request.user,
-            start=filters.pop("from", None),
-            end=filters.pop("to", None),
-            **filters,
-        )
         number, size = page_params(request)
-        # No filter and not include_shared: all of the caller's logs.
-        everything = not params.validated_data["include_shared"] and all(
-            params.validated_data.get(name) is None
-            for name in ("from", "to", "meal_type", "tag", "q")
-        )
-        page = selectors.food_log_page(
-            logs,
-            offset=(number - 1) * size,
-            size=size,
-            all_of=request.user if everything else None,
-        )
+        offset = (number - 1) * size
+        # No filter and not include_shared: all of the caller's logs, the list read most.
+        if not filters["include_shared"] and all(
+            filters.get(name) is None for name in ("from", "to", "meal_type", "tag", "q")
+        ):
+            page = selectors.all_food_logs_page(request.user, offset=offset, size=size)
+        else:
+            logs = selectors.list_food_logs(
+                user=request.user,
+                start=filters.pop("from", None),
+                end=filters.pop("to", None),
+                **filters,
+            )
+            page = selectors.food_log_page(logs, offset=offset, size=size)
         urls = signed_urls_by_id((row["image_id"] for row in page.rows), request=request)
         viewer, zone = request.user.pk, render.zone()
         items = [

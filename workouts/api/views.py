@@ -69,28 +69,28 @@ class WorkoutListView(APIView):
     )
     def get(self, request):
         filters = _query(s.WorkoutListQuerySerializer, request)
-        workouts = selectors.list_workouts(
-            user=request.user,
-            start=filters.get("from"),
-            end=filters.get("to"),
-            workout_type=filters.get("type"),
-            completed=filters.get("completed"),
-            q=filters.get("q"),
-            include_shared=filters.get("include_shared", False),
-        )
         number, size = page_params(request)
+        offset = (number - 1) * size
         include_shared = filters.get("include_shared", False)
-        # No filter (`completed=false` is one) and not include_shared: all of the caller's.
-        everything = not include_shared and all(
+        # No filter (`completed=false` is one) and not include_shared: all of the caller's,
+        # the list read most.
+        if not include_shared and all(
             filters.get(name) is None for name in ("from", "to", "type", "completed", "q")
-        )
-        page = selectors.workout_page(
-            workouts,
-            offset=(number - 1) * size,
-            size=size,
-            with_owner=include_shared,
-            all_of=request.user if everything else None,
-        )
+        ):
+            page = selectors.all_workouts_page(request.user, offset=offset, size=size)
+        else:
+            workouts = selectors.list_workouts(
+                user=request.user,
+                start=filters.get("from"),
+                end=filters.get("to"),
+                workout_type=filters.get("type"),
+                completed=filters.get("completed"),
+                q=filters.get("q"),
+                include_shared=include_shared,
+            )
+            page = selectors.workout_page(
+                workouts, offset=offset, size=size, with_owner=include_shared
+            )
         photo_ids = (file_id for row in page.rows for file_id in row["photo_ids"])
         urls = signed_urls_by_id(photo_ids, request=request)
         viewer, zone = request.user.pk, render.zone()
