@@ -1,0 +1,95 @@
+"""`fitness.asgi_handler.OneHopASGIHandler` runs each request on a thread kept from the
+requests before it: one at a time they share a thread, at once each has its own, and a
+thread still busy when its request ended (cancelled) is never handed to the next."""
+
+import asyncio
+import threading
+
+import pytest
+
+from fitness.asgi_handler import OneHopASGIHandler
+from tests.storage.test_asgi import Recorder, http_scope
+
+
+class Threads:
+    """Which thread answered each request; `hold` keeps a request's view waiting."""
+
+    def __init__(self, handler: OneHopASGIHandler) -> None:
+        self.seen: list[threading.Thread] = []
+        self.hold: threading.Event | None = None
+        self.barrier: threading.Barrier | None = None
+        answer = handler.get_response
+
+        def get_response(request):
+            self.seen.append(threading.current_thread())
+            if self.barrier is not None:
+                self.barrier.wait()
+            if self.hold is not None:
+                hold, self.hold = self.hold, None
+                hold.wait(timeout=10)
+            return answer(request)
+
+        handler.get_response = get_response
+
+
+async def _get(handler: OneHopASGIHandler) -> Recorder:
+    io = Recorder([{"type": "http.request", "body": b""}])
+    # Out of messages, Recorder answers http.disconnect: this client stays instead.
+    staying = asyncio.Event()
+    receive = io.receive
+
+    async def stay():
+        if io.incoming:
+            return await receive()
+        await staying.wait()
+
+    io.receive = stay
+    scope = {**http_scope("/healthz"), "method": "GET"}
+    await asyncio.wait_for(handler(scope, io.receive, io.send), timeout=10)
+    return io
+
+
+@pytest.fixture
+def handler():
+    return OneHopASGIHandler()
+
+
+async def test_requests_one_after_another_share_one_thread(handler):
+    threads = Threads(handler)
+
+    for _ in range(3):
+        assert (await _get(handler)).status == 200
+
+    assert len(set(threads.seen)) == 1
+    assert threads.seen[0] is not threading.current_thread()
+
+
+async def test_requests_at_once_each_get_a_thread(handler):
+    threads = Threads(handler)
+    # Each view waits until both are in one: on one shared thread, that would never be.
+    threads.barrier = threading.Barrier(2, timeout=5)
+
+    answers = await asyncio.gather(_get(handler), _get(handler))
+
+    assert [io.status for io in answers] == [200, 200]
+    assert len(set(threads.seen)) == 2
+
+
+async def test_a_thread_still_busy_when_its_request_ended_is_not_handed_on(handler):
+    threads = Threads(handler)
+    threads.hold = held = threading.Event()
+    cancelled = asyncio.create_task(_get(handler))
+    while not threads.seen:
+        await asyncio.sleep(0.01)
+
+    # Cancelled (a server shutting down), the request ends with its view still running.
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    try:
+        answered = await _get(handler)
+    finally:
+        held.set()
+
+    assert answered.status == 200
+    assert threads.seen[0] is not threads.seen[1]
