@@ -11,7 +11,7 @@ child collection is one more query for the page, as a prefetch would be.
 """
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property, partial
@@ -172,26 +172,74 @@ def page(
 
 
 @dataclass(frozen=True)
-class _Statement:
+class _Compiled:
+    """A `values()` statement compiled once, whose stand-in parameters each call replaces.
+
+    Building and compiling a QuerySet costs more CPU than the database takes to answer
+    a page (bench/profile_request.py), and for the lists read all day only a few
+    parameters ever change. Rows come out as `values()` gives them, through the same
+    Django converters, and the statement still goes through Django's cursor (query
+    logging, the tests' query counts, the database spans)."""
+
     using: str
     sql: str
     constants: tuple[Any, ...]
-    owner_slots: tuple[int, ...]
+    # parameter position -> the name of what takes it
+    slots: tuple[tuple[int, str], ...]
     names: tuple[str, ...]
     # (column, its converters, the expression they are given)
     converters: tuple[tuple[int, list, Any], ...]
-    times: frozenset[str]
+
+    @classmethod
+    def of(cls, values: QuerySet, stand_ins: dict[str, Any], *, tail: str = "") -> "_Compiled":
+        connection = connections[values.db]
+        compiler = values.query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        slots = tuple(
+            (position, name)
+            for position, value in enumerate(params)
+            for name, stand_in in stand_ins.items()
+            if value == stand_in
+        )
+        missing = set(stand_ins) - {name for _, name in slots}
+        if missing:
+            raise ImproperlyConfigured(f"The statement takes no {', '.join(sorted(missing))}.")
+        query = values.query
+        selected = [column for column, _, _ in compiler.select[: compiler.col_count]]
+        return cls(
+            using=values.db,
+            sql=f"{sql}{tail}",
+            constants=tuple(params),
+            slots=slots,
+            names=(*query.extra_select, *query.values_select, *query.annotation_select),
+            converters=tuple(
+                (column, converters, expression)
+                for column, (converters, expression) in compiler.get_converters(selected).items()
+            ),
+        )
+
+    def rows(self, values: dict[str, Any], tail: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        params = list(self.constants)
+        for position, name in self.slots:
+            params[position] = values[name]
+        params += tail
+        connection = connections[self.using]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, params)
+            fetched = cursor.fetchall()
+        if self.converters:
+            fetched = [list(row) for row in fetched]
+            for row in fetched:
+                for column, converters, expression in self.converters:
+                    for converter in converters:
+                        row[column] = converter(row[column], expression, connection)
+        return [dict(zip(self.names, row, strict=True)) for row in fetched]
 
 
 class OwnerPages:
-    """`page` of all of one user's rows, with the statement compiled once per process.
-
-    The unfiltered list is the one the app reads all day. Building and compiling its
-    QuerySet was about a quarter of the request's CPU (bench/profile_request.py), and only
-    the owner, the limit and the offset ever change: so the statement is compiled once for
-    a stand-in owner, whose parameter slots then take each caller's id. Rows come out as
-    `page` gives them, through the same Django converters, and the statement still goes
-    through Django's cursor (query logging, the tests' query counts, the database spans).
+    """`page` of all of one user's rows, the statement compiled once per process for a
+    stand-in owner (see `_Compiled`): the owner, the limit and the offset are all that
+    change between callers.
 
     `rows_of(owner)`: the owner's rows, filtered by owner and ordered, not sliced;
     `counted(owner)`: their maintained count (see `page`'s `total`). On SQLite, `page`.
@@ -214,45 +262,22 @@ class OwnerPages:
         return self._rows_of(owner).prefetch_related(None).select_related(None)
 
     @cached_property
-    def _statement(self) -> _Statement | None:
+    def _statement(self) -> tuple[_Compiled, set[str]] | None:
         stand_in = get_user_model()(pk=uuid4())
         queryset = self._queryset(stand_in)
-        connection = connections[queryset.db]
-        if connection.vendor != "postgresql":
+        if connections[queryset.db].vendor != "postgresql":
             return None
         if queryset.query.is_sliced:
             raise ImproperlyConfigured("OwnerPages slices the rows itself.")
         # The count's sub-query names the owner too: the rows themselves must.
-        _, row_params = queryset.query.get_compiler(connection=connection).as_sql()
-        if stand_in.pk not in row_params:
-            raise ImproperlyConfigured("OwnerPages needs rows filtered by their owner.")
+        _Compiled.of(queryset.values("pk"), {"owner": stand_in.pk})
         query, times = _page_query(
-            queryset,
-            fields=self._fields,
-            children=self._children,
-            total=self._counted(stand_in),
+            queryset, fields=self._fields, children=self._children, total=self._counted(stand_in)
         )
-        compiler = query.query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
-        owner_slots = tuple(n for n, value in enumerate(params) if value == stand_in.pk)
-        selected = [column for column, _, _ in compiler.select[: compiler.col_count]]
-        inner = query.query
-        return _Statement(
-            using=queryset.db,
-            sql=f"{sql} LIMIT %s OFFSET %s",
-            constants=tuple(params),
-            owner_slots=owner_slots,
-            names=(*inner.extra_select, *inner.values_select, *inner.annotation_select),
-            converters=tuple(
-                (column, converters, expression)
-                for column, (converters, expression) in compiler.get_converters(selected).items()
-            ),
-            times=frozenset(times),
-        )
+        return _Compiled.of(query, {"owner": stand_in.pk}, tail=" LIMIT %s OFFSET %s"), times
 
     def page(self, owner: Any, *, offset: int, size: int) -> RowPage:
-        statement = self._statement
-        if statement is None:
+        if self._statement is None:
             return page(
                 self._queryset(owner),
                 fields=self._fields,
@@ -261,27 +286,44 @@ class OwnerPages:
                 size=size,
                 total=self._counted(owner),
             )
-        params = list(statement.constants)
-        for slot in statement.owner_slots:
-            params[slot] = owner.pk
-        params += [size + 1, offset]
-        connection = connections[statement.using]
-        with connection.cursor() as cursor:
-            cursor.execute(statement.sql, params)
-            fetched = cursor.fetchall()
-        names = statement.names
-        if statement.converters:
-            fetched = [list(row) for row in fetched]
-            for row in fetched:
-                for column, converters, expression in statement.converters:
-                    for converter in converters:
-                        row[column] = converter(row[column], expression, connection)
-        rows = [dict(zip(names, row, strict=True)) for row in fetched]
+        statement, times = self._statement
+        rows = statement.rows({"owner": owner.pk}, (size + 1, offset))
         counted = partial(self._count_of, owner)
-        return _page_of(rows, statement.times, offset=offset, size=size, counted=counted)
+        return _page_of(rows, times, offset=offset, size=size, counted=counted)
 
     def _count_of(self, owner: Any) -> int:
         return _first_or_zero(self._counted(owner))
+
+
+class ChildRows:
+    """`values()` rows of the children of a page's parents, grouped by parent (as
+    `grouped` gives them), the statement compiled once per process (see `_Compiled`).
+
+    `rows`: the ordered `values()` of all children; `parent`: the lookup that leads from
+    a child to its parent's id (`workout_id`, or through a join `exercise__workout_id`);
+    `key`: the field `grouped` groups by. The ids go in as one array
+    (`IN (SELECT unnest(%s))`), so the statement is the same whatever the page's length.
+    On SQLite, the ORM with `__in`.
+    """
+
+    def __init__(self, rows: Callable[[], QuerySet], *, parent: str, key: str) -> None:
+        self._rows = rows
+        self._parent = parent
+        self._key = key
+
+    @cached_property
+    def _statement(self) -> _Compiled | None:
+        rows = self._rows()
+        if connections[rows.db].vendor != "postgresql":
+            return None
+        stand_in = [uuid4()]
+        ids = RawSQL("SELECT unnest(%s)", (stand_in,))
+        return _Compiled.of(rows.filter(**{f"{self._parent}__in": ids}), {"ids": stand_in})
+
+    def of(self, ids: list[Any]) -> dict[Any, list[dict[str, Any]]]:
+        if self._statement is None:
+            return grouped(self._rows().filter(**{f"{self._parent}__in": ids}), self._key)
+        return grouped(self._statement.rows({"ids": ids}), self._key)
 
 
 def _first_or_zero(total: QuerySet) -> int:
@@ -304,7 +346,7 @@ def counted_page(queryset: QuerySet, *, offset: int, size: int) -> RowPage:
     return RowPage(rows[:size], offset + len(rows) if known else queryset.count(), has_more)
 
 
-def grouped(rows: QuerySet, key: str) -> dict[Any, list[dict[str, Any]]]:
+def grouped(rows: Iterable[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
     """`values()` rows of a page's children by their parent, in the rows' order."""
     by_parent: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:

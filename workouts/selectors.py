@@ -169,25 +169,26 @@ def all_workouts_page(user: User, *, offset: int, size: int) -> row_pages.RowPag
     return _with_exercises(_ALL_WORKOUTS.page(user, offset=offset, size=size))
 
 
+_EXERCISES = row_pages.ChildRows(
+    lambda: Exercise.objects.order_by("workout_id", "position").values(*EXERCISE_FIELDS),
+    parent="workout_id",
+    key="workout_id",
+)
+# By the page's workouts, not by each exercise id: a third of the ids.
+_SET_LOGS = row_pages.ChildRows(
+    lambda: ExerciseSet.objects.order_by("exercise_id", "position").values(*SET_FIELDS),
+    parent="exercise__workout_id",
+    key="exercise_id",
+)
+
+
 def _with_exercises(page: row_pages.RowPage) -> row_pages.RowPage:
     """Each row of `page` with its `exercises`, each with its `set_logs`: two statements."""
     if not page.rows:
         return page
     workout_ids = [row["id"] for row in page.rows]
-    exercises = row_pages.grouped(
-        Exercise.objects.filter(workout_id__in=workout_ids)
-        .order_by("workout_id", "position")
-        .values(*EXERCISE_FIELDS),
-        "workout_id",
-    )
-    set_logs = row_pages.grouped(
-        # By the page's workouts, not by each exercise id: a third of the parameters, each
-        # of which the driver quotes in Python (client-side binding).
-        ExerciseSet.objects.filter(exercise__workout_id__in=workout_ids)
-        .order_by("exercise_id", "position")
-        .values(*SET_FIELDS),
-        "exercise_id",
-    )
+    exercises = _EXERCISES.of(workout_ids)
+    set_logs = _SET_LOGS.of(workout_ids)
     for group in exercises.values():
         for exercise in group:
             exercise["set_logs"] = set_logs.get(exercise["id"], [])

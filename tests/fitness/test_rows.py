@@ -1,8 +1,9 @@
-"""`fitness.rows.OwnerPages`: the unfiltered lists, read with a statement compiled once,
-give what the ORM's `page` gives for the same rows, for every owner and offset."""
+"""`fitness.rows`' statements compiled once (`OwnerPages`, `ChildRows`) give what the ORM
+gives for the same rows, for every owner, offset and list of parents."""
 
 from datetime import timedelta
 from unittest import mock
+from uuid import uuid4
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -18,6 +19,7 @@ from tests.factories import UserFactory
 from tests.food.factories import FoodLogFactory, FoodLogShareFactory, FoodLogTagFactory
 from tests.workouts.factories import create_workout
 from workouts import selectors as workouts
+from workouts.models import ExerciseSet
 
 pytestmark = [
     pytest.mark.django_db,
@@ -90,6 +92,24 @@ def test_the_statement_is_compiled_once_then_only_executed(two_owners, django_as
     assert all(isinstance(row["timestamp"], type(timezone.now())) for row in page.rows)
 
 
+def test_the_workout_page_is_three_statements_compiled_once(
+    user, other_user, django_assert_num_queries
+):
+    create_workout(user)
+    create_workout(other_user)
+    workouts.all_workouts_page(user, offset=0, size=5)
+    compiled = mock.Mock(wraps=SQLCompiler.as_sql)
+
+    with (
+        mock.patch.object(SQLCompiler, "as_sql", autospec=True, side_effect=compiled),
+        django_assert_num_queries(3),
+    ):
+        page = workouts.all_workouts_page(other_user, offset=0, size=5)
+
+    assert compiled.call_count == 0
+    assert [len(row["exercises"]) for row in page.rows] == [2]
+
+
 def test_the_workout_page_equals_the_orm_page(user, other_user):
     for n in range(4):
         create_workout(user, name=f"Workout {n}")
@@ -116,5 +136,26 @@ def test_rows_not_filtered_by_owner_are_refused():
         children=food.PAGE_CHILDREN,
     )
 
-    with pytest.raises(ImproperlyConfigured, match="filtered by their owner"):
+    with pytest.raises(ImproperlyConfigured, match="takes no owner"):
         unowned.page(UserFactory(), offset=0, size=5)
+
+
+def test_child_rows_equal_the_orm_rows_for_any_parents(user, other_user):
+    mine = [
+        create_workout(
+            user,
+            exercises=[
+                {"name": f"Squat {n}", "set_logs": [{"reps": 5 + n}, {"reps": 3, "rpe": 8}]},
+                {"name": "Row", "sets": 3, "reps": 8},
+            ],
+        )
+        for n in range(3)
+    ]
+    theirs = create_workout(other_user)
+    sets = ExerciseSet.objects.order_by("exercise_id", "position").values(*workouts.SET_FIELDS)
+
+    for ids in ([mine[0].pk], [w.pk for w in mine], [mine[2].pk, theirs.pk], [uuid4()]):
+        compiled = workouts._SET_LOGS.of(ids)
+
+        assert compiled == rows.grouped(sets.filter(exercise__workout_id__in=ids), "exercise_id")
+    assert sum(map(len, workouts._SET_LOGS.of([w.pk for w in mine]).values())) == 6
