@@ -8,6 +8,10 @@ against its serializer. `hasMore` comes from reading one row past the page.
 
 On PostgreSQL that is one statement. The embedded SQLite default has no arrays: there each
 child collection is one more query for the page, as a prefetch would be.
+
+The unfiltered lists, which the app reads all day, go further (`OwnerPages`, `ChildRows`):
+their statements are compiled once per process and then only executed, with the caller's
+id, limit and offset (or the page's ids) in the parameters.
 """
 
 from collections import defaultdict
