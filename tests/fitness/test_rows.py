@@ -1,6 +1,7 @@
 """`fitness.rows`' statements compiled once (`OwnerPages`, `ChildRows`) give what the ORM
 gives for the same rows, for every owner, offset and list of parents."""
 
+from contextlib import contextmanager
 from datetime import timedelta
 from unittest import mock
 from uuid import uuid4
@@ -76,18 +77,25 @@ def test_a_user_with_nothing_gets_an_empty_page():
     assert food.all_food_logs_page(nobody, offset=50, size=50) == rows.RowPage([], 0, False)
 
 
+@contextmanager
+def _statements_only(assert_num_queries, count: int):
+    """Runs `count` statements and compiles none (SQLCompiler.as_sql is never called)."""
+    compiled = mock.Mock(wraps=SQLCompiler.as_sql)
+    with (
+        mock.patch.object(SQLCompiler, "as_sql", autospec=True, side_effect=compiled),
+        assert_num_queries(count),
+    ):
+        yield
+    assert compiled.call_count == 0
+
+
 def test_the_statement_is_compiled_once_then_only_executed(two_owners, django_assert_num_queries):
     first, second = two_owners
     food.all_food_logs_page(first, offset=0, size=5)
-    compiled = mock.Mock(wraps=SQLCompiler.as_sql)
 
-    with (
-        mock.patch.object(SQLCompiler, "as_sql", autospec=True, side_effect=compiled),
-        django_assert_num_queries(1),
-    ):
+    with _statements_only(django_assert_num_queries, 1):
         page = food.all_food_logs_page(second, offset=0, size=5)
 
-    assert compiled.call_count == 0
     assert [row["owner_id"] for row in page.rows] == [second.pk] * 3
     assert all(isinstance(row["timestamp"], type(timezone.now())) for row in page.rows)
 
@@ -98,15 +106,10 @@ def test_the_workout_page_is_three_statements_compiled_once(
     create_workout(user)
     create_workout(other_user)
     workouts.all_workouts_page(user, offset=0, size=5)
-    compiled = mock.Mock(wraps=SQLCompiler.as_sql)
 
-    with (
-        mock.patch.object(SQLCompiler, "as_sql", autospec=True, side_effect=compiled),
-        django_assert_num_queries(3),
-    ):
+    with _statements_only(django_assert_num_queries, 3):
         page = workouts.all_workouts_page(other_user, offset=0, size=5)
 
-    assert compiled.call_count == 0
     assert [len(row["exercises"]) for row in page.rows] == [2]
 
 
