@@ -10,7 +10,8 @@ import re
 import secrets
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -136,23 +137,58 @@ def store_image(
     """Stores an image that `accept_image` has already checked and encoded (an upload,
     or e.g. the downscaled copy of a photo that AI recognition made), within the quota.
     `original_filename` is the client's, sanitised here."""
-    original_filename = sanitize_filename(original_filename)
+    # Checked before the blob is written too, so a full account costs no blob transfer.
     _check_quota(owner, encoded.size)
+    with storing_image(
+        owner=owner,
+        encoded=encoded,
+        original_filename=original_filename,
+        tags=tags,
+        purpose=purpose,
+        access_level=access_level,
+        expiry=expiry,
+        file_id=file_id,
+    ) as stored:
+        return stored
+
+
+@contextmanager
+def storing_image(
+    *,
+    owner: User,
+    encoded: images.EncodedImage,
+    original_filename: str = "",
+    tags: Sequence[str] = (),
+    purpose: str = Purpose.OTHER,
+    access_level: str = AccessLevel.PRIVATE,
+    expiry: datetime | None = None,
+    file_id: uuid.UUID | None = None,
+) -> Iterator[StoredFile]:
+    """`store_image` for a file that other writes go with: the blob is written first,
+    then the row is recorded in a transaction that stays open for the caller's block, so
+    the file and whatever refers to it commit or roll back together; if anything in the
+    block fails, the blob is removed again.
+
+    The quota is checked once, under the owner's row lock: an upload refused for it has
+    cost a blob written and removed, where `store_image` checks before writing as well.
+    """
+    original_filename = sanitize_filename(original_filename)
     key = default_storage.save(
         f"{_KEY_PREFIX}/{secrets.token_hex(16)}.{encoded.extension}", ContentFile(encoded.data)
     )
     try:
-        return _record_upload(
-            owner=owner,
-            key=key,
-            encoded=encoded,
-            original_filename=original_filename,
-            tags=list(tags),
-            purpose=purpose,
-            access_level=access_level,
-            expiry=expiry,
-            file_id=file_id,
-        )
+        with transaction.atomic():
+            yield _record_upload(
+                owner=owner,
+                key=key,
+                encoded=encoded,
+                original_filename=original_filename,
+                tags=list(tags),
+                purpose=purpose,
+                access_level=access_level,
+                expiry=expiry,
+                file_id=file_id,
+            )
     except Exception:
         default_storage.delete(key)
         raise
@@ -231,7 +267,6 @@ def _upload_each(
     return stored
 
 
-@transaction.atomic
 def _record_upload(
     *,
     owner: User,
@@ -245,8 +280,10 @@ def _record_upload(
     file_id: uuid.UUID | None,
 ) -> StoredFile:
     # The owner's row is the per-user lock: two uploads at once cannot both fit in the
-    # space that is left for one.
-    User.objects.select_for_update().only("pk").get(pk=owner.pk)
+    # space that is left for one. Taken by refreshing the caller's instance: a user known
+    # only from a token loads the rest of its row in this one statement, so what the
+    # transaction reads of it later (analytics consent) costs no query of its own.
+    owner.refresh_from_db(fields=["is_active"], from_queryset=User.objects.select_for_update())
     _check_quota(owner, encoded.size)
     stored = StoredFile.objects.create(
         id=file_id or uuid.uuid4(),
