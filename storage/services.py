@@ -352,19 +352,7 @@ def make_variants(*, file_id: uuid.UUID | str) -> None:
     stored = StoredFile.objects.filter(pk=file_id).first()
     if stored is None or set(VARIANT_SIDES) <= set(stored.variants):
         return
-    largest = max(VARIANT_SIDES.values())
-    with images.decode_slot():
-        with default_storage.open(stored.key, "rb") as blob:
-            # The original was cleaned on upload; this decode is bounded by the same cap,
-            # and decodes no more than the largest variant needs.
-            decoded = images.decode_image(
-                blob, max_pixels=settings.STORAGE_MAX_PIXELS, max_side=largest
-            )
-        encoded_variants = {
-            name: images.encode_image(decoded, max_side=side)
-            for name, side in VARIANT_SIDES.items()
-        }
-    del decoded
+    encoded_variants = _copied_variants(stored) or _encoded_variants(stored)
     stem = PurePosixPath(stored.key).stem
     variants: dict[str, dict] = {}
     for name, encoded in encoded_variants.items():
@@ -387,6 +375,57 @@ def make_variants(*, file_id: uuid.UUID | str) -> None:
     else:
         # Deleted while we worked: its clean-up did not know about these blobs.
         remove_blobs(keys=[made["key"] for made in variants.values()])
+
+
+def _encoded_variants(stored: StoredFile) -> dict[str, images.EncodedImage]:
+    largest = max(VARIANT_SIDES.values())
+    with images.decode_slot():
+        with default_storage.open(stored.key, "rb") as blob:
+            # The original was cleaned on upload; this decode is bounded by the same cap,
+            # and decodes no more than the largest variant needs.
+            decoded = images.decode_image(
+                blob, max_pixels=settings.STORAGE_MAX_PIXELS, max_side=largest
+            )
+        return {
+            name: images.encode_image(decoded, max_side=side)
+            for name, side in VARIANT_SIDES.items()
+        }
+
+
+_FORMAT_OF = {spec.content_type: name for name, spec in images.OUTPUT_FORMATS.items()}
+
+
+def _copied_variants(stored: StoredFile) -> dict[str, images.EncodedImage] | None:
+    """The variants of another of the owner's files holding the same bytes (AI
+    recognition keeps a copy of a photo recognised before with each meal), read rather
+    than decoded and encoded again: the same original makes the same variants. Copied,
+    not shared, since each file's blobs go with it. None when there are none to copy."""
+    twin = (
+        StoredFile.objects.filter(
+            owner_id=stored.owner_id, sha256=stored.sha256, content_type=stored.content_type
+        )
+        .exclude(pk=stored.pk)
+        .exclude(variants={})
+        .only("variants")
+        .first()
+    )
+    if twin is None or not set(VARIANT_SIDES) <= set(twin.variants):
+        return None
+    copied = {}
+    for name in VARIANT_SIDES:
+        made = twin.variants[name]
+        try:
+            with default_storage.open(made["key"], "rb") as blob:
+                data = blob.read()
+        except FileNotFoundError:
+            return None  # the twin is being deleted: make them afresh
+        copied[name] = images.EncodedImage(
+            data=data,
+            format=_FORMAT_OF[made["content_type"]],
+            width=made["width"],
+            height=made["height"],
+        )
+    return copied
 
 
 @transaction.atomic
