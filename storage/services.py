@@ -176,8 +176,13 @@ def storing_image(
     key = default_storage.save(
         f"{_KEY_PREFIX}/{secrets.token_hex(16)}.{encoded.extension}", ContentFile(encoded.data)
     )
+    committed: list[bool] = []
     try:
         with transaction.atomic():
+            # First in line at commit: a callback of the caller's that fails after it (one
+            # not robust, such as a broker that is down) must not take the blob of a file
+            # that is stored with it.
+            transaction.on_commit(lambda: committed.append(True))
             yield _record_upload(
                 owner=owner,
                 key=key,
@@ -190,7 +195,8 @@ def storing_image(
                 file_id=file_id,
             )
     except Exception:
-        default_storage.delete(key)
+        if not committed:
+            default_storage.delete(key)
         raise
 
 
