@@ -120,6 +120,24 @@ class ChatMessage(SyncVersioned):
         return f"{self.role} message at {self.timestamp:%Y-%m-%d %H:%M}"
 
 
+class ChatMessageCount(models.Model):
+    """How many messages a conversation has: the `total` of its history pages (and of the
+    prompt's "earlier messages"), read instead of counting them on every page.
+
+    Kept by database triggers (fitness.live_counts, installed by this app's migration
+    0006) in the writing transaction, whoever writes; no Python write path needs to know.
+    No row means zero.
+    """
+
+    conversation = models.OneToOneField(
+        AIConversation, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    messages = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}: {self.messages} messages"
+
+
 class RecognitionJob(models.Model):
     """One photo recognition, run by a Celery task (`recognition.tasks.recognize_food`).
 

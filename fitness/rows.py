@@ -334,20 +334,30 @@ def _first_or_zero(total: QuerySet) -> int:
     return next(iter(total), 0)
 
 
-def counted_page(queryset: QuerySet, *, offset: int, size: int) -> RowPage:
+def counted_page(
+    queryset: QuerySet, *, offset: int, size: int, total: QuerySet | None = None
+) -> RowPage:
     """Model instances `offset` to `offset + size` of the (ordered) `queryset`, with the
     count of all of it read in the same statement (PostgreSQL) and `hasMore` from one row
-    past the page: for lists whose rows are few fields, where instances cost little."""
+    past the page: for lists whose rows are few fields, where instances cost little.
+    `total`: a maintained count of all of `queryset`, read instead of counting, as for
+    `page`."""
     end = offset + size + 1
+    if total is None:
+        count = _count(queryset)
+        counted = queryset.count
+    else:
+        count = Coalesce(Subquery(total), 0)
+        counted = partial(_first_or_zero, total)
     if connections[queryset.db].vendor == "postgresql":
-        rows = list(queryset.annotate(_page_total=_count(queryset))[offset:end])
+        rows = list(queryset.annotate(_page_total=count)[offset:end])
         if rows:
             return RowPage(rows[:size], rows[0]._page_total, len(rows) > size)
-        return RowPage([], queryset.count() if offset else 0, False)
+        return RowPage([], counted() if offset else 0, False)
     rows = list(queryset[offset:end])
     has_more = len(rows) > size
     known = not has_more and (rows or not offset)
-    return RowPage(rows[:size], offset + len(rows) if known else queryset.count(), has_more)
+    return RowPage(rows[:size], offset + len(rows) if known else counted(), has_more)
 
 
 def grouped(rows: Iterable[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:

@@ -135,19 +135,29 @@ def _store(owner: User, items: list[dict[str, Any]], *, single: bool) -> tuple[l
     return [stored[log_id] for log_id in ids], len(created)
 
 
-@transaction.atomic
 def log_food(
-    *, owner: User, data: dict[str, Any], source: FoodSource = FoodSource.MANUAL
+    *,
+    owner: User,
+    data: dict[str, Any],
+    source: FoodSource = FoodSource.MANUAL,
+    savepoint: bool = True,
 ) -> tuple[FoodLog, bool]:
     """Stores one log; with a known id of the owner's, returns the stored one unchanged.
-    `source` says how it came to be, for analytics (`food_logged`)."""
-    try:
-        logs, created = _store(owner, [dict(data)], single=True)
-    except _Refused as refused:
-        raise ValidationError(refused.fields[0]) from None
-    if created:
-        _changed(owner, [logs[0].timestamp])
-        track(owner, ServerEvent.FOOD_LOGGED, {"source": source, "count": 1})
+    `source` says how it came to be, for analytics (`food_logged`).
+
+    `data` names its photo by `image_id` (checked to be one of the owner's live files),
+    or, from a caller that holds that file already, as `image`. `savepoint=False` is for
+    a caller inside its own transaction that rolls back as a whole on any error: the log
+    then needs no savepoint of its own.
+    """
+    with transaction.atomic(savepoint=savepoint):
+        try:
+            logs, created = _store(owner, [dict(data)], single=True)
+        except _Refused as refused:
+            raise ValidationError(refused.fields[0]) from None
+        if created:
+            _changed(owner, [logs[0].timestamp])
+            track(owner, ServerEvent.FOOD_LOGGED, {"source": source, "count": 1})
     return logs[0], bool(created)
 
 

@@ -53,6 +53,13 @@ def granted_file(file_id: uuid.UUID) -> StoredFile:
     return found
 
 
+def live_file(file_id: uuid.UUID | None) -> StoredFile | None:
+    """The file `file_id` names if it still exists and has not expired."""
+    if file_id is None:
+        return None
+    return StoredFile.objects.live().filter(pk=file_id).first()
+
+
 def is_live(file_id: uuid.UUID | None) -> bool:
     """Whether `file_id` names a file that still exists and has not expired."""
     return file_id is not None and StoredFile.objects.live().filter(pk=file_id).exists()

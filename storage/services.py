@@ -10,7 +10,8 @@ import re
 import secrets
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -136,25 +137,66 @@ def store_image(
     """Stores an image that `accept_image` has already checked and encoded (an upload,
     or e.g. the downscaled copy of a photo that AI recognition made), within the quota.
     `original_filename` is the client's, sanitised here."""
-    original_filename = sanitize_filename(original_filename)
+    # Checked before the blob is written too, so a full account costs no blob transfer.
     _check_quota(owner, encoded.size)
+    with storing_image(
+        owner=owner,
+        encoded=encoded,
+        original_filename=original_filename,
+        tags=tags,
+        purpose=purpose,
+        access_level=access_level,
+        expiry=expiry,
+        file_id=file_id,
+    ) as stored:
+        return stored
+
+
+@contextmanager
+def storing_image(
+    *,
+    owner: User,
+    encoded: images.EncodedImage,
+    original_filename: str = "",
+    tags: Sequence[str] = (),
+    purpose: str = Purpose.OTHER,
+    access_level: str = AccessLevel.PRIVATE,
+    expiry: datetime | None = None,
+    file_id: uuid.UUID | None = None,
+) -> Iterator[StoredFile]:
+    """`store_image` for a file that other writes go with: the blob is written first,
+    then the row is recorded in a transaction that stays open for the caller's block, so
+    the file and whatever refers to it commit or roll back together; if anything in the
+    block fails, the blob is removed again.
+
+    The quota is checked once, under the owner's row lock: an upload refused for it has
+    cost a blob written and removed, where `store_image` checks before writing as well.
+    """
+    original_filename = sanitize_filename(original_filename)
     key = default_storage.save(
         f"{_KEY_PREFIX}/{secrets.token_hex(16)}.{encoded.extension}", ContentFile(encoded.data)
     )
+    committed: list[bool] = []
     try:
-        return _record_upload(
-            owner=owner,
-            key=key,
-            encoded=encoded,
-            original_filename=original_filename,
-            tags=list(tags),
-            purpose=purpose,
-            access_level=access_level,
-            expiry=expiry,
-            file_id=file_id,
-        )
+        with transaction.atomic():
+            # First in line at commit: a callback of the caller's that fails after it (one
+            # not robust, such as a broker that is down) must not take the blob of a file
+            # that is stored with it.
+            transaction.on_commit(lambda: committed.append(True))
+            yield _record_upload(
+                owner=owner,
+                key=key,
+                encoded=encoded,
+                original_filename=original_filename,
+                tags=list(tags),
+                purpose=purpose,
+                access_level=access_level,
+                expiry=expiry,
+                file_id=file_id,
+            )
     except Exception:
-        default_storage.delete(key)
+        if not committed:
+            default_storage.delete(key)
         raise
 
 
@@ -231,7 +273,6 @@ def _upload_each(
     return stored
 
 
-@transaction.atomic
 def _record_upload(
     *,
     owner: User,
@@ -245,8 +286,10 @@ def _record_upload(
     file_id: uuid.UUID | None,
 ) -> StoredFile:
     # The owner's row is the per-user lock: two uploads at once cannot both fit in the
-    # space that is left for one.
-    User.objects.select_for_update().only("pk").get(pk=owner.pk)
+    # space that is left for one. Taken by refreshing the caller's instance: a user known
+    # only from a token loads the rest of its row in this one statement, so what the
+    # transaction reads of it later (analytics consent) costs no query of its own.
+    owner.refresh_from_db(fields=["is_active"], from_queryset=User.objects.select_for_update())
     _check_quota(owner, encoded.size)
     stored = StoredFile.objects.create(
         id=file_id or uuid.uuid4(),
@@ -315,19 +358,7 @@ def make_variants(*, file_id: uuid.UUID | str) -> None:
     stored = StoredFile.objects.filter(pk=file_id).first()
     if stored is None or set(VARIANT_SIDES) <= set(stored.variants):
         return
-    largest = max(VARIANT_SIDES.values())
-    with images.decode_slot():
-        with default_storage.open(stored.key, "rb") as blob:
-            # The original was cleaned on upload; this decode is bounded by the same cap,
-            # and decodes no more than the largest variant needs.
-            decoded = images.decode_image(
-                blob, max_pixels=settings.STORAGE_MAX_PIXELS, max_side=largest
-            )
-        encoded_variants = {
-            name: images.encode_image(decoded, max_side=side)
-            for name, side in VARIANT_SIDES.items()
-        }
-    del decoded
+    encoded_variants = _copied_variants(stored) or _encoded_variants(stored)
     stem = PurePosixPath(stored.key).stem
     variants: dict[str, dict] = {}
     for name, encoded in encoded_variants.items():
@@ -350,6 +381,57 @@ def make_variants(*, file_id: uuid.UUID | str) -> None:
     else:
         # Deleted while we worked: its clean-up did not know about these blobs.
         remove_blobs(keys=[made["key"] for made in variants.values()])
+
+
+def _encoded_variants(stored: StoredFile) -> dict[str, images.EncodedImage]:
+    largest = max(VARIANT_SIDES.values())
+    with images.decode_slot():
+        with default_storage.open(stored.key, "rb") as blob:
+            # The original was cleaned on upload; this decode is bounded by the same cap,
+            # and decodes no more than the largest variant needs.
+            decoded = images.decode_image(
+                blob, max_pixels=settings.STORAGE_MAX_PIXELS, max_side=largest
+            )
+        return {
+            name: images.encode_image(decoded, max_side=side)
+            for name, side in VARIANT_SIDES.items()
+        }
+
+
+_FORMAT_OF = {spec.content_type: name for name, spec in images.OUTPUT_FORMATS.items()}
+
+
+def _copied_variants(stored: StoredFile) -> dict[str, images.EncodedImage] | None:
+    """The variants of another of the owner's files holding the same bytes (AI
+    recognition keeps a copy of a photo recognised before with each meal), read rather
+    than decoded and encoded again: the same original makes the same variants. Copied,
+    not shared, since each file's blobs go with it. None when there are none to copy."""
+    twin = (
+        StoredFile.objects.filter(
+            owner_id=stored.owner_id, sha256=stored.sha256, content_type=stored.content_type
+        )
+        .exclude(pk=stored.pk)
+        .exclude(variants={})
+        .only("variants")
+        .first()
+    )
+    if twin is None or not set(VARIANT_SIDES) <= set(twin.variants):
+        return None
+    copied = {}
+    for name in VARIANT_SIDES:
+        made = twin.variants[name]
+        try:
+            with default_storage.open(made["key"], "rb") as blob:
+                data = blob.read()
+        except FileNotFoundError:
+            return None  # the twin is being deleted: make them afresh
+        copied[name] = images.EncodedImage(
+            data=data,
+            format=_FORMAT_OF[made["content_type"]],
+            width=made["width"],
+            height=made["height"],
+        )
+    return copied
 
 
 @transaction.atomic

@@ -3,10 +3,11 @@
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, Q, QuerySet, Window
+from django.db.models import Count, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
-from ai_assistant.models import AIConversation, ChatMessage
+from ai_assistant.models import AIConversation, ChatMessage, ChatMessageCount
 from fitness.api.errors import NotFound
 
 
@@ -47,15 +48,30 @@ def list_messages(*, conversation: AIConversation) -> QuerySet[ChatMessage]:
     return ChatMessage.objects.filter(conversation=conversation).order_by("timestamp", "id")
 
 
+def message_count(conversation: AIConversation) -> QuerySet:
+    """The conversation's maintained count of messages, as a one-value query (no row:
+    zero), to read on its own or inside a page's statement."""
+    return ChatMessageCount.objects.filter(conversation=conversation).values_list(
+        "messages", flat=True
+    )
+
+
 def recent_messages(
     *, conversation: AIConversation, until: ChatMessage, limit: int
 ) -> tuple[list[ChatMessage], int]:
     """The last `limit` messages up to `until`, oldest first, and how many there are up to
     it in all. (A message another device sent meanwhile is that turn's, not this one's.)"""
-    upto = ChatMessage.objects.filter(conversation=conversation, timestamp__lte=until.timestamp)
-    # The count in the same statement: the window is computed before the LIMIT applies.
+    messages = ChatMessage.objects.filter(conversation=conversation)
+    later = messages.filter(timestamp__gt=until.timestamp).order_by().values("conversation")
+    # In the same statement: the maintained count less the few messages sent after
+    # `until`, so the history is not counted on every turn.
+    upto_total = Coalesce(Subquery(message_count(conversation)), 0) - Coalesce(
+        Subquery(later.annotate(n=Count("id")).values("n")), 0
+    )
     newest_first = list(
-        upto.annotate(upto_total=Window(Count("id"))).order_by("-timestamp", "-id")[:limit]
+        messages.filter(timestamp__lte=until.timestamp)
+        .annotate(upto_total=upto_total)
+        .order_by("-timestamp", "-id")[:limit]
     )
     total = newest_first[0].upto_total if newest_first else 0
     return newest_first[::-1], total

@@ -12,6 +12,7 @@ Reliability comes from the job row, not from the broker alone:
   retry, or a redelivery after a lost worker) asks the model only for what is missing.
 """
 
+import functools
 import hashlib
 import logging
 import time
@@ -116,25 +117,40 @@ def request_recognition(
             encoded = pipeline.preprocess_upload(upload)
             pipeline.remember_source(digest, encoded.data)
     enforce_rate_limit(user=owner, scope="food_recognition", config=config)
-    if store:
-        image = storage_services.store_image(
-            owner=owner,
-            encoded=encoded,
-            original_filename=upload.name or "",
-            purpose=Purpose.FOOD_PHOTO,
-        )
     job_id = job_id or uuid.uuid4()
     if known is None:
+        if store:
+            image = storage_services.store_image(
+                owner=owner,
+                encoded=encoded,
+                original_filename=upload.name or "",
+                purpose=Purpose.FOOD_PHOTO,
+            )
         return _create_job(owner=owner, image=image, log=log, job_id=job_id)
     jpeg_digest, analysis = known
-    return _create_answered_job(
+    answer = functools.partial(
+        _create_answered_job,
         owner=owner,
-        image=image,
         log=log,
         job_id=job_id,
         jpeg_digest=jpeg_digest,
         result=FoodAnalysisResponse.of(analysis, started=started, source=AIResultSource.CACHE),
     )
+    try:
+        if store:
+            with storage_services.storing_image(
+                owner=owner,
+                encoded=encoded,
+                original_filename=upload.name or "",
+                purpose=Purpose.FOOD_PHOTO,
+            ) as stored:
+                return answer(image=stored)
+        with transaction.atomic():
+            return answer(image=image)
+    except IntegrityError:
+        # The same id sent twice at once: the other request created it first. Everything
+        # of this one (the photo, the meal) rolled back with its job.
+        return _replayed_after_race(owner, job_id)
 
 
 @transaction.atomic
@@ -153,7 +169,6 @@ def _create_job(*, owner: User, image: StoredFile, log: bool, job_id: uuid.UUID)
     return job
 
 
-@transaction.atomic
 def _create_answered_job(
     *,
     owner: User,
@@ -164,7 +179,12 @@ def _create_answered_job(
     result: FoodAnalysisResponse,
 ) -> RecognitionJob:
     """The job of a photo answered from the cache in the request: stored finished, as a
-    run of the task would leave it (with its food log for `log`), with no run queued."""
+    run of the task would leave it (with its food log for `log`), with no run queued.
+
+    Runs inside the caller's transaction with no savepoints: a job id taken meanwhile
+    fails the insert, and the whole transaction with it. `image` is live (just stored,
+    or one of the owner's live files).
+    """
     now = timezone.now()
     job = RecognitionJob(
         id=job_id,
@@ -179,12 +199,8 @@ def _create_answered_job(
         finished_at=now,
     )
     if log:
-        job.food_log = _log_meal(job, result.data)
-    try:
-        with transaction.atomic():
-            job.save(force_insert=True)
-    except IntegrityError:
-        return _replayed_after_race(owner, job_id)
+        job.food_log = _log_meal(job, result.data, image=image, savepoint=False)
+    job.save(force_insert=True)
     _after_finishing(job, status=Status.SUCCEEDED)
     return job
 
@@ -426,7 +442,9 @@ def _finish(
     if result is not None:
         job.result = result.model_dump(mode="json")
         if job.log_food:
-            job.food_log = _log_meal(job, result.data)
+            # The photo may have expired while the job ran; the meal is still worth logging.
+            image = storage_selectors.live_file(job.image_id)
+            job.food_log = _log_meal(job, result.data, image=image)
     if error is not None:
         job.error = {"code": error.code, "message": error.message, "details": error.details}
     job.save()
@@ -434,9 +452,18 @@ def _finish(
     return True
 
 
-def _log_meal(job: RecognitionJob, analysis: FoodAnalysis) -> FoodLog:
+def _log_meal(
+    job: RecognitionJob,
+    analysis: FoodAnalysis,
+    *,
+    image: StoredFile | None,
+    savepoint: bool = True,
+) -> FoodLog:
     log, _ = food_services.log_food(
-        owner=job.owner, data=_food_log_data(job, analysis), source=FoodSource.PHOTO
+        owner=job.owner,
+        data=_food_log_data(job, analysis, image=image),
+        source=FoodSource.PHOTO,
+        savepoint=savepoint,
     )
     return log
 
@@ -455,7 +482,9 @@ def _after_finishing(job: RecognitionJob, *, status: str, error: ApiError | None
     )
 
 
-def _food_log_data(job: RecognitionJob, analysis: FoodAnalysis) -> dict[str, Any]:
+def _food_log_data(
+    job: RecognitionJob, analysis: FoodAnalysis, *, image: StoredFile | None
+) -> dict[str, Any]:
     totals = analysis.item_breakdown.totals
     return {
         # Derived from the job: however often this runs, it names the one log.
@@ -465,8 +494,7 @@ def _food_log_data(job: RecognitionJob, analysis: FoodAnalysis) -> dict[str, Any
             calories=totals.calories, protein=totals.protein, carbs=totals.carbs, fat=totals.fat
         ),
         "timestamp": job.created_at,
-        # The photo may have expired while the job ran; the meal is still worth logging.
-        "image_id": job.image_id if storage_selectors.is_live(job.image_id) else None,
+        "image": image,
         "ai_analysis": analysis.model_dump(mode="json"),
         "metadata": {"source": "ai_recognition", "recognition_job_id": str(job.pk)},
     }

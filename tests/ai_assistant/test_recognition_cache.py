@@ -12,8 +12,9 @@ from PIL import Image
 from ai_assistant.models import RecognitionJob
 from ai_assistant.recognition import jobs, tasks
 from ai_assistant.recognition.tasks import recognize_food
-from fitness import ws
+from fitness import offline, ws
 from food.models import FoodLog
+from storage import tasks as storage_tasks
 from storage.models import StoredFile
 from storage.selectors import read_bytes
 from tests.ai_assistant.factories import analysis_payload
@@ -138,6 +139,42 @@ def test_known_photo_with_log_true_stores_the_photo_and_logs_the_meal(
     assert log["ai_analysis"] == body["result"]["data"]
     assert log["metadata"] == {"source": "ai_recognition", "recognition_job_id": body["id"]}
     assert log["user_id"] == str(user.id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_known_photo_with_log_true_is_one_transaction_of_the_writes_it_needs(
+    auth_client, user, known_photo, monkeypatch, django_assert_num_queries
+):
+    variants: list[str] = []
+    monkeypatch.setattr(storage_tasks.make_variants, "delay", variants.append)
+    sent: list[tuple[str, dict, bool]] = []
+
+    def send(_user_id, kind, payload):
+        sent.append((kind, payload, connection.in_atomic_block))
+
+    for module in (offline, jobs):
+        monkeypatch.setattr(module, "send_user_event", send)
+
+    # The owner's copy to reuse; then one transaction: the owner's row locked (and loaded,
+    # for analytics consent), the quota, the file, the meal, the owner's open challenges,
+    # the job; after commit, the two analytics events. The variants are queued for a worker.
+    with django_assert_num_queries(11) as captured:
+        response = recognize(auth_client, {"image": upload(known_photo), "log": "true"})
+
+    assert response.status_code == 200
+    body = response.json()
+    statements = [query["sql"].split()[0] for query in captured.captured_queries]
+    assert [statements.count(word) for word in ("BEGIN", "COMMIT", "SAVEPOINT")] == [1, 1, 0]
+    assert statements.count("INSERT") == 5  # file, meal, job, two analytics events
+    assert variants == [body["image_id"]]
+    assert StoredFile.objects.get(pk=body["image_id"]).owner == user
+    assert FoodLog.objects.get(pk=body["food_log_id"]).image_id == uuid.UUID(body["image_id"])
+    assert sorted((kind, in_transaction) for kind, _, in_transaction in sent) == [
+        ("job.finished", False),
+        ("sync.changed", False),
+    ]
+    [changed] = [payload for kind, payload, _ in sent if kind == "sync.changed"]
+    assert changed["tables"] == ["food_logs", "stored_files"]
 
 
 def test_known_photo_with_log_true_for_a_user_without_a_copy_is_cleaned_from_the_upload(
@@ -414,7 +451,7 @@ def test_a_known_photo_that_loses_the_race_for_its_job_id_logs_no_second_meal(
     with django_capture_on_commit_callbacks(execute=True):
         first = recognize(auth_client, {"image": upload(known_photo), "log": "true", "id": job_id})
     assert first.status_code == 200
-    logs_before = FoodLog.objects.count()
+    logs_before, files_before = FoodLog.objects.count(), StoredFile.objects.count()
     real_replay = jobs._replay
     calls = []
 
@@ -431,3 +468,4 @@ def test_a_known_photo_that_loses_the_race_for_its_job_id_logs_no_second_meal(
     assert len(calls) == 2  # the check that missed it, then the race's replay
     assert again.json()["food_log_id"] == first.json()["food_log_id"]
     assert FoodLog.objects.count() == logs_before
+    assert StoredFile.objects.count() == files_before  # its copy rolled back with its job

@@ -53,8 +53,8 @@ def test_upload_queues_variants_after_commit(user, django_capture_on_commit_call
         stored = f.stored_file(user)
 
     assert StoredFile.objects.get(pk=stored.pk).variants == {}
-    assert len(callbacks) == 1
-    callbacks[0]()
+    for callback in callbacks:
+        callback()
     assert set(StoredFile.objects.get(pk=stored.pk).variants) == {"thumbnail", "display"}
 
 
@@ -95,3 +95,37 @@ def test_upload_succeeds_when_queueing_its_variants_fails(
 
     assert response.status_code == 201
     assert StoredFile.objects.get().variants == {}
+
+
+def test_a_copy_of_an_owners_file_gets_its_variants_copied_without_a_decode(
+    backend, user, other_user, monkeypatch, django_capture_on_commit_callbacks
+):
+    data = f.png_bytes((2400, 1800))
+    first, copy, theirs = (f.stored_file(owner, data) for owner in (user, user, other_user))
+    tasks.make_variants.delay(str(first.id))
+    first.refresh_from_db()
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("decoded")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(services.images, "decode_image", no_decode)
+        tasks.make_variants.delay(str(copy.id))
+    tasks.make_variants.delay(str(theirs.id))  # another owner's copy is decoded for itself
+
+    copy.refresh_from_db()
+    assert set(copy.variants) == set(first.variants) == {"thumbnail", "display"}
+    for name, made in copy.variants.items():
+        original = first.variants[name]
+        assert made["key"] != original["key"]
+        assert backend.read(made["key"]) == backend.read(original["key"])
+        assert {k: v for k, v in made.items() if k != "key"} == {
+            k: v for k, v in original.items() if k != "key"
+        }
+    # Its own blobs: they outlive the file they were copied from.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_file(owner=user, file_id=first.id)
+    assert not backend.exists(first.variants["display"]["key"])
+    assert all(backend.read(made["key"]) for made in copy.variants.values())
+    theirs.refresh_from_db()
+    assert set(theirs.variants) == {"thumbnail", "display"}

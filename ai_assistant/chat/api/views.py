@@ -89,6 +89,7 @@ class ChatHistoryView(APIView):
             selectors.list_messages(conversation=conversation),
             offset=(number - 1) * size,
             size=size,
+            total=selectors.message_count(conversation),
         )
         items = [ChatMessage.model_validate(row).model_dump(mode="json") for row in page.rows]
         return page_response(items, page, number)
