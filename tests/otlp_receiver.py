@@ -117,4 +117,4 @@ class OTLPReceiver:
             if time.monotonic() > deadline:
                 names = sorted({(s.service, s.name) for s in spans})
                 raise AssertionError(f"spans never arrived; received: {names}")
-            time.sleep(0.1)
+            time.sleep(0.02)

@@ -47,7 +47,7 @@ class RedisServer:
             except redis.ConnectionError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     raise
-                time.sleep(0.05)
+                time.sleep(0.02)
         client.close()
         return self
 

@@ -25,6 +25,10 @@ DATABASES["default"].setdefault("TEST", {})["NAME"] = (
     if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
     else None
 )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's, with a flush at the end of transactional tests that deletes instead of
+    # truncating (the reason is in tests/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "tests.postgresql"
 if REDIS_URL:
     CACHES["default"]["KEY_PREFIX"] = f"test-{RUN_ID}"
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test-{RUN_ID}-asgi"

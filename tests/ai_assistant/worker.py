@@ -156,4 +156,4 @@ def wait_until(condition: Callable[[], bool], *, timeout: float, what: str, work
         if time.monotonic() > deadline:
             log = worker_log() if worker_log else ""
             raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{log}")
-        time.sleep(0.05)
+        time.sleep(0.02)

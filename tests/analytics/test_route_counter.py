@@ -7,6 +7,8 @@ import pytest
 import redis
 from django.core.cache import cache
 from django.utils import timezone
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from analytics import requests
 
@@ -41,7 +43,10 @@ def test_requests_reach_redis_on_the_timer_without_a_read(monkeypatch):
 
 
 def test_a_failed_write_keeps_the_counts_for_the_next_flush(monkeypatch):
-    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    # One attempt: redis-py's default ten retries with backoff would only add seconds.
+    unreachable = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
     working = requests._redis
     monkeypatch.setattr(requests, "_redis", lambda: unreachable)
     for _ in range(3):

@@ -58,7 +58,7 @@ def test_a_worker_reports_its_pool_on_its_own_metrics_port(tmp_path):
             samples = None
             while not samples or not value(samples, "celery_tasks_total", task=TASK):
                 assert time.monotonic() < deadline, worker.log()
-                time.sleep(0.2)
+                time.sleep(0.02)
                 samples = _scrape(url)
             refused = httpx.get(url, headers={"Authorization": "Bearer wrong"}, timeout=5)
         finally:

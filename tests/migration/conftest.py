@@ -1,5 +1,5 @@
 import pytest
-from django.conf import settings
+from django.db import connection
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage as gcs
 
@@ -8,7 +8,7 @@ from tests.migration.standin import BUCKET, StandIn
 
 @pytest.fixture
 def standin(transactional_db):
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         pytest.skip(
             "The Supabase stand-in is a PostgreSQL database: set DATABASE_URL to a PostgreSQL "
             "server to run the migration importer tests."

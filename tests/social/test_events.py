@@ -49,7 +49,7 @@ def _wait_until_serving(url: str) -> None:
         except httpx.TransportError:
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.2)
+            time.sleep(0.02)
 
 
 def bearer(user) -> dict:
