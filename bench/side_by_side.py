@@ -1,6 +1,7 @@
 """Runs the raw baseline (bench/raw_lists.py) beside the server and loads both in turn.
 
-Used by `bench/food_logs.py --baseline` and `bench/workouts.py --baseline`. The baseline
+Used by `bench/food_logs.py --baseline`, `bench/workouts.py --baseline` and
+`bench/sync_pull.py --baseline` (whose baseline is bench/raw_sync.py). The baseline
 needs what the server signs and caches with, so the benchmark reads the server's settings
 (run it with the server's environment: DATABASE_URL, REDIS_URL, SECRET_KEY or DEBUG=true,
 CACHE_KEY_PREFIX); the baseline itself never imports Django.
@@ -49,7 +50,7 @@ def _free_port() -> int:
 class Baseline:
     """The raw handler in its own uvicorn process (one worker, as the server runs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, app: str = "bench.raw_lists:app") -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, **_settings()}
@@ -58,7 +59,7 @@ class Baseline:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "bench.raw_lists:app",
+                app,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -106,10 +107,24 @@ def vacuum_analyze(*tables: str) -> None:
             connection.execute(f"VACUUM (ANALYZE) {table}")
 
 
-def same_bytes(server: str, baseline: str, path: str, params: dict, token: str) -> None:
+def same_bytes(
+    server: str, baseline: str, path: str, params: dict, token: str, *, settle: bool = False
+) -> None:
+    """With `settle`, the body carries a value that moves with the database cluster (the
+    sync pull's cut-off follows every transaction, other databases' too): the server is
+    asked again after the baseline until its two answers agree, which pins the baseline's
+    value between them."""
     headers = {"Authorization": f"Bearer {token}"}
-    ours = httpx.get(server + path, params=params, headers=headers, timeout=30)
-    raw = httpx.get(baseline + path, params=params, headers=headers, timeout=30)
+    for _ in range(20):
+        ours = httpx.get(server + path, params=params, headers=headers, timeout=30)
+        raw = httpx.get(baseline + path, params=params, headers=headers, timeout=30)
+        if not settle:
+            break
+        again = httpx.get(server + path, params=params, headers=headers, timeout=30)
+        if again.content == ours.content:
+            break
+    else:
+        sys.exit(f"{path}: the server's answer kept changing (other writers on the cluster?).")
     ours.raise_for_status()
     raw.raise_for_status()
     if ours.content != raw.content:
