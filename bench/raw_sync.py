@@ -508,7 +508,7 @@ TABLES = (
         _challenge,
     ),
 )
-ROWS_SQL = {(table.name, since): table.rows_sql(since) for table in TABLES for since in (0, 1)}
+ROWS_SQL = {(t.name, since): t.rows_sql(since) for t in TABLES for since in (False, True)}
 
 
 def _normalized(table: Table, raw: str) -> str:
