@@ -107,34 +107,47 @@ def vacuum_analyze(*tables: str) -> None:
             connection.execute(f"VACUUM (ANALYZE) {table}")
 
 
+def _without_cutoff(body: bytes) -> tuple[bytes, int]:
+    """A pull's body with its cut-off (the last `"timestamp"`: records have their own) at 0."""
+    start = body.rindex(b'"timestamp":') + len(b'"timestamp":')
+    end = start
+    while body[end : end + 1].isdigit():
+        end += 1
+    return body[:start] + b"0" + body[end:], int(body[start:end])
+
+
 def same_bytes(
-    server: str, baseline: str, path: str, params: dict, token: str, *, settle: bool = False
+    server: str, baseline: str, path: str, params: dict, token: str, *, cutoff: bool = False
 ) -> None:
-    """With `settle`, the body carries a value that moves with the database cluster (the
-    sync pull's cut-off follows every transaction, other databases' too): the server is
-    asked again after the baseline until its two answers agree, which pins the baseline's
-    value between them."""
+    """With `cutoff` (the sync pull), the body's `timestamp` is the pull's cut-off, which
+    moves with every transaction on the PostgreSQL cluster, other databases' too: it is
+    left out of the comparison, and the baseline's must lie between the server's, asked
+    before and after it."""
     headers = {"Authorization": f"Bearer {token}"}
-    for _ in range(20):
-        ours = httpx.get(server + path, params=params, headers=headers, timeout=30)
-        raw = httpx.get(baseline + path, params=params, headers=headers, timeout=30)
-        if not settle:
-            break
-        again = httpx.get(server + path, params=params, headers=headers, timeout=30)
-        if again.content == ours.content:
-            break
-    else:
-        sys.exit(f"{path}: the server's answer kept changing (other writers on the cluster?).")
+    ours = httpx.get(server + path, params=params, headers=headers, timeout=30)
+    raw = httpx.get(baseline + path, params=params, headers=headers, timeout=30)
     ours.raise_for_status()
     raw.raise_for_status()
-    if ours.content != raw.content:
+    mine, theirs = ours.content, raw.content
+    if cutoff:
+        after = httpx.get(server + path, params=params, headers=headers, timeout=30)
+        after.raise_for_status()
+        mine, before_at = _without_cutoff(mine)
+        theirs, raw_at = _without_cutoff(theirs)
+        after_at = _without_cutoff(after.content)[1]
+        if not before_at <= raw_at <= after_at:
+            sys.exit(
+                f"{path}: the baseline's cut-off {raw_at} is not between the server's, "
+                f"{before_at} and {after_at}."
+            )
+    if mine != theirs:
         at = next(
-            (i for i, (a, b) in enumerate(zip(ours.content, raw.content, strict=False)) if a != b),
-            min(len(ours.content), len(raw.content)),
+            (i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b),
+            min(len(mine), len(theirs)),
         )
         sys.exit(
-            f"The bodies differ at byte {at}:\n  server:   {ours.content[at - 80 : at + 80]!r}"
-            f"\n  baseline: {raw.content[at - 80 : at + 80]!r}"
+            f"The bodies differ at byte {at}:\n  server:   {mine[at - 80 : at + 80]!r}"
+            f"\n  baseline: {theirs[at - 80 : at + 80]!r}"
         )
 
 

@@ -131,7 +131,7 @@ def main() -> None:
         )
         with Baseline("bench.raw_sync:app") as baseline:
             for params, _ in pulls.values():
-                same_bytes(base_url, baseline.url, PATH, params, token, settle=True)
+                same_bytes(base_url, baseline.url, PATH, params, token, cutoff=True)
             for kind in pulls:
                 results[kind] = alternate(
                     lambda url, kind=kind: load(kind, url).report()["requests_per_second"],
