@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Field, Model, QuerySet
+from django.db.models import Field, Model
 
 from accounts.models import User
+from sync import statements
 from sync.database import pull_cutoff
 from sync.models import SyncHorizon, SyncTombstone
 from sync.tables import TABLES, Table, chunked, normalized_id
@@ -63,7 +64,7 @@ class Pull:
         alive: set[str] = set()
         deleted: list[str] = []
         first = True
-        for chunk in _chunks(table.rows(self.user, since).order_by("pk")):
+        for chunk in _chunks(table, self.user, since):
             live = [row for row in chunk if not table.is_deleted(row)]
             deleted += [str(row.pk) for row in chunk if table.is_deleted(row)]
             records = table.render(live, self.user) if live else []
@@ -110,16 +111,17 @@ class Pull:
         return self._gone_by_table
 
 
-def _chunks(rows: QuerySet) -> Iterator[list[Model]]:
+def _chunks(table: Table, user: User, since: int | None) -> Iterator[list[Model]]:
     """Rows in chunks of CHUNK_SIZE, in key order. The first chunk is a plain query (one
-    round trip, what nearly every incremental pull needs); only a table that fills it
-    goes on through a server-side cursor, which streams the rest without holding it."""
-    chunk = list(rows[:CHUNK_SIZE])
+    round trip, what nearly every incremental pull needs, compiled once per process); only
+    a table that fills it goes on through a server-side cursor, which streams the rest
+    without holding it."""
+    chunk = statements.first_rows(table, user, since, CHUNK_SIZE)
     if chunk:
         yield chunk
     if len(chunk) == CHUNK_SIZE:
-        rest = rows.filter(pk__gt=chunk[-1].pk).iterator(chunk_size=CHUNK_SIZE)
-        yield from chunked(rest, CHUNK_SIZE)
+        rows = table.rows(user, since).order_by("pk").filter(pk__gt=chunk[-1].pk)
+        yield from chunked(rows.iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE)
 
 
 def _holds(key: Field, raw: str) -> bool:
