@@ -4,9 +4,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Field, Model
+from django.db.models import Model
 
 from accounts.models import User
 from sync import statements
@@ -88,14 +87,9 @@ class Pull:
         gone = [row_id for row_id in self._gone(since).get(table.name, ()) if row_id not in known]
         if not gone:
             return []
-        visible = table.rows(self.user, None)
-        # A tombstone may name an id the table's key cannot hold (a set log the app created
-        # under its own UUID, which the server stored under a number): nobody reads it.
-        keys = [row_id for row_id in gone if _holds(visible.model._meta.pk, row_id)]
         readable = set()
-        for chunk in chunked(keys, CHUNK_SIZE):
-            ids = visible.filter(pk__in=chunk).values_list("pk", flat=True)
-            readable.update(str(row_id) for row_id in ids)
+        for chunk in chunked(gone, CHUNK_SIZE):
+            readable |= statements.readable_ids(table, self.user, chunk)
         return [row_id for row_id in gone if row_id not in readable]
 
     def _gone(self, since: int) -> dict[str, dict[str, None]]:
@@ -122,14 +116,6 @@ def _chunks(table: Table, user: User, since: int | None) -> Iterator[list[Model]
     if len(chunk) == CHUNK_SIZE:
         rows = table.rows(user, since).order_by("pk").filter(pk__gt=chunk[-1].pk)
         yield from chunked(rows.iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE)
-
-
-def _holds(key: Field, raw: str) -> bool:
-    try:
-        key.to_python(raw)
-    except ValidationError:
-        return False
-    return True
 
 
 def pull_changes(*, user: User, last_pulled_at: int | None, migration: Migration) -> Pull:
