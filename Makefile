@@ -19,8 +19,8 @@ UVICORN := $(BIN)/uvicorn fitness.asgi:application --lifespan off --host $(HOST)
 	--ws-ping-interval $(WS_PING_INTERVAL) --ws-ping-timeout $(WS_PING_TIMEOUT) \
 	--ws-max-size $(WS_MAX_SIZE) --no-access-log
 
-# bench/ also holds the raw baseline, its runner and the in-process profiler: not benchmarks.
-BENCH_SCRIPTS = $(filter-out bench/raw_lists.py bench/side_by_side.py bench/profile_request.py,$(wildcard bench/*.py))
+# bench/ also holds the raw baselines, their runner and the in-process profiler: not benchmarks.
+BENCH_SCRIPTS = $(filter-out bench/raw_lists.py bench/raw_sync.py bench/side_by_side.py bench/profile_request.py,$(wildcard bench/*.py))
 
 .DEFAULT_GOAL := help
 .PHONY: help install run serve worker beat migrate test lint format check clients bench clean

@@ -1,6 +1,7 @@
 """Runs the raw baseline (bench/raw_lists.py) beside the server and loads both in turn.
 
-Used by `bench/food_logs.py --baseline` and `bench/workouts.py --baseline`. The baseline
+Used by `bench/food_logs.py --baseline`, `bench/workouts.py --baseline` and
+`bench/sync_pull.py --baseline` (whose baseline is bench/raw_sync.py). The baseline
 needs what the server signs and caches with, so the benchmark reads the server's settings
 (run it with the server's environment: DATABASE_URL, REDIS_URL, SECRET_KEY or DEBUG=true,
 CACHE_KEY_PREFIX); the baseline itself never imports Django.
@@ -49,7 +50,7 @@ def _free_port() -> int:
 class Baseline:
     """The raw handler in its own uvicorn process (one worker, as the server runs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, app: str = "bench.raw_lists:app") -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, **_settings()}
@@ -58,7 +59,7 @@ class Baseline:
                 sys.executable,
                 "-m",
                 "uvicorn",
-                "bench.raw_lists:app",
+                app,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -106,20 +107,47 @@ def vacuum_analyze(*tables: str) -> None:
             connection.execute(f"VACUUM (ANALYZE) {table}")
 
 
-def same_bytes(server: str, baseline: str, path: str, params: dict, token: str) -> None:
+def _without_cutoff(body: bytes) -> tuple[bytes, int]:
+    """A pull's body with its cut-off (the last `"timestamp"`: records have their own) at 0."""
+    start = body.rindex(b'"timestamp":') + len(b'"timestamp":')
+    end = start
+    while body[end : end + 1].isdigit():
+        end += 1
+    return body[:start] + b"0" + body[end:], int(body[start:end])
+
+
+def same_bytes(
+    server: str, baseline: str, path: str, params: dict, token: str, *, cutoff: bool = False
+) -> None:
+    """With `cutoff` (the sync pull), the body's `timestamp` is the pull's cut-off, which
+    moves with every transaction on the PostgreSQL cluster, other databases' too: it is
+    left out of the comparison, and the baseline's must lie between the server's, asked
+    before and after it."""
     headers = {"Authorization": f"Bearer {token}"}
     ours = httpx.get(server + path, params=params, headers=headers, timeout=30)
     raw = httpx.get(baseline + path, params=params, headers=headers, timeout=30)
     ours.raise_for_status()
     raw.raise_for_status()
-    if ours.content != raw.content:
+    mine, theirs = ours.content, raw.content
+    if cutoff:
+        after = httpx.get(server + path, params=params, headers=headers, timeout=30)
+        after.raise_for_status()
+        mine, before_at = _without_cutoff(mine)
+        theirs, raw_at = _without_cutoff(theirs)
+        after_at = _without_cutoff(after.content)[1]
+        if not before_at <= raw_at <= after_at:
+            sys.exit(
+                f"{path}: the baseline's cut-off {raw_at} is not between the server's, "
+                f"{before_at} and {after_at}."
+            )
+    if mine != theirs:
         at = next(
-            (i for i, (a, b) in enumerate(zip(ours.content, raw.content, strict=False)) if a != b),
-            min(len(ours.content), len(raw.content)),
+            (i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b),
+            min(len(mine), len(theirs)),
         )
         sys.exit(
-            f"The bodies differ at byte {at}:\n  server:   {ours.content[at - 80 : at + 80]!r}"
-            f"\n  baseline: {raw.content[at - 80 : at + 80]!r}"
+            f"The bodies differ at byte {at}:\n  server:   {mine[at - 80 : at + 80]!r}"
+            f"\n  baseline: {theirs[at - 80 : at + 80]!r}"
         )
 
 

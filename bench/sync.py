@@ -7,7 +7,8 @@ test client measures
   Python allocations (tracemalloc) while the streamed answer is consumed, beside the same
   body built in memory at once (what a non-streamed answer would cost);
 - an incremental pull after one edit: time, bytes, queries.
-Drops the database at the end.
+Drops the database at the end. For requests/s over HTTP, side by side with a raw
+baseline, see bench/sync_pull.py.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python bench/sync.py [--logs N] [--workouts N] [--json]

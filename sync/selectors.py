@@ -4,11 +4,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Field
+from django.db.models import Model
 
 from accounts.models import User
+from sync import statements
 from sync.database import pull_cutoff
 from sync.models import SyncHorizon, SyncTombstone
 from sync.tables import TABLES, Table, chunked, normalized_id
@@ -40,6 +40,7 @@ class Pull:
     timestamp: int
     migration: Migration = field(default_factory=Migration)
     replace: bool = False
+    _gone_by_table: dict[str, dict[str, None]] | None = field(default=None, init=False)
 
     def chunks(self) -> Iterator[bytes]:
         """The response body `{"changes": {...}, "timestamp": n}`, a few rows at a time."""
@@ -61,12 +62,11 @@ class Pull:
         yield b'{"created":[' if fresh else b'{"created":[],"updated":['
         alive: set[str] = set()
         deleted: list[str] = []
-        rows = table.rows(self.user, since).order_by("pk").iterator(chunk_size=CHUNK_SIZE)
         first = True
-        for chunk in chunked(rows, CHUNK_SIZE):
+        for chunk in _chunks(table, self.user, since):
             live = [row for row in chunk if not table.is_deleted(row)]
             deleted += [str(row.pk) for row in chunk if table.is_deleted(row)]
-            records = table.render(live, self.user)
+            records = table.render(live, self.user) if live else []
             if records:
                 text = ",".join(json.dumps(record, separators=(",", ":")) for record in records)
                 yield (text if first else "," + text).encode()
@@ -84,33 +84,38 @@ class Pull:
         (a row deleted and written again, as exercises are when their workout is edited),
         nor one the user still reads another way (a workout no longer shared with them
         but still visible through a group: the triggers cannot tell, see sync.database)."""
-        rows = SyncTombstone.objects.filter(
-            user_id=self.user.pk, table_name=table.name, sync_version__gte=since
-        ).values_list("row_id", flat=True)
-        gone = [
-            row_id
-            for row_id in dict.fromkeys(normalized_id(table.name, raw) for raw in rows)
-            if row_id not in known
-        ]
+        gone = [row_id for row_id in self._gone(since).get(table.name, ()) if row_id not in known]
         if not gone:
             return []
-        visible = table.rows(self.user, None)
-        # A tombstone may name an id the table's key cannot hold (a set log the app created
-        # under its own UUID, which the server stored under a number): nobody reads it.
-        keys = [row_id for row_id in gone if _holds(visible.model._meta.pk, row_id)]
         readable = set()
-        for chunk in chunked(keys, CHUNK_SIZE):
-            ids = visible.filter(pk__in=chunk).values_list("pk", flat=True)
-            readable.update(str(row_id) for row_id in ids)
+        for chunk in chunked(gone, CHUNK_SIZE):
+            readable |= statements.readable_ids(table, self.user, chunk)
         return [row_id for row_id in gone if row_id not in readable]
 
+    def _gone(self, since: int) -> dict[str, dict[str, None]]:
+        """The user's tombstones since the cut-off, by table, each id once: one query for
+        every table (each incremental table reads from the same cut-off)."""
+        if self._gone_by_table is None:
+            rows = SyncTombstone.objects.filter(
+                user_id=self.user.pk, sync_version__gte=since
+            ).values_list("table_name", "row_id")
+            self._gone_by_table = {}
+            for name, raw in rows:
+                self._gone_by_table.setdefault(name, {})[normalized_id(name, raw)] = None
+        return self._gone_by_table
 
-def _holds(key: Field, raw: str) -> bool:
-    try:
-        key.to_python(raw)
-    except ValidationError:
-        return False
-    return True
+
+def _chunks(table: Table, user: User, since: int | None) -> Iterator[list[Model]]:
+    """Rows in chunks of CHUNK_SIZE, in key order. The first chunk is a plain query (one
+    round trip, what nearly every incremental pull needs, compiled once per process); only
+    a table that fills it goes on through a server-side cursor, which streams the rest
+    without holding it."""
+    chunk = statements.first_rows(table, user, since, CHUNK_SIZE)
+    if chunk:
+        yield chunk
+    if len(chunk) == CHUNK_SIZE:
+        rows = table.rows(user, since).order_by("pk").filter(pk__gt=chunk[-1].pk)
+        yield from chunked(rows.iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE)
 
 
 def pull_changes(*, user: User, last_pulled_at: int | None, migration: Migration) -> Pull:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -63,6 +63,9 @@ class Table:
 
     name: str
     pushable: bool = False
+    # Rows that depend on the time of the pull, not only on the user and the cut-off, so
+    # their statement is compiled for every pull (sync.statements).
+    reads_clock: ClassVar[bool] = False
 
     def rows(self, user: User, since: int | None) -> QuerySet:
         raise NotImplementedError
@@ -283,6 +286,8 @@ class Progress(Table):
 
 class StoredFiles(Table):
     """Metadata and signed URLs; the bytes go through the upload endpoint."""
+
+    reads_clock = True
 
     def rows(self, user: User, since: int | None) -> QuerySet:
         rows = StoredFile.objects.filter(owner=user)

@@ -11,6 +11,7 @@ from food.models import FoodLog
 from social import services as social_services
 from social.models import Challenge
 from storage import services as storage_services
+from sync import selectors
 from tests.conftest import client_for
 from tests.factories import UserFactory, connect
 from tests.food.factories import FoodLogFactory, FoodLogShareFactory
@@ -119,10 +120,58 @@ def test_incremental_pull_runs_a_bounded_number_of_queries(
         log.name = "edited"
         log.save()
 
-    with django_assert_max_num_queries(40):
+    with django_assert_max_num_queries(20):
         pulled = device.sync(auth_client)
 
     assert len(pulled["changes"]["food_logs"]["updated"]) == 10
+
+
+@committed
+def test_a_table_longer_than_a_chunk_comes_whole_in_key_order(auth_client, user, monkeypatch):
+    monkeypatch.setattr(selectors, "CHUNK_SIZE", 2)
+    logs = sorted((FoodLogFactory(owner=user) for _ in range(5)), key=lambda log: str(log.pk))
+    device = Replica()
+
+    first = device.sync(auth_client)
+    for log in logs[:3]:
+        log.name = "edited"
+        log.save()
+    pulled = device.sync(auth_client)
+
+    created = first["changes"]["food_logs"]["created"]
+    assert [r["id"] for r in created] == [str(log.pk) for log in logs]
+    updated = pulled["changes"]["food_logs"]["updated"]
+    assert [r["id"] for r in updated] == [str(log.pk) for log in logs[:3]]
+    assert {r["name"] for r in updated} == {"edited"}
+
+
+@committed
+def test_pulls_of_two_users_in_turn_each_see_only_their_own_rows(
+    auth_client, user, other_client, other_user
+):
+    clients = {user: auth_client, other_user: other_client}
+    devices = {who: Replica() for who in clients}
+    logs = {who: FoodLogFactory(owner=who) for who in clients}
+    workouts = {who: create_workout(who) for who in clients}
+    for who, client in clients.items():
+        devices[who].sync(client)
+    for who in clients:
+        logs[who].name = "edited"
+        logs[who].save()
+        workout_services.update_workout(
+            owner=who,
+            workout_id=workouts[who].pk,
+            data={"exercises": [exercise_payload("Rows", sets=3, reps=8)]},
+        )
+
+    for who, client in clients.items():
+        changes = devices[who].sync(client)["changes"]
+        assert [r["id"] for r in changes["food_logs"]["updated"]] == [str(logs[who].pk)]
+        assert [r["id"] for r in changes["workouts"]["updated"]] == [str(workouts[who].pk)]
+        assert {r["workout_id"] for r in changes["exercises"]["updated"]} == {str(workouts[who].pk)}
+        assert len(changes["exercises"]["deleted"]) == 2
+        assert devices[who].ids("food_logs") == {str(logs[who].pk)}
+        assert devices[who].ids("workouts") == {str(workouts[who].pk)}
 
 
 def test_pull_never_shows_another_users_rows(auth_client, user, other_user):
