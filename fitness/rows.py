@@ -40,6 +40,8 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
+from fitness import statements
+
 # name -> (child rows, their foreign key to the parent, the child column the array holds)
 Children = dict[str, tuple[QuerySet, str, str]]
 
@@ -176,45 +178,43 @@ def page(
 
 
 @dataclass(frozen=True)
-class _Compiled:
-    """A `values()` statement compiled once, whose stand-in parameters each call replaces.
-
-    Building and compiling a QuerySet costs more CPU than the database takes to answer
-    a page (bench/profile_request.py), and for the lists read all day only a few
-    parameters ever change. Rows come out as `values()` gives them, through the same
-    Django converters, and the statement still goes through Django's cursor (query
-    logging, the tests' query counts, the database spans)."""
+class _CompiledRows:
+    """`values()` rows from a statement compiled once (`fitness.statements`), through
+    the same Django converters as the QuerySet's."""
 
     using: str
+    statement: statements.Compiled
     sql: str
-    constants: tuple[Any, ...]
-    # parameter position -> the name of what takes it
-    slots: tuple[tuple[int, str], ...]
     names: tuple[str, ...]
     # (column, its converters, the expression they are given)
     converters: tuple[tuple[int, list, Any], ...]
 
     @classmethod
-    def of(cls, values: QuerySet, stand_ins: dict[str, Any], *, tail: str = "") -> "_Compiled":
-        connection = connections[values.db]
-        compiler = values.query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
-        slots = tuple(
-            (position, name)
-            for position, value in enumerate(params)
-            for name, stand_in in stand_ins.items()
-            if value == stand_in
+    def of(
+        cls,
+        build: Callable[[dict[str, Any]], QuerySet],
+        names: tuple[str, ...],
+        *,
+        using: str,
+        tail: str = "",
+    ) -> "_CompiledRows":
+        """`build(values)`, which must take `values[name]` for each of `names` (the
+        probes are fresh UUIDs, or lists of one) into its parameters."""
+        probes = tuple(
+            {name: [uuid4()] if name == "ids" else uuid4() for name in names} for _ in range(2)
         )
-        missing = set(stand_ins) - {name for _, name in slots}
-        if missing:
-            raise ImproperlyConfigured(f"The statement takes no {', '.join(sorted(missing))}.")
-        query = values.query
+        compiled = statements.compile_once(build, probes, alias=using)
+        if compiled is None:
+            raise ImproperlyConfigured(
+                f"The statement takes no {' or '.join(names)}, or not only there."
+            )
+        statement, compiler = compiled
+        query = compiler.query
         selected = [column for column, _, _ in compiler.select[: compiler.col_count]]
         return cls(
-            using=values.db,
-            sql=f"{sql}{tail}",
-            constants=tuple(params),
-            slots=slots,
+            using=using,
+            statement=statement,
+            sql=f"{statement.sql}{tail}",
             names=(*query.extra_select, *query.values_select, *query.annotation_select),
             converters=tuple(
                 (column, converters, expression)
@@ -223,13 +223,9 @@ class _Compiled:
         )
 
     def rows(self, values: dict[str, Any], tail: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-        params = list(self.constants)
-        for position, name in self.slots:
-            params[position] = values[name]
-        params += tail
         connection = connections[self.using]
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+            cursor.execute(self.sql, [*self.statement.bind(values), *tail])
             fetched = cursor.fetchall()
         if self.converters:
             fetched = [list(row) for row in fetched]
@@ -242,7 +238,7 @@ class _Compiled:
 
 class OwnerPages:
     """`page` of all of one user's rows, the statement compiled once per process for a
-    stand-in owner (see `_Compiled`): the owner, the limit and the offset are all that
+    stand-in owner (see `fitness.statements`): the owner, the limit and the offset are all that
     change between callers.
 
     `rows_of(owner)`: the owner's rows, filtered by owner and ordered, not sliced;
@@ -266,19 +262,32 @@ class OwnerPages:
         return self._rows_of(owner).prefetch_related(None).select_related(None)
 
     @cached_property
-    def _statement(self) -> tuple[_Compiled, set[str]] | None:
-        stand_in = get_user_model()(pk=uuid4())
-        queryset = self._queryset(stand_in)
-        if connections[queryset.db].vendor != "postgresql":
+    def _statement(self) -> tuple[_CompiledRows, set[str]] | None:
+        user = get_user_model()
+        probe = self._queryset(user(pk=uuid4()))
+        if connections[probe.db].vendor != "postgresql":
             return None
-        if queryset.query.is_sliced:
+        if probe.query.is_sliced:
             raise ImproperlyConfigured("OwnerPages slices the rows itself.")
         # The count's sub-query names the owner too: the rows themselves must.
-        _Compiled.of(queryset.values("pk"), {"owner": stand_in.pk})
-        query, times = _page_query(
-            queryset, fields=self._fields, children=self._children, total=self._counted(stand_in)
+        _CompiledRows.of(
+            lambda values: self._queryset(user(pk=values["owner"])).values("pk"),
+            ("owner",),
+            using=probe.db,
         )
-        return _Compiled.of(query, {"owner": stand_in.pk}, tail=" LIMIT %s OFFSET %s"), times
+
+        def build(values: dict[str, Any]) -> QuerySet:
+            owner = user(pk=values["owner"])
+            query, _ = _page_query(
+                self._queryset(owner),
+                fields=self._fields,
+                children=self._children,
+                total=self._counted(owner),
+            )
+            return query
+
+        compiled = _CompiledRows.of(build, ("owner",), using=probe.db, tail=" LIMIT %s OFFSET %s")
+        return compiled, _time_fields(probe, self._fields)
 
     def page(self, owner: Any, *, offset: int, size: int) -> RowPage:
         if self._statement is None:
@@ -301,7 +310,7 @@ class OwnerPages:
 
 class ChildRows:
     """`values()` rows of the children of a page's parents, grouped by parent (as
-    `grouped` gives them), the statement compiled once per process (see `_Compiled`).
+    `grouped` gives them), the statement compiled once per process (see `fitness.statements`).
 
     `rows`: the ordered `values()` of all children; `parent`: the lookup that leads from
     a child to its parent's id (`workout_id`, or through a join `exercise__workout_id`);
@@ -316,13 +325,16 @@ class ChildRows:
         self._key = key
 
     @cached_property
-    def _statement(self) -> _Compiled | None:
+    def _statement(self) -> _CompiledRows | None:
         rows = self._rows()
         if connections[rows.db].vendor != "postgresql":
             return None
-        stand_in = [uuid4()]
-        ids = RawSQL("SELECT unnest(%s)", (stand_in,))
-        return _Compiled.of(rows.filter(**{f"{self._parent}__in": ids}), {"ids": stand_in})
+
+        def build(values: dict[str, Any]) -> QuerySet:
+            ids = RawSQL("SELECT unnest(%s)", (values["ids"],))
+            return self._rows().filter(**{f"{self._parent}__in": ids})
+
+        return _CompiledRows.of(build, ("ids",), using=rows.db)
 
     def of(self, ids: list[Any]) -> dict[Any, list[dict[str, Any]]]:
         if self._statement is None:

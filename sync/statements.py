@@ -4,9 +4,10 @@ the ORM compiles once per process.
 Building a table's queryset and compiling it cost most of a small incremental pull's CPU
 (the workouts' visibility rule alone is compiled into four tables), and only the user and
 the cut-off change between pulls. So each table's first-chunk queryset is compiled for
-two made-up users and cut-offs; where the two compilations differ is where the user and
-the cut-off go. A statement that differs anywhere else, or a table whose rows depend on
-the clock (`Table.reads_clock`), is built and compiled for every pull, as before.
+two made-up users and cut-offs (`fitness.statements`); where the two compilations differ
+is where the user and the cut-off go. A statement that differs anywhere else, or a table
+whose rows depend on the clock (`Table.reads_clock`), is built and compiled for every
+pull, as before.
 """
 
 import uuid
@@ -19,41 +20,28 @@ from django.db import connections
 from django.db.models import Field, Model, QuerySet, prefetch_related_objects
 
 from accounts.models import User
+from fitness import statements
 from sync.tables import Table
 
 # Made-up users and cut-offs: no real pk or marker equals them (markers are positive).
 _PROBES = (
-    (uuid.UUID("0e5d1c3a-7b7e-4f43-9a57-51c3f6b1d001"), -7_300_000_001),
-    (uuid.UUID("0e5d1c3a-7b7e-4f43-9a57-51c3f6b1d002"), -7_300_000_002),
+    {"user": uuid.UUID("0e5d1c3a-7b7e-4f43-9a57-51c3f6b1d001"), "since": -7_300_000_001},
+    {"user": uuid.UUID("0e5d1c3a-7b7e-4f43-9a57-51c3f6b1d002"), "since": -7_300_000_002},
 )
-
-
-def _user_slot(value: Any, pk: uuid.UUID) -> Callable[[uuid.UUID], Any] | None:
-    """How to write another user's id where a compiled statement holds `pk` (as a UUID,
-    or as text on SQLite); None if `value` is not `pk`."""
-    spellings = ((pk, lambda other: other), (pk.hex, lambda other: other.hex), (str(pk), str))
-    for spelling, spell in spellings:
-        if type(value) is type(spelling) and value == spelling:
-            return spell
-    return None
 
 
 @dataclass(frozen=True)
 class _Compiled:
     model: type[Model]
-    sql: str
-    params: tuple
-    users: tuple[tuple[int, Callable[[uuid.UUID], Any]], ...]
-    cutoffs: tuple[int, ...]
+    statement: statements.Compiled
     related: tuple[str, ...]
 
+    @property
+    def sql(self) -> str:
+        return self.statement.sql
+
     def bind(self, user: User, since: int | None) -> list:
-        params = list(self.params)
-        for position, spell in self.users:
-            params[position] = spell(user.pk)
-        for position in self.cutoffs:
-            params[position] = since
-        return params
+        return self.statement.bind({"user": user.pk, "since": since})
 
     def rows(self, user: User, since: int | None) -> list[Model]:
         rows = list(self.model._base_manager.raw(self.sql, self.bind(user, since)))
@@ -65,28 +53,23 @@ class _Compiled:
 def _compile(
     build: Callable[[User, int | None], QuerySet], alias: str, incremental: bool
 ) -> _Compiled | None:
-    compiled = []
-    for pk, since in _PROBES:
-        query = build(User(pk=pk), since if incremental else None).query.clone()
+    related: list[tuple[str, ...]] = []
+
+    def query_of(values: dict[str, Any]) -> QuerySet:
+        queryset = build(User(pk=values["user"]), values["since"] if incremental else None)
         # A raw query maps columns to fields by name, so a joined table's columns would
         # land on the row: what the queryset joins is read by one query per chunk instead.
-        related = tuple(query.select_related or ())
-        query.select_related = False
-        sql, params = query.get_compiler(using=alias).as_sql()
-        compiled.append((query.model, sql, tuple(params), related))
-    (model, sql, params, related), (_, other_sql, other_params, _) = compiled
-    if sql != other_sql or len(params) != len(other_params):
+        related.append(tuple(queryset.query.select_related or ()))
+        unjoined = queryset.all()
+        unjoined.query.select_related = False
+        return unjoined
+
+    probes = _PROBES if incremental else tuple({"user": probe["user"]} for probe in _PROBES)
+    compiled = statements.compile_once(query_of, probes, alias=alias)
+    if compiled is None:
         return None
-    users, cutoffs = [], []
-    for position, (first, second) in enumerate(zip(params, other_params, strict=True)):
-        spell = _user_slot(first, _PROBES[0][0])
-        if spell is not None and _user_slot(second, _PROBES[1][0]) is not None:
-            users.append((position, spell))
-        elif incremental and (first, second) == (_PROBES[0][1], _PROBES[1][1]):
-            cutoffs.append(position)
-        elif first != second or type(first) is not type(second):
-            return None
-    return _Compiled(model, sql, params, tuple(users), tuple(cutoffs), related)
+    statement, compiler = compiled
+    return _Compiled(compiler.query.model, statement, related[0])
 
 
 _compiled: dict[tuple, _Compiled | None] = {}

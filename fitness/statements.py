@@ -1,0 +1,95 @@
+"""Statements the ORM compiles once per process, for the reads that only a few parameters
+tell apart from one call to the next.
+
+Building a QuerySet and compiling it cost more CPU than the database takes to answer a
+list page or a small sync pull (bench/profile_request.py), and the reads made all day
+differ only in who asks (and since when, or for which parents). So the read is built and
+compiled twice, for two made-up sets of those values (probes); where the two
+compilations differ is where each call's values go. A read whose SQL differs anywhere
+else, or whose other parameters do, cannot be reused, and `compile_once` says so with
+None: its caller builds it per call, as before. The statement still runs through
+Django's cursor (query logging, the tests' query counts, the database spans).
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections
+from django.db.models import QuerySet
+from django.db.models.sql.compiler import SQLCompiler
+
+# What a probe's value is written as in compiled parameters, and how to write another
+# value the same way: a UUID is itself on PostgreSQL, text on SQLite.
+_Spell = Callable[[Any], Any]
+_SPELLINGS: dict[type, tuple[tuple[Callable[[Any], Any], _Spell], ...]] = {
+    uuid.UUID: (
+        (lambda probe: probe, lambda value: value),
+        (lambda probe: probe.hex, lambda value: value.hex),
+        (str, str),
+    ),
+}
+
+
+def _spelling(param: Any, probe: Any) -> _Spell | None:
+    """How to write a value where the compiled parameter `param` holds `probe`."""
+    for written, spell in _SPELLINGS.get(type(probe), ((lambda probe: probe, lambda v: v),)):
+        expected = written(probe)
+        if type(param) is type(expected) and param == expected:
+            return spell
+    return None
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    params: tuple[Any, ...]
+    # (parameter position, the name of the value it takes, how that value is written)
+    slots: tuple[tuple[int, str, _Spell], ...]
+
+    def bind(self, values: dict[str, Any]) -> list[Any]:
+        """The parameters for `values` (by the probes' names)."""
+        params = list(self.params)
+        for position, name, spell in self.slots:
+            params[position] = spell(values[name])
+        return params
+
+
+def compile_once(
+    build: Callable[[dict[str, Any]], QuerySet],
+    probes: tuple[dict[str, Any], dict[str, Any]],
+    *,
+    alias: str = "default",
+) -> tuple[Compiled, SQLCompiler] | None:
+    """`build(values)` compiled for both probes, and the compiler of the first (what it
+    selects, its converters); None when the two compilations differ other than in the
+    probes' values, or a probe's value is nowhere in them. Each probe names the same
+    values, each of which no real call can equal (a fresh UUID, a negative marker)."""
+    connection = connections[alias]
+    compiled = []
+    for probe in probes:
+        compiler = build(probe).query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        compiled.append((compiler, sql, tuple(params)))
+    (compiler, sql, params), (_, other_sql, other_params) = compiled
+    if sql != other_sql or len(params) != len(other_params):
+        return None
+    first, second = probes
+    slots = []
+    for position, (one, other) in enumerate(zip(params, other_params, strict=True)):
+        slot = next(
+            (
+                (position, name, spell)
+                for name in first
+                if (spell := _spelling(one, first[name])) and _spelling(other, second[name])
+            ),
+            None,
+        )
+        if slot is not None:
+            slots.append(slot)
+        elif one != other or type(one) is not type(other):
+            return None
+    if {name for _, name, _ in slots} != set(first):
+        return None
+    return Compiled(sql, params, tuple(slots)), compiler
