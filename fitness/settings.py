@@ -146,7 +146,7 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="ff"),
             "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "CLIENT_CLASS": "fitness.redis_cache.SharedRedisClient",
                 # A Redis that hangs (not only one that is down) must answer 503 quickly
                 # instead of holding every request; cache calls never block on purpose.
                 "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=2.0),

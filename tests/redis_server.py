@@ -69,7 +69,7 @@ def point_at(settings, server: RedisServer) -> None:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": server.url,
             "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "CLIENT_CLASS": "fitness.redis_cache.SharedRedisClient",
                 "SOCKET_CONNECT_TIMEOUT": 2.0,
                 "SOCKET_TIMEOUT": 2.0,
             },

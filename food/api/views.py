@@ -11,6 +11,7 @@ from accounts.selectors import user_zone
 from analytics.events import FoodSource
 from fitness.api import render, responses
 from fitness.api.pagination import page_params, page_response
+from fitness.api.query import filters_given
 from fitness.api.schema import DeleteWithBodySchema, error_responses
 from fitness.error_codes import ErrorCode
 from fitness.offline import check_if_match, etag_for
@@ -60,15 +61,18 @@ class FoodLogsView(APIView):
         description="Your logs, newest first (with `include_shared`, also those shared with you).",
     )
     def get(self, request):
-        zone = partial(user_zone, request.user)
-        params = s.FoodLogFilterSerializer(data=request.query_params, context={"zone": zone})
-        params.is_valid(raise_exception=True)
-        filters = dict(params.validated_data)
+        filtered = filters_given(request, s.FoodLogFilterSerializer)
+        if filtered:
+            zone = partial(user_zone, request.user)
+            params = s.FoodLogFilterSerializer(data=request.query_params, context={"zone": zone})
+            params.is_valid(raise_exception=True)
+            filters = dict(params.validated_data)
         number, size = page_params(request)
         offset = (number - 1) * size
         # No filter and not include_shared: all of the caller's logs, the list read most.
-        if not filters["include_shared"] and all(
-            filters.get(name) is None for name in ("from", "to", "meal_type", "tag", "q")
+        if not filtered or (
+            not filters["include_shared"]
+            and all(filters.get(name) is None for name in ("from", "to", "meal_type", "tag", "q"))
         ):
             page = selectors.all_food_logs_page(request.user, offset=offset, size=size)
         else:

@@ -4,7 +4,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from accounts.models import User
-from fitness.api.pagination import PagePagination
+from fitness.api.pagination import PagePagination, _PageParams, page_params
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,3 +43,33 @@ def test_pagination_uses_two_queries_whatever_the_page_size(django_assert_max_nu
     for size in (1, 30):
         with django_assert_max_num_queries(2):
             _page(f"?page_size={size}")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?page=2",
+        "?page_size=100",
+        "?page=3&page_size=7",
+        "?page=1&page=4",
+        "?page_size=101",
+        "?page=0",
+        "?page=-1",
+        "?page=%202",
+        "?page=2.0",
+        "?page=%C2%B2",
+        "?page_size=",
+        "?page=x",
+        "?page=0012",
+    ],
+)
+def test_page_params_read_what_the_serializer_reads(query):
+    request = Request(APIRequestFactory().get(f"/x{query}"))
+    params = _PageParams(data=request.query_params)
+    if params.is_valid():
+        expected = (params.validated_data["page"], params.validated_data.get("page_size") or 20)
+        assert page_params(request) == expected
+    else:
+        with pytest.raises(ValidationError):
+            page_params(request)

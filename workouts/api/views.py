@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from accounts.selectors import user_zone
 from fitness.api import render, responses
 from fitness.api.pagination import PagePagination, page_params, page_response
+from fitness.api.query import filters_given
 from fitness.api.schema import error_responses
 from fitness.error_codes import ErrorCode
 from fitness.offline import check_if_match, etag_for
@@ -68,7 +69,8 @@ class WorkoutListView(APIView):
         "those shared with them or linked to their groups, which carry an `owner` card).",
     )
     def get(self, request):
-        filters = _query(s.WorkoutListQuerySerializer, request)
+        filtered = filters_given(request, s.WorkoutListQuerySerializer)
+        filters = _query(s.WorkoutListQuerySerializer, request) if filtered else {}
         number, size = page_params(request)
         offset = (number - 1) * size
         include_shared = filters.get("include_shared", False)
