@@ -72,6 +72,28 @@ def login(base_url: str, email: str, password: str) -> str:
         return response.json()["access_token"]
 
 
+@dataclass(frozen=True)
+class Account:
+    """The benchmark's user: BENCH_EMAIL and BENCH_PASSWORD's, or a new one per run."""
+
+    base_url: str
+    email: str
+    password: str
+
+    @classmethod
+    def from_environment(cls, base_url: str) -> "Account":
+        email = os.environ.get("BENCH_EMAIL") or f"bench-{secrets.token_hex(6)}@example.com"
+        password = os.environ.get("BENCH_PASSWORD") or secrets.token_urlsafe(18)
+        return cls(base_url.rstrip("/"), email, password)
+
+    def token(self) -> str:
+        """A fresh access token (the account is registered on first use)."""
+        try:
+            return login(self.base_url, self.email, self.password)
+        except httpx.ConnectError:
+            sys.exit(f"No server at {self.base_url}: start one (make run) or pass --base-url.")
+
+
 def run(
     timings: Timings,
     base_url: str,
@@ -170,14 +192,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="alternations with --baseline")
     args = parser.parse_args()
 
-    email = os.environ.get("BENCH_EMAIL") or f"bench-{secrets.token_hex(6)}@example.com"
-    password = os.environ.get("BENCH_PASSWORD") or secrets.token_urlsafe(18)
-    base_url = args.base_url.rstrip("/")
-
-    try:
-        token = login(base_url, email, password)
-    except httpx.ConnectError:
-        sys.exit(f"No server at {base_url}: start one (make run) or pass --base-url.")
+    account = Account.from_environment(args.base_url)
+    base_url = account.base_url
+    token = account.token()
     with httpx.Client(base_url=base_url, timeout=30) as client:
         existing = client.get(
             f"{API}/food/logs",
@@ -198,10 +215,7 @@ def main() -> None:
         args.write_concurrency,
     )
     spare = [item["id"] for r in responses[seeding:] if r.is_success for item in r.json()["items"]]
-    try:
-        token = login(base_url, email, password)
-    except httpx.ConnectError:
-        sys.exit(f"No server at {base_url}: start one (make run) or pass --base-url.")
+    token = account.token()
     with httpx.Client(base_url=base_url, timeout=60) as client:
         for start in range(0, len(spare), BATCH_SIZE):
             client.request(
@@ -224,10 +238,10 @@ def main() -> None:
     if args.baseline:
         compare(base_url, token, args)
     if args.json:
-        print(json.dumps({"base_url": base_url, "user": email, "results": reports}))
+        print(json.dumps({"base_url": base_url, "user": account.email, "results": reports}))
     else:
         print(
-            f"{base_url}  user {email}  "
+            f"{base_url}  user {account.email}  "
             f"concurrency: writes {args.write_concurrency}, reads {args.concurrency}"
         )
         print(f"{'endpoint':40} {'n':>5} {'fail':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")

@@ -19,12 +19,11 @@ Environment: as bench/food_logs.py (BENCH_BASE_URL, BENCH_EMAIL, BENCH_PASSWORD)
 import argparse
 import json
 import os
-import secrets
 import sys
 from functools import partial
 
 import httpx
-from food_logs import API, BATCH_SIZE, Timings, batch_job, login, run
+from food_logs import API, BATCH_SIZE, Account, Timings, batch_job, run
 from side_by_side import ROOT
 
 # bench/workouts.py by its package path: as a top-level `workouts` it would shadow the
@@ -76,15 +75,11 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
-    email = os.environ.get("BENCH_EMAIL") or f"bench-{secrets.token_hex(6)}@example.com"
-    password = os.environ.get("BENCH_PASSWORD") or secrets.token_urlsafe(18)
-    base_url = args.base_url.rstrip("/")
-    try:
-        token = login(base_url, email, password)
-    except httpx.ConnectError:
-        sys.exit(f"No server at {base_url}: start one (make run) or pass --base-url.")
+    account = Account.from_environment(args.base_url)
+    base_url = account.base_url
+    token = account.token()
     seed(base_url, token, args.logs, args.workouts)
-    token = login(base_url, email, password)
+    token = account.token()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base_url, timeout=60, headers=headers) as client:
         first = client.get(PATH, params={"last_pulled_at": "null"})

@@ -16,12 +16,11 @@ Environment: as bench/food_logs.py (BENCH_BASE_URL, BENCH_EMAIL, BENCH_PASSWORD)
 import argparse
 import json
 import os
-import secrets
 import sys
 from functools import partial
 
 import httpx
-from food_logs import API, Timings, login, run
+from food_logs import API, Account, Timings, run
 
 PATH = f"{API}/workouts"
 PARAMS = {"page_size": 50}
@@ -64,20 +63,16 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
-    email = os.environ.get("BENCH_EMAIL") or f"bench-{secrets.token_hex(6)}@example.com"
-    password = os.environ.get("BENCH_PASSWORD") or secrets.token_urlsafe(18)
-    base_url = args.base_url.rstrip("/")
-    try:
-        token = login(base_url, email, password)
-    except httpx.ConnectError:
-        sys.exit(f"No server at {base_url}: start one (make run) or pass --base-url.")
+    account = Account.from_environment(args.base_url)
+    base_url = account.base_url
+    token = account.token()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base_url, timeout=30, headers=headers) as client:
         existing = client.get(PATH, params={"page_size": 1}).json()["total"]
     seeding = Timings("POST /workouts (3 exercises x 3 sets)")
     jobs = [partial(post, n) for n in range(max(0, args.workouts - existing))]
     run(seeding, base_url, token, jobs, 2)
-    token = login(base_url, email, password)
+    token = account.token()
 
     def load(url: str) -> Timings:
         timings = Timings(f"GET /workouts?page_size=50 ({url})")
