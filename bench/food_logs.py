@@ -169,15 +169,27 @@ def compare(base_url: str, token: str, args: argparse.Namespace) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(doc: str, *, requests: int, timed: str) -> argparse.ArgumentParser:
+    """The options of every list and sync benchmark (`timed`: what `--requests` counts);
+    each adds its own."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument(
         "--base-url", default=os.environ.get("BENCH_BASE_URL", "http://127.0.0.1:8000")
     )
+    parser.add_argument("--requests", type=int, default=requests, help=f"{timed} to time")
+    parser.add_argument("--concurrency", type=int, default=4, help="parallel requests")
+    parser.add_argument(
+        "--baseline", action="store_true", help="compare with the raw handler, side by side"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="alternations with --baseline")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def main() -> None:
+    parser = arguments(__doc__, requests=500, timed="list requests")
     parser.add_argument("--logs", type=int, default=10_000, help="logs to seed the user with")
-    parser.add_argument("--requests", type=int, default=500, help="list requests to time")
     parser.add_argument("--batches", type=int, default=20, help="least batch creates to time")
-    parser.add_argument("--concurrency", type=int, default=4, help="parallel list requests")
     parser.add_argument(
         "--write-concurrency",
         type=int,
@@ -185,11 +197,6 @@ def main() -> None:
         help="parallel batch creates (more than 1 needs PostgreSQL: SQLite refuses "
         "concurrent writers unless it runs with transaction_mode=IMMEDIATE)",
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument(
-        "--baseline", action="store_true", help="compare with the raw handler, side by side"
-    )
-    parser.add_argument("--rounds", type=int, default=5, help="alternations with --baseline")
     args = parser.parse_args()
 
     account = Account.from_environment(args.base_url)

@@ -16,14 +16,12 @@ Environment: as bench/food_logs.py (BENCH_BASE_URL, BENCH_EMAIL, BENCH_PASSWORD)
 `--baseline`, the server's own (DATABASE_URL, REDIS_URL, SECRET_KEY or DEBUG=true).
 """
 
-import argparse
 import json
-import os
 import sys
 from functools import partial
 
 import httpx
-from food_logs import API, BATCH_SIZE, Account, Timings, batch_job, run
+from food_logs import API, BATCH_SIZE, Account, Timings, arguments, batch_job, run
 from side_by_side import ROOT
 
 # bench/workouts.py by its package path: as a top-level `workouts` it would shadow the
@@ -61,18 +59,10 @@ def change_a_few(client: httpx.Client) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--base-url", default=os.environ.get("BENCH_BASE_URL", "http://127.0.0.1:8000")
-    )
+    parser = arguments(__doc__, requests=200, timed="incremental pulls")
     parser.add_argument("--logs", type=int, default=2_000, help="food logs to seed the user with")
     parser.add_argument("--workouts", type=int, default=100, help="workouts to seed")
-    parser.add_argument("--requests", type=int, default=200, help="incremental pulls to time")
     parser.add_argument("--first-requests", type=int, default=20, help="first pulls to time")
-    parser.add_argument("--concurrency", type=int, default=4, help="parallel pulls")
-    parser.add_argument("--baseline", action="store_true", help="compare with the raw handler")
-    parser.add_argument("--rounds", type=int, default=5, help="alternations with --baseline")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
     account = Account.from_environment(args.base_url)

@@ -13,14 +13,12 @@ Environment: as bench/food_logs.py (BENCH_BASE_URL, BENCH_EMAIL, BENCH_PASSWORD)
 `--baseline`, the server's own (DATABASE_URL, REDIS_URL, SECRET_KEY or DEBUG=true).
 """
 
-import argparse
 import json
-import os
 import sys
 from functools import partial
 
 import httpx
-from food_logs import API, Account, Timings, run
+from food_logs import API, Account, Timings, arguments, run
 
 PATH = f"{API}/workouts"
 PARAMS = {"page_size": 50}
@@ -51,16 +49,8 @@ def post(n: int, client: httpx.Client) -> httpx.Response:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--base-url", default=os.environ.get("BENCH_BASE_URL", "http://127.0.0.1:8000")
-    )
+    parser = arguments(__doc__, requests=200, timed="list requests")
     parser.add_argument("--workouts", type=int, default=500, help="workouts to seed the user with")
-    parser.add_argument("--requests", type=int, default=200, help="list requests to time")
-    parser.add_argument("--concurrency", type=int, default=4, help="parallel list requests")
-    parser.add_argument("--baseline", action="store_true", help="compare with the raw handler")
-    parser.add_argument("--rounds", type=int, default=5, help="alternations with --baseline")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
     account = Account.from_environment(args.base_url)
