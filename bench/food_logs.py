@@ -144,6 +144,25 @@ def batch_job(count: int) -> Callable[[httpx.Client], httpx.Response]:
     return lambda client: client.post(f"{API}/food/logs/batch", json={"items": items})
 
 
+def print_reports(reports: list[dict]) -> None:
+    print(f"{'endpoint':44} {'n':>5} {'fail':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for r in reports:
+        print(
+            f"{r['name'][:44]:44} {r['requests']:>5} {r['failures']:>5} "
+            f"{r['requests_per_second']:>8} {r['p50_ms']:>8} {r['p99_ms']:>8}"
+        )
+
+
+def print_side_by_side(label: str, rounds: int, requests: int, result: dict) -> None:
+    """One line for `side_by_side.alternate`'s `result`."""
+    print(
+        f"{label} side by side, {rounds} rounds of {requests}: "
+        f"server {result['server_rps']} req/s, raw baseline {result['baseline_rps']} req/s, "
+        f"ratio {result['ratio']} (runs: server {result['server_runs']}, "
+        f"baseline {result['baseline_runs']})"
+    )
+
+
 def compare(base_url: str, token: str, args: argparse.Namespace) -> None:
     from side_by_side import Baseline, alternate, same_bytes, vacuum_analyze
 
@@ -161,12 +180,7 @@ def compare(base_url: str, token: str, args: argparse.Namespace) -> None:
     with Baseline() as baseline:
         same_bytes(base_url, baseline.url, path, params, token)
         result = alternate(load, base_url, baseline.url, args.rounds)
-    print(
-        f"GET /food/logs?page_size=50 side by side, {args.rounds} rounds of {args.requests}: "
-        f"server {result['server_rps']} req/s, raw baseline {result['baseline_rps']} req/s, "
-        f"ratio {result['ratio']} (runs: server {result['server_runs']}, "
-        f"baseline {result['baseline_runs']})"
-    )
+    print_side_by_side("GET /food/logs?page_size=50", args.rounds, args.requests, result)
 
 
 def arguments(doc: str, *, requests: int, timed: str) -> argparse.ArgumentParser:
@@ -251,12 +265,7 @@ def main() -> None:
             f"{base_url}  user {account.email}  "
             f"concurrency: writes {args.write_concurrency}, reads {args.concurrency}"
         )
-        print(f"{'endpoint':40} {'n':>5} {'fail':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-        for r in reports:
-            print(
-                f"{r['name']:40} {r['requests']:>5} {r['failures']:>5} "
-                f"{r['requests_per_second']:>8} {r['p50_ms']:>8} {r['p99_ms']:>8}"
-            )
+        print_reports(reports)
     if any(r["failures"] for r in reports):
         sys.exit(1)
 

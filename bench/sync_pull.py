@@ -21,7 +21,17 @@ import sys
 from functools import partial
 
 import httpx
-from food_logs import API, BATCH_SIZE, Account, Timings, arguments, batch_job, run
+from food_logs import (
+    API,
+    BATCH_SIZE,
+    Account,
+    Timings,
+    arguments,
+    batch_job,
+    print_reports,
+    print_side_by_side,
+    run,
+)
 from side_by_side import ROOT
 
 # bench/workouts.py by its package path: as a top-level `workouts` it would shadow the
@@ -127,19 +137,9 @@ def main() -> None:
     if args.json:
         print(json.dumps({"base_url": base_url, "results": reports, "side_by_side": results}))
         return
-    print(f"{'endpoint':44} {'n':>5} {'fail':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-    for r in reports:
-        print(
-            f"{r['name'][:44]:44} {r['requests']:>5} {r['failures']:>5} "
-            f"{r['requests_per_second']:>8} {r['p50_ms']:>8} {r['p99_ms']:>8}"
-        )
+    print_reports(reports)
     for kind, result in results.items():
-        print(
-            f"GET /sync, {kind} pull, side by side, {args.rounds} rounds of {pulls[kind][1]}: "
-            f"server {result['server_rps']} req/s, raw baseline {result['baseline_rps']} req/s, "
-            f"ratio {result['ratio']} (runs: server {result['server_runs']}, "
-            f"baseline {result['baseline_runs']})"
-        )
+        print_side_by_side(f"GET /sync, {kind} pull,", args.rounds, pulls[kind][1], result)
 
 
 if __name__ == "__main__":

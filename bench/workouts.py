@@ -18,7 +18,7 @@ import sys
 from functools import partial
 
 import httpx
-from food_logs import API, Account, Timings, arguments, run
+from food_logs import API, Account, Timings, arguments, print_reports, print_side_by_side, run
 
 PATH = f"{API}/workouts"
 PARAMS = {"page_size": 50}
@@ -96,19 +96,9 @@ def main() -> None:
     if args.json:
         print(json.dumps({"base_url": base_url, "results": reports, "side_by_side": result}))
         return
-    print(f"{'endpoint':44} {'n':>5} {'fail':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
-    for r in reports:
-        print(
-            f"{r['name'][:44]:44} {r['requests']:>5} {r['failures']:>5} "
-            f"{r['requests_per_second']:>8} {r['p50_ms']:>8} {r['p99_ms']:>8}"
-        )
+    print_reports(reports)
     if result:
-        print(
-            f"GET /workouts?page_size=50 side by side, {args.rounds} rounds of {args.requests}: "
-            f"server {result['server_rps']} req/s, raw baseline {result['baseline_rps']} req/s, "
-            f"ratio {result['ratio']} (runs: server {result['server_runs']}, "
-            f"baseline {result['baseline_runs']})"
-        )
+        print_side_by_side("GET /workouts?page_size=50", args.rounds, args.requests, result)
 
 
 if __name__ == "__main__":

@@ -193,20 +193,18 @@ class _CompiledRows:
     def of(
         cls,
         build: Callable[[dict[str, Any]], QuerySet],
-        names: tuple[str, ...],
+        probe: dict[str, Callable[[], Any]],
         *,
         using: str,
         tail: str = "",
     ) -> "_CompiledRows":
-        """`build(values)`, which must take `values[name]` for each of `names` (the
-        probes are fresh UUIDs, or lists of one) into its parameters."""
-        probes = tuple(
-            {name: [uuid4()] if name == "ids" else uuid4() for name in names} for _ in range(2)
-        )
+        """`build(values)`, which must take `values[name]` for each name of `probe` into
+        its parameters; `probe[name]()` makes a made-up value no call can equal."""
+        probes = tuple({name: make() for name, make in probe.items()} for _ in range(2))
         compiled = statements.compile_once(build, probes, alias=using)
         if compiled is None:
             raise ImproperlyConfigured(
-                f"The statement takes no {' or '.join(names)}, or not only there."
+                f"The statement takes no {' or '.join(probe)}, or not only there."
             )
         statement, compiler = compiled
         query = compiler.query
@@ -264,16 +262,16 @@ class OwnerPages:
     @cached_property
     def _statement(self) -> tuple[_CompiledRows, set[str]] | None:
         user = get_user_model()
-        probe = self._queryset(user(pk=uuid4()))
-        if connections[probe.db].vendor != "postgresql":
+        sample = self._queryset(user(pk=uuid4()))
+        if connections[sample.db].vendor != "postgresql":
             return None
-        if probe.query.is_sliced:
+        if sample.query.is_sliced:
             raise ImproperlyConfigured("OwnerPages slices the rows itself.")
         # The count's sub-query names the owner too: the rows themselves must.
         _CompiledRows.of(
             lambda values: self._queryset(user(pk=values["owner"])).values("pk"),
-            ("owner",),
-            using=probe.db,
+            {"owner": uuid4},
+            using=sample.db,
         )
 
         def build(values: dict[str, Any]) -> QuerySet:
@@ -286,8 +284,10 @@ class OwnerPages:
             )
             return query
 
-        compiled = _CompiledRows.of(build, ("owner",), using=probe.db, tail=" LIMIT %s OFFSET %s")
-        return compiled, _time_fields(probe, self._fields)
+        compiled = _CompiledRows.of(
+            build, {"owner": uuid4}, using=sample.db, tail=" LIMIT %s OFFSET %s"
+        )
+        return compiled, _time_fields(sample, self._fields)
 
     def page(self, owner: Any, *, offset: int, size: int) -> RowPage:
         if self._statement is None:
@@ -334,7 +334,7 @@ class ChildRows:
             ids = RawSQL("SELECT unnest(%s)", (values["ids"],))
             return self._rows().filter(**{f"{self._parent}__in": ids})
 
-        return _CompiledRows.of(build, ("ids",), using=rows.db)
+        return _CompiledRows.of(build, {"ids": lambda: [uuid4()]}, using=rows.db)
 
     def of(self, ids: list[Any]) -> dict[Any, list[dict[str, Any]]]:
         if self._statement is None:

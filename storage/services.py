@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile, File
@@ -123,32 +124,14 @@ def accept_image(
     )
 
 
-def store_image(
-    *,
-    owner: User,
-    encoded: images.EncodedImage,
-    original_filename: str = "",
-    tags: Sequence[str] = (),
-    purpose: str = Purpose.OTHER,
-    access_level: str = AccessLevel.PRIVATE,
-    expiry: datetime | None = None,
-    file_id: uuid.UUID | None = None,
-) -> StoredFile:
+def store_image(*, owner: User, encoded: images.EncodedImage, **details: Any) -> StoredFile:
     """Stores an image that `accept_image` has already checked and encoded (an upload,
     or e.g. the downscaled copy of a photo that AI recognition made), within the quota.
-    `original_filename` is the client's, sanitised here."""
+    `details`: those `storing_image` takes (`original_filename` is the client's,
+    sanitised there)."""
     # Checked before the blob is written too, so a full account costs no blob transfer.
     _check_quota(owner, encoded.size)
-    with storing_image(
-        owner=owner,
-        encoded=encoded,
-        original_filename=original_filename,
-        tags=tags,
-        purpose=purpose,
-        access_level=access_level,
-        expiry=expiry,
-        file_id=file_id,
-    ) as stored:
+    with storing_image(owner=owner, encoded=encoded, **details) as stored:
         return stored
 
 
