@@ -78,10 +78,13 @@ def test_a_photo_recognition_is_one_trace_from_request_to_gemini(user, gemini, r
             )
             assert response.status_code == 200, worker.log()
             assert response.json()["status"] == "succeeded"
+            # Each span is exported when it ends, so the task's run (which ends after both
+            # Gemini calls) can reach the receiver a batch after them: wait for all of it.
             spans = receiver.wait_for(
                 lambda spans: (
                     sum(_calls_gemini(s) for s in spans) >= 2
                     and any(s.kind == "SPAN_KIND_SERVER" for s in spans)
+                    and any(s.kind == "SPAN_KIND_CONSUMER" and TASK in s.name for s in spans)
                 ),
                 timeout=30,
             )
