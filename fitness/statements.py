@@ -38,6 +38,11 @@ def _spelling(param: Any, probe: Any) -> _Spell | None:
         expected = written(probe)
         if type(param) is type(expected) and param == expected:
             return spell
+    # The backend's wrapper of the probe's own type: Django hands psycopg a bigint as
+    # `Int8(n)`, a subclass of int, and the call's value must go in wrapped the same way.
+    wrapper = type(param)
+    if wrapper is not type(probe) and isinstance(param, type(probe)) and param == probe:
+        return wrapper
     return None
 
 
