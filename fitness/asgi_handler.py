@@ -10,6 +10,13 @@ handler builds the chain as WSGI does and runs the whole of it, view included, i
 `sync_to_async` call. Reading the request body, sending the response and WebSockets stay as
 Django and Channels do them.
 
+Around the view, Django's `handle` makes two more hops: one for the `request_started`
+signal and one to close the response (`request_finished`), and it runs the view in a task
+beside another that listens for the client leaving. Here the signal, the view and, for a
+response already in memory, its closing are one hop; and only a streamed response, whose
+rendering a departed client should stop, is sent with Django's listener beside it. (A
+synchronous view runs to its end anyway: the listener cannot stop a thread.)
+
 Django gives each request a thread of its own (a `ThreadSensitiveContext`), which asgiref
 starts for the request and then joins from yet another thread: two thread starts per
 request. asgiref's `ThreadSensitiveContext(executor=...)` runs the context on an executor
@@ -17,12 +24,17 @@ the caller owns, so each request here takes an idle one-thread executor left by 
 requests before it, and gives it back when it is done with it.
 """
 
+import asyncio
 from concurrent.futures import Future, ThreadPoolExecutor
+from tempfile import SpooledTemporaryFile
 from typing import Any
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core.handlers.asgi import ASGIHandler
-from django.http import HttpRequest, HttpResponseBase
+from django.core import signals
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.http import FileResponse, HttpResponseBase
+from django.urls import set_script_prefix
 
 # Threads kept beyond what the current concurrency needs are ended (a burst leaves no
 # crowd of idle threads behind).
@@ -67,7 +79,58 @@ class OneHopASGIHandler(ASGIHandler):
             if thread.idle and len(self._idle) < MAX_IDLE_THREADS:
                 self._idle.append(thread)
             else:
+                if not thread.idle:
+                    # Cancelled in its view (the server stopping): the view's response is
+                    # never closed, so its thread ends the request once the view returns,
+                    # as Django's handler has it (its database connection closed).
+                    thread.submit(signals.request_finished.send, sender=self.__class__)
                 thread.shutdown(wait=False)
 
-    async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        return await sync_to_async(self.get_response, thread_sensitive=True)(request)
+    async def handle(self, scope, receive, send) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        try:
+            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            if response.streaming:
+                await self._stream(response, receive, send)
+            else:
+                await self.send_response(response, send)
+        finally:
+            body_file.close()
+
+    def _respond(self, scope, body_file: SpooledTemporaryFile) -> HttpResponseBase:
+        """The request's response, on the request's thread; closed if it is in memory."""
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is not None:
+            response = self.get_response(request)
+            response._handler_class = self.__class__
+            if isinstance(response, FileResponse):
+                # The server chunks the body itself (as Django's handler does).
+                response.block_size = self.chunk_size
+        if not response.streaming:
+            # Its bytes are in memory already: sent after the close, they are the same.
+            response.close()
+        return response
+
+    async def _stream(self, response: HttpResponseBase, receive, send) -> None:
+        """Send a streamed response until it ends or the client leaves, then close it."""
+        sending = asyncio.create_task(self.send_response(response, send))
+        listening = asyncio.create_task(self.listen_for_disconnect(receive))
+        try:
+            await asyncio.wait((sending, listening), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sending, listening):
+                task.cancel()
+            outcomes = await asyncio.gather(sending, listening, return_exceptions=True)
+            await sync_to_async(response.close)()
+        for outcome in outcomes:
+            # A client that left, and the task cancelled because of it, are the ends
+            # Django's handler ignores too; anything else is an error.
+            if isinstance(outcome, BaseException) and not isinstance(
+                outcome, RequestAborted | asyncio.CancelledError
+            ):
+                raise outcome

@@ -1,7 +1,7 @@
 """What DRF's fields make of plain values, for the lists rendered without serializers
 (fitness.rows): the same strings and numbers, so the bytes match the serializers'."""
 
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from uuid import UUID
 
@@ -9,15 +9,23 @@ from django.utils import timezone
 
 
 def zone() -> tzinfo:
-    """The zone DRF renders times in; look it up once per response, not per field."""
-    return timezone.get_current_timezone()
+    """The zone DRF renders times in; look it up once per response, not per field.
+
+    UTC (the project's zone) comes back as `datetime.UTC`, the zone the rows' times are
+    in already: converting them to `ZoneInfo("UTC")`, the same offset, cost more than
+    writing them out.
+    """
+    current = timezone.get_current_timezone()
+    return UTC if getattr(current, "key", None) == "UTC" else current
 
 
 def iso_datetime(value: datetime | None, zone: tzinfo) -> str | None:
     """`serializers.DateTimeField().to_representation`: ISO 8601, `Z` for UTC."""
     if value is None:
         return None
-    text = value.astimezone(zone).isoformat()
+    if value.tzinfo is not zone:
+        value = value.astimezone(zone)
+    text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 

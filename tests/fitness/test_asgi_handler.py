@@ -1,13 +1,17 @@
 """`fitness.asgi_handler.OneHopASGIHandler` runs each request on a thread kept from the
 requests before it: one at a time they share a thread, at once each has its own, and a
-thread still busy when its request ended (cancelled) is never handed to the next."""
+thread still busy when its request ended (cancelled) is never handed to the next. The
+request's signals, view and closing are one hop to that thread; a streamed response is
+sent until the client leaves."""
 
 import asyncio
 import threading
 
 import pytest
+from django.core import signals
+from django.http import StreamingHttpResponse
 
-from fitness.asgi_handler import OneHopASGIHandler
+from fitness.asgi_handler import OneHopASGIHandler, _RequestThread
 from tests.storage.test_asgi import Recorder, http_scope
 
 
@@ -93,3 +97,65 @@ async def test_a_thread_still_busy_when_its_request_ended_is_not_handed_on(handl
 
     assert answered.status == 200
     assert threads.seen[0] is not threads.seen[1]
+
+
+async def test_the_signals_the_view_and_the_close_are_one_hop(handler, monkeypatch):
+    threads = Threads(handler)
+    ends: list[tuple[str, threading.Thread]] = []
+    hops = []
+    submit = _RequestThread.submit
+
+    def counted(self, fn, /, *args, **kwargs):
+        hops.append(fn)
+        return submit(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(_RequestThread, "submit", counted)
+
+    def started(**kwargs):
+        ends.append(("started", threading.current_thread()))
+
+    def finished(**kwargs):
+        ends.append(("finished", threading.current_thread()))
+
+    signals.request_started.connect(started)
+    signals.request_finished.connect(finished)
+    try:
+        io = await _get(handler)
+    finally:
+        signals.request_started.disconnect(started)
+        signals.request_finished.disconnect(finished)
+
+    assert io.status == 200
+    [view] = threads.seen
+    assert ends == [("started", view), ("finished", view)]
+    assert len(hops) == 1
+
+
+async def test_a_streamed_response_stops_when_the_client_leaves(handler):
+    produced = 0
+    closed = threading.Event()
+
+    async def endless():
+        nonlocal produced
+        while True:
+            produced += 1
+            yield b"x"
+            await asyncio.sleep(0.01)
+
+    def get_response(request):
+        response = StreamingHttpResponse(endless())
+        response._resource_closers.append(closed.set)
+        return response
+
+    handler.get_response = get_response
+    io = Recorder([{"type": "http.request", "body": b""}])
+    # After the request, Recorder answers http.disconnect: the client has left.
+    scope = {**http_scope("/healthz"), "method": "GET"}
+
+    await asyncio.wait_for(handler(scope, io.receive, io.send), timeout=10)
+
+    assert io.status == 200
+    assert closed.is_set()
+    stopped_at = produced
+    await asyncio.sleep(0.1)
+    assert produced == stopped_at
