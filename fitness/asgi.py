@@ -35,6 +35,11 @@ import fitness.urls  # noqa: E402, F401
 # stops walking it at every older-generation collection: that walk was about a fifth of
 # the CPU of a workout-list request (bench/profile_request.py).
 gc.freeze()
+# A list page allocates tens of thousands of short-lived containers (rows, rendered
+# dicts), and at the default threshold (700) the collector ran every few dozen rows: about
+# 3% of a list request's instructions (bench/profile_request.py under callgrind). Almost
+# all of it is freed by reference counting anyway; the collector is for cycles.
+gc.set_threshold(50_000, 20, 20)
 
 application = ProtocolTypeRouter(
     {
