@@ -31,6 +31,7 @@ from django.db.models import (
     Count,
     DateTimeField,
     Func,
+    IntegerField,
     Model,
     QuerySet,
     Subquery,
@@ -134,10 +135,12 @@ def _page_of(
     counted: Callable[[], int],
 ) -> RowPage:
     """The page from the rows of `_page_query` (up to one past the page)."""
+    keys = [(name, f"_us_{name}") for name in times]
     for row in rows:
-        for name in times:
-            micros = row.pop(f"_us_{name}")
-            row[name] = None if micros is None else _EPOCH + timedelta(microseconds=micros)
+        for name, key in keys:
+            micros = row.pop(key)
+            # Positional: a quarter cheaper than `microseconds=`, 150 times a page.
+            row[name] = None if micros is None else _EPOCH + timedelta(0, 0, micros)
     totals = [row.pop("_total") for row in rows]
     if totals:
         return RowPage(rows[:size], totals[0], len(rows) > size)
@@ -215,8 +218,9 @@ class _CompiledRows:
             sql=f"{statement.sql}{tail}",
             names=(*query.extra_select, *query.values_select, *query.annotation_select),
             converters=tuple(
-                (column, converters, expression)
+                (column, needed, expression)
                 for column, (converters, expression) in compiler.get_converters(selected).items()
+                if (needed := _needed(converters, expression))
             ),
         )
 
@@ -232,6 +236,14 @@ class _CompiledRows:
                     for converter in converters:
                         row[column] = converter(row[column], expression, connection)
         return [dict(zip(self.names, row, strict=True)) for row in fetched]
+
+
+def _needed(converters: list, expression: Any) -> list:
+    """`converters` but an integer expression's own, which is `int(value)`: psycopg's
+    values of integer columns are ints already (four calls a row, for nothing)."""
+    if isinstance(getattr(expression, "output_field", None), IntegerField):
+        return [converter for converter in converters if converter is not expression.convert_value]
+    return converters
 
 
 class OwnerPages:
