@@ -4,7 +4,6 @@ from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -34,15 +33,14 @@ def _mass(kg: Decimal | None, unit: str) -> dict | None:
     """Renders a stored kg value back in the unit it was entered in."""
     if kg is None:
         return None
-    return dict(_mass_in(kg, unit))
+    # Keyed by the text: hashing a Decimal computes a modular power, which cost more than
+    # the division it saved (a page renders about 600 masses, mostly the same few).
+    return {"value": _mass_value(str(kg), unit), "unit": unit}
 
 
 @lru_cache(maxsize=4096)
-def _mass_in(kg: Decimal, unit: str) -> tuple[tuple[str, Any], ...]:
-    # A page of 50 workouts renders about 600 masses, mostly the same few weights: the
-    # Decimal division and rounding were a tenth of the workout list's CPU. Kept as
-    # items, so that no caller can change what the next one gets.
-    return tuple(in_unit(kg, unit, "mass").items())
+def _mass_value(kg: str, unit: str) -> float:
+    return in_unit(Decimal(kg), unit, "mass")["value"]
 
 
 def _weight(**kwargs) -> MeasurementField:
