@@ -1,27 +1,36 @@
-"""A table's first chunk of a pull, and which tombstoned ids the user still reads, from SQL
-the ORM compiles once per process.
+"""The rows a pull renders, as named tuples, mostly from SQL the ORM compiles once per
+process.
 
 Building a table's queryset and compiling it cost most of a small incremental pull's CPU
 (the workouts' visibility rule alone is compiled into four tables), and only the user and
 the cut-off change between pulls. So each table's first-chunk queryset is compiled for
 two made-up users and cut-offs (`fitness.statements`); where the two compilations differ
-is where the user and the cut-off go. A statement that differs anywhere else, or a table
-whose rows depend on the clock (`Table.reads_clock`), is built and compiled for every
-pull, as before.
+is where the user and the cut-off go. A statement that differs anywhere else is built and
+compiled for every pull, as before.
+
+Rows are read as the table's `fields` (sync.tables), never as model instances, whose
+construction cost more than the database's answer. On PostgreSQL each of the table's
+`lists` is an array in the same statement; the embedded SQLite default has none, so there
+each list is one more query per chunk, as a prefetch would be.
 """
 
 import uuid
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.db import connections
-from django.db.models import Field, Model, QuerySet, prefetch_related_objects
+from django.db.models import Field, Model, OuterRef, QuerySet
+from django.db.models.utils import create_namedtuple_class
 
 from accounts.models import User
 from fitness import statements
-from sync.tables import Table
+from sync.models import SyncHorizon, SyncTombstone
+from sync.tables import Row, Table
 
 # Made-up users and cut-offs: no real pk or marker equals them (markers are positive).
 _PROBES = (
@@ -30,11 +39,45 @@ _PROBES = (
 )
 
 
+def _arrays(alias: str) -> bool:
+    return connections[alias].vendor == "postgresql"
+
+
+def shaped(table: Table, rows: QuerySet) -> QuerySet:
+    """`rows` (the table's) as the named tuples `render` reads: its fields, and on
+    PostgreSQL its lists, each an array in the children's order."""
+    if not _arrays(rows.db):
+        return rows.values_list(*table.fields, named=True)
+    arrays = {
+        name: ArraySubquery(children.filter(**{key: OuterRef("pk")}).values(column))
+        for name, (children, key, column) in table.lists.items()
+    }
+    return rows.annotate(**arrays).values_list(*table.fields, *arrays, named=True)
+
+
+def with_lists(table: Table, rows: list[Row], alias: str = "default") -> list[Row]:
+    """A chunk of `shaped` rows with the table's lists, which SQLite reads one query
+    each (PostgreSQL's rows have them already)."""
+    if not table.lists or not rows or _arrays(alias):
+        return rows
+    ids = [row.pk for row in rows]
+    found = {}
+    for name, (children, key, column) in table.lists.items():
+        found[name] = defaultdict(list)
+        for parent, value in children.filter(**{f"{key}__in": ids}).values_list(key, column):
+            found[name][parent].append(value)
+    listed = create_namedtuple_class(*rows[0]._fields, *found)
+    return [listed(*row, *(found[name][row.pk] for name in found)) for row in rows]
+
+
 @dataclass(frozen=True)
 class _Compiled:
+    alias: str
     model: type[Model]
     statement: statements.Compiled
-    related: tuple[str, ...]
+    row: type
+    # (column, its converters, the expression they are given), as the QuerySet applies them
+    converters: tuple[tuple[int, list, Any], ...]
 
     @property
     def sql(self) -> str:
@@ -43,61 +86,85 @@ class _Compiled:
     def bind(self, user: User, since: int | None) -> list:
         return self.statement.bind({"user": user.pk, "since": since})
 
-    def rows(self, user: User, since: int | None) -> list[Model]:
-        rows = list(self.model._base_manager.raw(self.sql, self.bind(user, since)))
-        if self.related:
-            prefetch_related_objects(rows, *self.related)
-        return rows
+    def rows(self, user: User, since: int | None) -> list[Row]:
+        connection = connections[self.alias]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, self.bind(user, since))
+            fetched = cursor.fetchall()
+        if self.converters:
+            fetched = [list(row) for row in fetched]
+            for row in fetched:
+                for column, converters, expression in self.converters:
+                    for converter in converters:
+                        row[column] = converter(row[column], expression, connection)
+        return [self.row(*row) for row in fetched]
 
 
 def _compile(
     build: Callable[[User, int | None], QuerySet], alias: str, incremental: bool
 ) -> _Compiled | None:
-    related: list[tuple[str, ...]] = []
-
     def query_of(values: dict[str, Any]) -> QuerySet:
-        queryset = build(User(pk=values["user"]), values["since"] if incremental else None)
-        # A raw query maps columns to fields by name, so a joined table's columns would
-        # land on the row: what the queryset joins is read by one query per chunk instead.
-        related.append(tuple(queryset.query.select_related or ()))
-        unjoined = queryset.all()
-        unjoined.query.select_related = False
-        return unjoined
+        return build(User(pk=values["user"]), values["since"] if incremental else None)
 
     probes = _PROBES if incremental else tuple({"user": probe["user"]} for probe in _PROBES)
     compiled = statements.compile_once(query_of, probes, alias=alias)
     if compiled is None:
         return None
     statement, compiler = compiled
-    return _Compiled(compiler.query.model, statement, related[0])
+    query = compiler.query
+    selected = [column for column, _, _ in compiler.select[: compiler.col_count]]
+    names = (*query.extra_select, *query.values_select, *query.annotation_select)
+    return _Compiled(
+        alias,
+        query.model,
+        statement,
+        create_namedtuple_class(*names),
+        tuple(
+            (column, converters, expression)
+            for column, (converters, expression) in compiler.get_converters(selected).items()
+        ),
+    )
 
 
 _compiled: dict[tuple, _Compiled | None] = {}
 
 
-def _statement(
-    key: tuple, table: Table, build: Callable, alias: str, incremental: bool
-) -> _Compiled | None:
-    key = (*key, table.name, connections[alias].vendor, alias, incremental)
+def _statement(key: tuple, build: Callable, alias: str, incremental: bool) -> _Compiled | None:
+    key = (*key, connections[alias].vendor, alias, incremental)
     if key not in _compiled:
-        reusable = not table.reads_clock
-        _compiled[key] = _compile(build, alias, incremental) if reusable else None
+        _compiled[key] = _compile(build, alias, incremental)
     return _compiled[key]
 
 
 def first_rows(
     table: Table, user: User, since: int | None, limit: int, alias: str = "default"
-) -> list[Model]:
-    """The first `limit` rows of `table.rows(user, since)` in key order, as the table's
-    compiled statement reads them (or through the ORM when it cannot be reused)."""
+) -> list[Row]:
+    """The first `limit` rows of `table.rows(user, since)` in key order, `shaped` and
+    with their lists, as the table's compiled statement reads them (or through the ORM
+    when it cannot be reused)."""
 
     def build(user: User, since: int | None) -> QuerySet:
-        return table.rows(user, since).order_by("pk")[:limit]
+        return shaped(table, table.rows(user, since).using(alias)).order_by("pk")[:limit]
 
-    compiled = _statement(("rows", limit), table, build, alias, bool(since))
-    if compiled is None:
-        return list(build(user, since))
-    return compiled.rows(user, since)
+    compiled = _statement(("rows", limit, table.name), build, alias, bool(since))
+    rows = list(build(user, since)) if compiled is None else compiled.rows(user, since)
+    return with_lists(table, rows, alias)
+
+
+def rows_after(
+    table: Table, user: User, since: int | None, after: Any, size: int
+) -> Iterator[list[Row]]:
+    """The rows past key `after`, in chunks of `size`, through a server-side cursor
+    (what a first pull of a big account needs: it streams without holding them)."""
+    rows = shaped(table, table.rows(user, since).filter(pk__gt=after)).order_by("pk")
+    chunk: list[Row] = []
+    for row in rows.iterator(chunk_size=size):
+        chunk.append(row)
+        if len(chunk) == size:
+            yield with_lists(table, chunk, rows.db)
+            chunk = []
+    if chunk:
+        yield with_lists(table, chunk, rows.db)
 
 
 def readable_ids(table: Table, user: User, ids: list[str], alias: str = "default") -> set[str]:
@@ -110,7 +177,7 @@ def readable_ids(table: Table, user: User, ids: list[str], alias: str = "default
     connection = connections[alias]
     compiled = None
     if connection.vendor == "postgresql":
-        compiled = _statement(("readable",), table, build, alias, False)
+        compiled = _statement(("readable", table.name), build, alias, False)
     visible = build(user, None) if compiled is None else None
     key = (compiled.model if visible is None else visible.model)._meta.pk
     # A tombstone may name an id the table's key cannot hold (a set log the app created
@@ -125,6 +192,33 @@ def readable_ids(table: Table, user: User, ids: list[str], alias: str = "default
     with connection.cursor() as cursor:
         cursor.execute(sql, [*compiled.bind(user, None), keys])
         return {str(row[0]) for row in cursor.fetchall()}
+
+
+def tombstones(user: User, since: int, alias: str = "default") -> list[tuple[str, str]]:
+    """(table name, row id) of the user's tombstones since the cut-off."""
+
+    def build(user: User, since: int | None) -> QuerySet:
+        rows = SyncTombstone.objects.using(alias).filter(user_id=user.pk, sync_version__gte=since)
+        return rows.values_list("table_name", "row_id")
+
+    compiled = _statement(("tombstones",), build, alias, True)
+    return list(build(user, since)) if compiled is None else compiled.rows(user, since)
+
+
+@cache
+def _horizon_sql(alias: str) -> tuple[str, tuple]:
+    # The same statement every pull, without parameters of the pull's.
+    query = SyncHorizon.objects.filter(pk=1).values_list("pruned_through").query
+    return query.get_compiler(alias).as_sql()
+
+
+def horizon(alias: str = "default") -> int | None:
+    """The marker through which tombstones have been pruned (None: never)."""
+    sql, params = _horizon_sql(alias)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row and row[0]
 
 
 def _key(key: Field, raw: str) -> Any:
