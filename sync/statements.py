@@ -84,12 +84,18 @@ class _Compiled:
         return self.statement.sql
 
     def bind(self, user: User, since: int | None) -> list:
-        return self.statement.bind({"user": user.pk, "since": since})
+        return self.statement.bind(self._values(user, since))
+
+    def _values(self, user: User, since: int | None) -> dict[str, Any]:
+        return {"user": user.pk, "since": since}
 
     def rows(self, user: User, since: int | None) -> list[Row]:
         connection = connections[self.alias]
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, self.bind(user, since))
+            if connection.vendor == "postgresql":
+                cursor.execute(self.statement.written(self._values(user, since), connection))
+            else:
+                cursor.execute(self.sql, self.bind(user, since))
             fetched = cursor.fetchall()
         if self.converters:
             fetched = [list(row) for row in fetched]

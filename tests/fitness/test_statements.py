@@ -40,6 +40,31 @@ def test_bound_to_a_user_it_reads_what_the_orm_reads(user, other_user):
         assert [log.pk for log in rows] == [log.pk for log in _logs({"owner": owner.pk})]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="client-side binding")
+def test_written_with_a_users_values_it_reads_what_the_orm_reads(user, other_user):
+    # Constants that quoting must get right: a quote and a percent sign, a number.
+    name = "50% o'clock"
+    FoodLogFactory(owner=user, name=name)
+    FoodLogFactory(owner=user, name="other")
+    FoodLogFactory(owner=other_user, name=name)
+
+    def build(values: dict):
+        rows = _logs(values).filter(name=name, calories__gte=-1)
+        return rows.values_list("id")
+
+    statement, _ = compile_once(build, _probes("owner"))
+    assert len(statement.params) > len(statement.slots)
+
+    read = {}
+    for owner in (user, other_user, UserFactory()):
+        with connection.cursor() as cursor:
+            cursor.execute(statement.written({"owner": owner.pk}, connection))
+            read[owner] = cursor.fetchall()
+
+        assert read[owner] == list(build({"owner": owner.pk}))
+    assert len(read[user]) == len(read[other_user]) == 1
+
+
 def test_another_parameter_that_differs_between_probes_is_refused():
     def build(values: dict):
         # The probes' values decide a constant: no slot can hold that.
