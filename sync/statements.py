@@ -25,6 +25,7 @@ from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.db import connections
 from django.db.models import Field, Model, OuterRef, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.utils import create_namedtuple_class
 
 from accounts.models import User
@@ -32,10 +33,18 @@ from fitness import statements
 from sync.models import SyncHorizon, SyncTombstone
 from sync.tables import Row, Table
 
-# Made-up users and cut-offs: no real pk or marker equals them (markers are positive).
+# Made-up values: no real pk, marker or id list equals them (markers are positive).
 _PROBES = (
-    {"user": uuid.UUID("0e5d1c3a-7b7e-4f43-9a57-51c3f6b1d001"), "since": -7_300_000_001},
-    {"user": uuid.UUID("0e5d1c3a-7b7e-4f43-9a57-51c3f6b1d002"), "since": -7_300_000_002},
+    {
+        "user": uuid.UUID("0e5d1c3a-7b7e-4f43-9a57-51c3f6b1d001"),
+        "since": -7_300_000_001,
+        "ids": [uuid.UUID("0e5d1c3a-7b7e-4f43-9a57-51c3f6b1d003")],
+    },
+    {
+        "user": uuid.UUID("0e5d1c3a-7b7e-4f43-9a57-51c3f6b1d002"),
+        "since": -7_300_000_002,
+        "ids": [uuid.UUID("0e5d1c3a-7b7e-4f43-9a57-51c3f6b1d004")],
+    },
 )
 
 
@@ -79,23 +88,14 @@ class _Compiled:
     # (column, its converters, the expression they are given), as the QuerySet applies them
     converters: tuple[tuple[int, list, Any], ...]
 
-    @property
-    def sql(self) -> str:
-        return self.statement.sql
-
-    def bind(self, user: User, since: int | None) -> list:
-        return self.statement.bind(self._values(user, since))
-
-    def _values(self, user: User, since: int | None) -> dict[str, Any]:
-        return {"user": user.pk, "since": since}
-
-    def rows(self, user: User, since: int | None) -> list[Row]:
+    def rows(self, values: dict[str, Any]) -> list[Row]:
+        """The rows for `values` (the probes' names: the user's pk, the cut-off...)."""
         connection = connections[self.alias]
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                cursor.execute(self.statement.written(self._values(user, since), connection))
+                cursor.execute(self.statement.written(values, connection))
             else:
-                cursor.execute(self.sql, self.bind(user, since))
+                cursor.execute(self.statement.sql, self.statement.bind(values))
             fetched = cursor.fetchall()
         if self.converters:
             fetched = [list(row) for row in fetched]
@@ -107,24 +107,26 @@ class _Compiled:
 
 
 def _compile(
-    build: Callable[[User, int | None], QuerySet], alias: str, incremental: bool
+    build: Callable[..., QuerySet], names: tuple[str, ...], alias: str
 ) -> _Compiled | None:
-    def query_of(values: dict[str, Any]) -> QuerySet:
-        return build(User(pk=values["user"]), values["since"] if incremental else None)
+    """`build(user=..., ...)` (with the values of `names`) compiled once, or None."""
 
-    probes = _PROBES if incremental else tuple({"user": probe["user"]} for probe in _PROBES)
+    def query_of(values: dict[str, Any]) -> QuerySet:
+        return build(**{**values, "user": User(pk=values["user"])})
+
+    probes = tuple({name: probe[name] for name in names} for probe in _PROBES)
     compiled = statements.compile_once(query_of, probes, alias=alias)
     if compiled is None:
         return None
     statement, compiler = compiled
     query = compiler.query
     selected = [column for column, _, _ in compiler.select[: compiler.col_count]]
-    names = (*query.extra_select, *query.values_select, *query.annotation_select)
+    columns = (*query.extra_select, *query.values_select, *query.annotation_select)
     return _Compiled(
         alias,
         query.model,
         statement,
-        create_namedtuple_class(*names),
+        create_namedtuple_class(*columns),
         tuple(
             (column, converters, expression)
             for column, (converters, expression) in compiler.get_converters(selected).items()
@@ -135,10 +137,12 @@ def _compile(
 _compiled: dict[tuple, _Compiled | None] = {}
 
 
-def _statement(key: tuple, build: Callable, alias: str, incremental: bool) -> _Compiled | None:
-    key = (*key, connections[alias].vendor, alias, incremental)
+def _statement(
+    key: tuple, build: Callable[..., QuerySet], names: tuple[str, ...], alias: str
+) -> _Compiled | None:
+    key = (*key, connections[alias].vendor, alias)
     if key not in _compiled:
-        _compiled[key] = _compile(build, alias, incremental)
+        _compiled[key] = _compile(build, names, alias)
     return _compiled[key]
 
 
@@ -149,11 +153,15 @@ def first_rows(
     with their lists, as the table's compiled statement reads them (or through the ORM
     when it cannot be reused)."""
 
-    def build(user: User, since: int | None) -> QuerySet:
+    def build(user: User, since: int | None = None) -> QuerySet:
         return shaped(table, table.rows(user, since).using(alias)).order_by("pk")[:limit]
 
-    compiled = _statement(("rows", limit, table.name), build, alias, bool(since))
-    rows = list(build(user, since)) if compiled is None else compiled.rows(user, since)
+    names = ("user", "since") if since else ("user",)
+    compiled = _statement(("rows", limit, table.name, bool(since)), build, names, alias)
+    if compiled is None:
+        rows = list(build(user, since))
+    else:
+        rows = compiled.rows({"user": user.pk, "since": since})
     return with_lists(table, rows, alias)
 
 
@@ -177,14 +185,14 @@ def readable_ids(table: Table, user: User, ids: list[str], alias: str = "default
     """Those of `ids` (as text) that are among the rows the user reads. On PostgreSQL the
     ids go as one array into the compiled statement; elsewhere through the ORM."""
 
-    def build(user: User, since: int | None) -> QuerySet:
-        return table.rows(user, None).values_list("pk", flat=True)
+    def build(user: User, ids: list) -> QuerySet:
+        listed = RawSQL("SELECT unnest(%s)", (ids,))
+        return table.rows(user, None).filter(pk__in=listed).values_list("pk")
 
-    connection = connections[alias]
     compiled = None
-    if connection.vendor == "postgresql":
-        compiled = _statement(("readable", table.name), build, alias, False)
-    visible = build(user, None) if compiled is None else None
+    if connections[alias].vendor == "postgresql":
+        compiled = _statement(("readable", table.name), build, ("user", "ids"), alias)
+    visible = table.rows(user, None).using(alias) if compiled is None else None
     key = (compiled.model if visible is None else visible.model)._meta.pk
     # A tombstone may name an id the table's key cannot hold (a set log the app created
     # under its own UUID, which the server stored under a number): nobody reads it.
@@ -192,23 +200,21 @@ def readable_ids(table: Table, user: User, ids: list[str], alias: str = "default
     if not keys:
         return set()
     if visible is not None:
-        return {str(row_id) for row_id in visible.filter(pk__in=keys)}
-    # The compiled statement selects the key under the name it was asked for, `pk`.
-    sql = f"SELECT v.pk FROM ({compiled.sql}) AS v WHERE v.pk = ANY(%s)"  # noqa: S608 -- the ORM's own SQL
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*compiled.bind(user, None), keys])
-        return {str(row[0]) for row in cursor.fetchall()}
+        return {str(row_id) for row_id in visible.filter(pk__in=keys).values_list("pk", flat=True)}
+    return {str(row.pk) for row in compiled.rows({"user": user.pk, "ids": keys})}
 
 
 def tombstones(user: User, since: int, alias: str = "default") -> list[tuple[str, str]]:
     """(table name, row id) of the user's tombstones since the cut-off."""
 
-    def build(user: User, since: int | None) -> QuerySet:
+    def build(user: User, since: int) -> QuerySet:
         rows = SyncTombstone.objects.using(alias).filter(user_id=user.pk, sync_version__gte=since)
         return rows.values_list("table_name", "row_id")
 
-    compiled = _statement(("tombstones",), build, alias, True)
-    return list(build(user, since)) if compiled is None else compiled.rows(user, since)
+    compiled = _statement(("tombstones",), build, ("user", "since"), alias)
+    if compiled is None:
+        return list(build(user, since))
+    return compiled.rows({"user": user.pk, "since": since})
 
 
 @cache

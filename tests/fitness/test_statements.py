@@ -102,7 +102,7 @@ def test_every_sync_table_compiles_once(user, since):
     # The stored files' expiry is read on the database's clock for the same reason.
     for table in TABLES.values():
         sync_statements.first_rows(table, user, since, 10)
-        key = ("rows", 10, table.name, connection.vendor, "default", bool(since))
+        key = ("rows", 10, table.name, bool(since), connection.vendor, "default")
         assert sync_statements._compiled[key] is not None, table.name
 
 
