@@ -40,9 +40,13 @@ from workouts.models import (
 )
 
 
-def epoch_ms(value: datetime | date | None) -> int | None:
+def epoch_ms(value: datetime | date | int | None) -> int | None:
+    """Milliseconds since 1970. An int is a time as a pull reads it, in microseconds
+    (sync.statements): divided as `datetime.timestamp()` divides, it gives the same."""
     if value is None:
         return None
+    if isinstance(value, int):
+        return int(value / 1_000_000 * 1000)
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day, tzinfo=UTC)
     return int(value.timestamp() * 1000)
