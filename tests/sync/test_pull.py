@@ -402,41 +402,54 @@ async def test_pull_streams_through_the_asgi_application():
     assert [log["name"] for log in logs] == ["Streamed"]
 
 
-async def _asgi_pull(token: str, **headers) -> httpx.Response:
-    transport = httpx.ASGITransport(app=application)
+async def _asgi_pull(token: str, **headers) -> tuple[httpx.Response, int]:
+    """The response to a first pull through the ASGI application, and how many body
+    messages it was sent in."""
+    bodies = 0
+
+    async def app(scope, receive, send):
+        async def counted(message):
+            nonlocal bodies
+            bodies += message["type"] == "http.response.body"
+            await send(message)
+
+        await application(scope, receive, counted)
+
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         headers = {"Authorization": f"Bearer {token}", **headers}
         response = await client.get(URL, params={"last_pulled_at": "null"}, headers=headers)
     assert response.status_code == 200
-    return response
+    return response, bodies
 
 
 @committed
-async def test_a_small_pull_is_rendered_in_one_hop_and_a_big_one_in_bounded_steps(monkeypatch):
+async def test_a_small_pull_is_one_response_and_a_big_one_streams_in_bounded_steps(monkeypatch):
     user = await database_sync_to_async(UserFactory)()
     for n in range(20):
         await database_sync_to_async(FoodLogFactory)(owner=user, name=f"Log {n}")
     token = (await database_sync_to_async(tokens.issue_pair)(user))["access_token"]
-    hops: list[int] = []
+    steps: list[int] = []
     gather = views._gather
 
     def counted(pieces):
         batch, more = gather(pieces)
-        hops.append(len(batch))
+        steps.append(len(batch))
         return batch, more
 
     monkeypatch.setattr(views, "_gather", counted)
 
-    whole = await _asgi_pull(token)
-    assert len(hops) == 1
-    hops.clear()
+    whole, messages = await _asgi_pull(token)
+    # Rendered whole in the view: no step of a stream, one message.
+    assert (len(steps), messages) == (1, 1)
+    steps.clear()
     monkeypatch.setattr(views, "BATCH_BYTES", 512)
     monkeypatch.setattr(selectors, "CHUNK_SIZE", 2)
-    stepped = await _asgi_pull(token, **{"Accept-Encoding": "identity"})
+    stepped, messages = await _asgi_pull(token, **{"Accept-Encoding": "identity"})
 
-    assert len(hops) > 10
+    assert len(steps) > 10 and messages >= len(steps)
     # Each step ends with the piece that reached the bound: two food logs, under 2 kB.
-    assert all(512 <= size < 512 + 2048 for size in hops[:-1])
+    assert all(512 <= size < 512 + 2048 for size in steps[:-1])
     assert stepped.json()["changes"] == whole.json()["changes"]
     assert len(whole.json()["changes"]["food_logs"]["created"]) == 20
 
