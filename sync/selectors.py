@@ -9,7 +9,7 @@ from django.db import connection
 from accounts.models import User
 from sync import statements
 from sync.database import pull_cutoff
-from sync.tables import TABLES, Row, Table, chunked, normalized_id
+from sync.tables import TABLES, Row, Table, chunked, compact_json, normalized_id
 
 # Rows rendered per query: bounds the memory of a first pull of a big account.
 CHUNK_SIZE = 1000
@@ -66,7 +66,7 @@ class Pull:
             deleted += [str(row.pk) for row in chunk if table.is_deleted(row)]
             records = table.render(live, self.user) if live else []
             if records:
-                text = ",".join(json.dumps(record, separators=(",", ":")) for record in records)
+                text = ",".join(compact_json(record) for record in records)
                 yield (text if first else "," + text).encode()
                 first = False
             if since:

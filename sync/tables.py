@@ -56,8 +56,13 @@ def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
+# JSON without spaces, by one encoder: json.dumps with separators makes one a call, which
+# cost about as much as encoding a small value.
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else compact_json(value)
 
 
 def _weight(kg: Decimal | None, unit: str) -> float | None:
