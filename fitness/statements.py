@@ -77,7 +77,8 @@ class Compiled:
         binding would write them; to be executed without parameters."""
         literal = Transformer(connection.connection).as_literal
         if not self._template:
-            self._template.extend(self._split(literal))
+            # Assigned whole: threads that race here each write the same pieces.
+            self._template[:] = self._split(literal)
         written: dict[tuple[str, _Spell], str] = {}
         text = []
         for piece in self._template:

@@ -1,14 +1,15 @@
 """`fitness.statements.compile_once`: a read compiled for two probes reads, with each
 call's values bound, what the ORM reads; anything else that differs is refused."""
 
+import threading
 import uuid
 from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.db.models.sql.compiler import SQLCompiler
 
-from fitness.statements import compile_once
+from fitness.statements import Compiled, compile_once
 from food.models import FoodLog, FoodLogShare, FoodLogTag
 from sync import statements as sync_statements
 from sync.models import SyncTombstone
@@ -63,6 +64,34 @@ def test_written_with_a_users_values_it_reads_what_the_orm_reads(user, other_use
 
         assert read[owner] == list(build({"owner": owner.pk}))
     assert len(read[user]) == len(read[other_user]) == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="client-side binding")
+def test_threads_that_write_a_statement_first_at_once_each_get_it_whole(user):
+    statement, _ = compile_once(lambda values: _logs(values).values_list("id"), _probes("owner"))
+    expected = Compiled(statement.sql, statement.params, statement.slots)
+    ours = connections["default"]  # this thread's: the threads only quote, never query
+    split = Compiled._split
+    both = threading.Barrier(2)
+
+    def split_together(self, literal):
+        pieces = split(self, literal)
+        both.wait(timeout=5)
+        return pieces
+
+    written = []
+
+    def write() -> None:
+        written.append(statement.written({"owner": user.pk}, ours))
+
+    with mock.patch.object(Compiled, "_split", autospec=True, side_effect=split_together):
+        threads = [threading.Thread(target=write) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert written == [expected.written({"owner": user.pk}, connection)] * 2
 
 
 def test_another_parameter_that_differs_between_probes_is_refused():
