@@ -10,8 +10,10 @@ compiled for every pull, as before.
 
 Rows are read as the table's `fields` (sync.tables), never as model instances, whose
 construction cost more than the database's answer. On PostgreSQL each of the table's
-`lists` is an array in the same statement; the embedded SQLite default has none, so there
-each list is one more query per chunk, as a prefetch would be.
+`lists` is an array in the same statement and each time comes as microseconds; the
+embedded SQLite default has no arrays, so there each list is one more query per chunk, as
+a prefetch would be. The user's tombstones, the check of which tombstoned ids they still
+read and the tombstones' horizon are compiled once too.
 """
 
 import uuid
