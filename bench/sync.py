@@ -92,7 +92,7 @@ def seed(logs: int, workouts: int) -> User:
 def _consume(client: Client, query: dict, headers: dict) -> tuple[int, bytes]:
     response = client.get(URL, query, **headers)
     size, last = 0, b""
-    for piece in response.streaming_content:
+    for piece in response.streaming_content if response.streaming else [response.content]:
         size += len(piece)
         last = piece
     return size, last

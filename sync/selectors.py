@@ -5,13 +5,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Model
 
 from accounts.models import User
 from sync import statements
 from sync.database import pull_cutoff
-from sync.models import SyncHorizon, SyncTombstone
-from sync.tables import TABLES, Table, chunked, normalized_id
+from sync.tables import TABLES, Row, Table, chunked, compact_json, normalized_id
 
 # Rows rendered per query: bounds the memory of a first pull of a big account.
 CHUNK_SIZE = 1000
@@ -68,7 +66,7 @@ class Pull:
             deleted += [str(row.pk) for row in chunk if table.is_deleted(row)]
             records = table.render(live, self.user) if live else []
             if records:
-                text = ",".join(json.dumps(record, separators=(",", ":")) for record in records)
+                text = ",".join(compact_json(record) for record in records)
                 yield (text if first else "," + text).encode()
                 first = False
             if since:
@@ -96,16 +94,13 @@ class Pull:
         """The user's tombstones since the cut-off, by table, each id once: one query for
         every table (each incremental table reads from the same cut-off)."""
         if self._gone_by_table is None:
-            rows = SyncTombstone.objects.filter(
-                user_id=self.user.pk, sync_version__gte=since
-            ).values_list("table_name", "row_id")
             self._gone_by_table = {}
-            for name, raw in rows:
+            for name, raw in statements.tombstones(self.user, since):
                 self._gone_by_table.setdefault(name, {})[normalized_id(name, raw)] = None
         return self._gone_by_table
 
 
-def _chunks(table: Table, user: User, since: int | None) -> Iterator[list[Model]]:
+def _chunks(table: Table, user: User, since: int | None) -> Iterator[list[Row]]:
     """Rows in chunks of CHUNK_SIZE, in key order. The first chunk is a plain query (one
     round trip, what nearly every incremental pull needs, compiled once per process); only
     a table that fills it goes on through a server-side cursor, which streams the rest
@@ -114,14 +109,13 @@ def _chunks(table: Table, user: User, since: int | None) -> Iterator[list[Model]
     if chunk:
         yield chunk
     if len(chunk) == CHUNK_SIZE:
-        rows = table.rows(user, since).order_by("pk").filter(pk__gt=chunk[-1].pk)
-        yield from chunked(rows.iterator(chunk_size=CHUNK_SIZE), CHUNK_SIZE)
+        yield from statements.rows_after(table, user, since, chunk[-1].pk, CHUNK_SIZE)
 
 
 def pull_changes(*, user: User, last_pulled_at: int | None, migration: Migration) -> Pull:
     """Fixes the cut-off now, before any row is read (see sync.database)."""
     timestamp = pull_cutoff(connection)
-    horizon = SyncHorizon.objects.filter(pk=1).values_list("pruned_through", flat=True).first()
+    horizon = statements.horizon()
     return Pull(
         user=user,
         since=last_pulled_at,

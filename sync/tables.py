@@ -3,6 +3,11 @@
 Columns are the raw snake_case names the app's schema declares; times travel as epoch
 milliseconds, decimals as numbers, JSON values and lists as JSON strings (WatermelonDB
 columns are strings, numbers or booleans; the app reads them with `@json`).
+
+A pull renders plain rows, not model instances: building instances (and prefetching their
+children) cost more of a small pull's CPU than the database took to answer it. Each table
+names the fields it renders and the child collections it lists; sync.statements reads
+them as named tuples, the collections as arrays in the same statement on PostgreSQL.
 """
 
 import json
@@ -13,8 +18,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet, Subquery
-from django.utils import timezone
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Now
 
 from accounts.models import User
 from ai_assistant.models import AIConversation, ChatMessage
@@ -35,9 +40,13 @@ from workouts.models import (
 )
 
 
-def epoch_ms(value: datetime | date | None) -> int | None:
+def epoch_ms(value: datetime | date | int | None) -> int | None:
+    """Milliseconds since 1970. An int is a time as a pull reads it, in microseconds
+    (sync.statements): divided as `datetime.timestamp()` divides, it gives the same."""
     if value is None:
         return None
+    if isinstance(value, int):
+        return int(value / 1_000_000 * 1000)
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day, tzinfo=UTC)
     return int(value.timestamp() * 1000)
@@ -47,33 +56,47 @@ def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
+# JSON without spaces, by one encoder: json.dumps with separators makes one a call, which
+# cost about as much as encoding a small value.
+compact_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else compact_json(value)
 
 
 def _weight(kg: Decimal | None, unit: str) -> float | None:
     return None if kg is None else in_unit(kg, unit, "mass")["value"]
 
 
+# A row as `render` reads it: a named tuple of the table's fields and lists (a pull), or
+# a model instance (the push side renders the exercises it holds).
+Row = Any
+
+# name: (the child rows, in their order; their key to the row; the column listed)
+Lists = dict[str, tuple[QuerySet, str, str]]
+
+
 @dataclass(frozen=True)
 class Table:
     """One synced table. `rows` are the user's visible rows changed since a cut-off
-    (tombstoned ones included, which go to `deleted`); `render` turns a chunk into
-    the client's records, with at most a couple of queries per chunk."""
+    (tombstoned ones included, which go to `deleted`); of each, a pull reads `fields`
+    (the names `render` and `is_deleted` read, `pk` for the key) and `lists`, each of
+    which `render` reads as a list under its name. `render` turns a chunk into the
+    client's records, with at most a query per chunk."""
 
     name: str
     pushable: bool = False
-    # Rows that depend on the time of the pull, not only on the user and the cut-off, so
-    # their statement is compiled for every pull (sync.statements).
-    reads_clock: ClassVar[bool] = False
+    fields: ClassVar[tuple[str, ...]] = ()
+    lists: ClassVar[Lists] = {}
 
     def rows(self, user: User, since: int | None) -> QuerySet:
         raise NotImplementedError
 
-    def is_deleted(self, row: Model) -> bool:
+    def is_deleted(self, row: Row) -> bool:
         return getattr(row, "deleted_at", None) is not None
 
-    def render(self, rows: list[Model], user: User) -> list[dict]:
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         raise NotImplementedError
 
 
@@ -85,30 +108,45 @@ def _visible(model, share_model, relation: str, user: User, since: int | None) -
     return changed_since(rows, since)
 
 
-def _readers(rows: list[Model], share_model, relation: str, user: User) -> dict[Any, list[str]]:
-    """Whom each row is shared with, as its owner sees it; a reader sees only themself."""
-    found: dict[Any, list[str]] = {row.pk: [] for row in rows}
-    owner_of = {row.pk: row.owner_id for row in rows}
-    pairs = share_model.objects.filter(**{f"{relation}__in": list(found)}).values_list(
-        relation, "user_id"
-    )
-    for row_id, reader in pairs.order_by("id"):
-        if owner_of[row_id] == user.pk or reader == user.pk:
-            found[row_id].append(str(reader))
-    return found
+def _readers(row: Row, user: User) -> str:
+    """Whom the row is shared with, as its owner sees it; a reader sees only themself."""
+    readers = row.reader_ids
+    if row.owner_id != user.pk:
+        readers = [reader for reader in readers if reader == user.pk]
+    return _json([str(reader) for reader in readers])
 
 
 class FoodLogs(Table):
-    def rows(self, user: User, since: int | None) -> QuerySet:
-        return _visible(FoodLog, FoodLogShare, "food_log", user, since).select_related("image")
+    fields = (
+        "pk",
+        "owner_id",
+        "name",
+        "calories",
+        "protein",
+        "carbs",
+        "fat",
+        "fiber",
+        "sugar",
+        "timestamp",
+        "meal_type",
+        "image_id",
+        "image_url",
+        "ai_analysis",
+        "metadata",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+    )
+    lists = {
+        "tag_names": (FoodLogTag.objects.order_by("id"), "food_log", "name"),
+        "reader_ids": (FoodLogShare.objects.order_by("id"), "food_log", "user"),
+    }
 
-    def render(self, rows: list[FoodLog], user: User) -> list[dict]:
-        tags: dict[uuid.UUID, list[str]] = {row.pk: [] for row in rows}
-        names = FoodLogTag.objects.filter(food_log__in=list(tags)).order_by("id")
-        for log_id, name in names.values_list("food_log_id", "name"):
-            tags[log_id].append(name)
-        readers = _readers(rows, FoodLogShare, "food_log", user)
-        urls = storage.signed_urls(row.image for row in rows if row.image is not None)
+    def rows(self, user: User, since: int | None) -> QuerySet:
+        return _visible(FoodLog, FoodLogShare, "food_log", user, since)
+
+    def render(self, rows: list[Row], user: User) -> list[dict]:
+        urls = storage.signed_urls_by_id(row.image_id for row in rows)
         return [
             {
                 "id": str(row.pk),
@@ -122,12 +160,12 @@ class FoodLogs(Table):
                 "sugar": _number(row.sugar),
                 "timestamp": epoch_ms(row.timestamp),
                 "meal_type": row.meal_type,
-                "tags": _json(tags[row.pk]),
+                "tags": _json(row.tag_names),
                 "image_id": str(row.image_id) if row.image_id else None,
                 "image_url": urls.get(row.image_id) or row.image_url or None,
                 "ai_analysis": _json(row.ai_analysis),
                 "metadata": _json(row.metadata),
-                "shared_with": _json(readers[row.pk]),
+                "shared_with": _readers(row, user),
                 "created_at": epoch_ms(row.created_at),
                 "updated_at": epoch_ms(row.updated_at),
             }
@@ -160,15 +198,33 @@ def _workouts(user: User, since: int | None) -> QuerySet:
 
 
 class Workouts(Table):
+    fields = (
+        "pk",
+        "owner_id",
+        "name",
+        "type",
+        "duration",
+        "calories_burned",
+        "calories_estimate",
+        "completed",
+        "completed_at",
+        "notes",
+        "group_id",
+        "volume_kg",
+        "ai_form_check",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+    )
+    lists = {
+        "reader_ids": (WorkoutShare.objects.order_by("id"), "workout", "user"),
+        "photo_ids": (WorkoutPhoto.objects.order_by("position"), "workout", "file"),
+    }
+
     def rows(self, user: User, since: int | None) -> QuerySet:
         return _workouts(user, since)
 
-    def render(self, rows: list[Workout], user: User) -> list[dict]:
-        readers = _readers(rows, WorkoutShare, "workout", user)
-        photos: dict[uuid.UUID, list[str]] = {row.pk: [] for row in rows}
-        links = WorkoutPhoto.objects.filter(workout__in=list(photos)).order_by("position")
-        for workout_id, file_id in links.values_list("workout_id", "file_id"):
-            photos[workout_id].append(str(file_id))
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         return [
             {
                 "id": str(row.pk),
@@ -177,15 +233,15 @@ class Workouts(Table):
                 "type": row.type,
                 "duration": row.duration,
                 "calories_burned": row.calories_burned,
-                "calories_estimated": row.calories_estimated,
+                "calories_estimated": row.calories_estimate is not None,
                 "completed": row.completed,
                 "completed_at": epoch_ms(row.completed_at),
                 "notes": row.notes,
                 "group_id": str(row.group_id) if row.group_id else None,
                 "volume_kg": _number(row.volume_kg),
                 "ai_form_check": _json(row.ai_form_check),
-                "shared_with": _json(readers[row.pk]),
-                "progress_photo_ids": _json(photos[row.pk]),
+                "shared_with": _readers(row, user),
+                "progress_photo_ids": _json([str(file_id) for file_id in row.photo_ids]),
                 "created_at": epoch_ms(row.created_at),
                 "updated_at": epoch_ms(row.updated_at),
             }
@@ -209,13 +265,30 @@ def _workout_children(model, path: str, user: User, since: int | None) -> QueryS
 
 
 class Exercises(Table):
+    fields = (
+        "pk",
+        "workout_id",
+        "position",
+        "name",
+        "sets",
+        "reps",
+        "weight_kg",
+        "weight_unit",
+        "duration",
+        "distance",
+        "completed",
+        "notes",
+        "volume_kg",
+        "workout_deleted_at",
+    )
+
     def rows(self, user: User, since: int | None) -> QuerySet:
         return _workout_children(Exercise, "workout", user, since)
 
-    def is_deleted(self, row: Model) -> bool:
+    def is_deleted(self, row: Row) -> bool:
         return row.workout_deleted_at is not None
 
-    def render(self, rows: list[Exercise], user: User) -> list[dict]:
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         return [
             {
                 "id": str(row.pk),
@@ -237,13 +310,25 @@ class Exercises(Table):
 
 
 class SetLogs(Table):
+    fields = (
+        "pk",
+        "exercise_id",
+        "position",
+        "reps",
+        "weight_kg",
+        "weight_unit",
+        "rpe",
+        "completed",
+        "workout_deleted_at",
+    )
+
     def rows(self, user: User, since: int | None) -> QuerySet:
         return _workout_children(ExerciseSet, "exercise__workout", user, since)
 
-    def is_deleted(self, row: Model) -> bool:
+    def is_deleted(self, row: Row) -> bool:
         return row.workout_deleted_at is not None
 
-    def render(self, rows: list[ExerciseSet], user: User) -> list[dict]:
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         return [
             {
                 "id": str(row.pk),
@@ -260,13 +345,27 @@ class SetLogs(Table):
 
 
 class Progress(Table):
+    fields = (
+        "pk",
+        "workout_id",
+        "timestamp",
+        "completed_exercises",
+        "total_exercises",
+        "duration",
+        "calories_burned",
+        "calories_estimated",
+        "marked",
+        "created_at",
+        "workout_deleted_at",
+    )
+
     def rows(self, user: User, since: int | None) -> QuerySet:
         return _workout_children(WorkoutProgress, "workout", user, since)
 
-    def is_deleted(self, row: Model) -> bool:
+    def is_deleted(self, row: Row) -> bool:
         return row.workout_deleted_at is not None
 
-    def render(self, rows: list[WorkoutProgress], user: User) -> list[dict]:
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         return [
             {
                 "id": str(row.pk),
@@ -287,20 +386,25 @@ class Progress(Table):
 class StoredFiles(Table):
     """Metadata and signed URLs; the bytes go through the upload endpoint."""
 
-    reads_clock = True
+    fields = ("pk", "expired")
 
     def rows(self, user: User, since: int | None) -> QuerySet:
+        # StoredFile.live()'s rule on the database's clock, not Python's: a statement that
+        # took each pull's time as a parameter could not be compiled once (sync.statements).
         rows = StoredFile.objects.filter(owner=user)
         if not since:
-            rows = rows.live()
+            rows = rows.filter(Q(expiry__isnull=True) | Q(expiry__gt=Now()))
         return changed_since(rows, since).annotate(
-            expired=Q(expiry__isnull=False) & Q(expiry__lte=timezone.now())
+            expired=Q(expiry__isnull=False) & Q(expiry__lte=Now())
         )
 
-    def is_deleted(self, row: Model) -> bool:
+    def is_deleted(self, row: Row) -> bool:
         return bool(row.expired)
 
-    def render(self, rows: list[StoredFile], user: User) -> list[dict]:
+    def render(self, rows: list[Row], user: User) -> list[dict]:
+        # Signing takes the files themselves (their keys and variants): one query a chunk.
+        files = StoredFile.objects.in_bulk([row.pk for row in rows])
+        rows = [files[row.pk] for row in rows]
         urls = storage.signed_urls(rows)
         thumbnails = storage.signed_urls(rows, variant="thumbnail")
         return [
@@ -325,10 +429,12 @@ class StoredFiles(Table):
 
 
 class Conversations(Table):
+    fields = ("pk", "session_id", "context", "created_at", "updated_at")
+
     def rows(self, user: User, since: int | None) -> QuerySet:
         return changed_since(AIConversation.objects.filter(owner=user), since)
 
-    def render(self, rows: list[AIConversation], user: User) -> list[dict]:
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         return [
             {
                 "id": str(row.pk),
@@ -342,10 +448,12 @@ class Conversations(Table):
 
 
 class ChatMessages(Table):
+    fields = ("pk", "conversation_id", "role", "content", "timestamp", "interrupted")
+
     def rows(self, user: User, since: int | None) -> QuerySet:
         return changed_since(ChatMessage.objects.filter(conversation__owner=user), since)
 
-    def render(self, rows: list[ChatMessage], user: User) -> list[dict]:
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         return [
             {
                 "id": str(row.pk),
@@ -362,10 +470,25 @@ class ChatMessages(Table):
 class Profile(Table):
     """One row, the user's own (its id is the user id)."""
 
+    fields = (
+        "pk",
+        "email",
+        "name",
+        "display_name",
+        "birthday",
+        "gender",
+        "height_cm",
+        "weight_kg",
+        "target_weight_kg",
+        "fitness_goal",
+        "preferences",
+        "updated_at",
+    )
+
     def rows(self, user: User, since: int | None) -> QuerySet:
         return changed_since(User.objects.filter(pk=user.pk), since)
 
-    def render(self, rows: list[User], user: User) -> list[dict]:
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         return [
             {
                 "id": str(row.pk),
@@ -386,7 +509,17 @@ class Profile(Table):
 
 
 class Settings(Profile):
-    def render(self, rows: list[User], user: User) -> list[dict]:
+    fields = (
+        "pk",
+        "theme_mode",
+        "notifications_enabled",
+        "measurement_system",
+        "language",
+        "timezone",
+        "privacy_settings",
+    )
+
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         return [
             {
                 "id": str(row.pk),
@@ -402,11 +535,13 @@ class Settings(Profile):
 
 
 class Connections(Table):
+    fields = ("pk", "requester_id", "addressee_id", "status", "created_at", "accepted_at")
+
     def rows(self, user: User, since: int | None) -> QuerySet:
         rows = Connection.objects.filter(Q(requester=user) | Q(addressee=user))
         return changed_since(rows, since)
 
-    def render(self, rows: list[Connection], user: User) -> list[dict]:
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         return [
             {
                 "id": str(row.pk),
@@ -435,10 +570,12 @@ def _in_my_groups(model, group_path: str, user: User, since: int | None) -> Quer
 
 
 class Groups(Table):
+    fields = ("pk", "name", "description", "created_by_id", "settings", "created_at", "updated_at")
+
     def rows(self, user: User, since: int | None) -> QuerySet:
         return _in_my_groups(Group, "id", user, since)
 
-    def render(self, rows: list[Group], user: User) -> list[dict]:
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         return [
             {
                 "id": str(row.pk),
@@ -454,11 +591,13 @@ class Groups(Table):
 
 
 class GroupMembers(Table):
+    fields = ("pk", "group_id", "user_id", "role", "status", "joined_at")
+
     def rows(self, user: User, since: int | None) -> QuerySet:
         rows = _in_my_groups(GroupMembership, "group_id", user, since)
         return rows.filter(Q(status=MemberStatus.ACTIVE) | Q(user=user))
 
-    def render(self, rows: list[GroupMembership], user: User) -> list[dict]:
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         return [
             {
                 "id": str(row.pk),
@@ -473,10 +612,25 @@ class GroupMembers(Table):
 
 
 class Challenges(Table):
+    fields = (
+        "pk",
+        "group_id",
+        "name",
+        "description",
+        "type",
+        "goals",
+        "timezone",
+        "start_date",
+        "end_date",
+        "finalized_at",
+        "created_at",
+        "updated_at",
+    )
+
     def rows(self, user: User, since: int | None) -> QuerySet:
         return _in_my_groups(Challenge, "group_id", user, since)
 
-    def render(self, rows: list[Challenge], user: User) -> list[dict]:
+    def render(self, rows: list[Row], user: User) -> list[dict]:
         return [
             {
                 "id": str(row.pk),

@@ -20,7 +20,7 @@ URL = "/api/v1/sync"
 
 
 def body(response) -> dict[str, Any]:
-    raw = b"".join(response.streaming_content)
+    raw = b"".join(response.streaming_content) if response.streaming else response.content
     if response.get("Content-Encoding") == "gzip":
         raw = gzip.decompress(raw)
     return json.loads(raw)

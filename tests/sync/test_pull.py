@@ -1,17 +1,20 @@
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
 from channels.db import database_sync_to_async
+from django.db import connection
 from django.utils import timezone
 
 from accounts import tokens
 from fitness.asgi import application
-from food.models import FoodLog
+from food.models import FoodLog, FoodLogTag
 from social import services as social_services
 from social.models import Challenge
 from storage import services as storage_services
 from sync import selectors
+from sync.api import views
 from tests.conftest import client_for
 from tests.factories import UserFactory, connect
 from tests.food.factories import FoodLogFactory, FoodLogShareFactory
@@ -20,6 +23,7 @@ from tests.storage.factories import stored_file
 from tests.sync.helpers import URL, Replica, body, pull
 from tests.workouts.factories import create_workout, exercise_payload
 from workouts import services as workout_services
+from workouts.models import Workout, WorkoutPhoto, WorkoutShare
 
 # Markers are transaction ids: incremental pulls are only meaningful across real commits.
 committed = pytest.mark.django_db(transaction=True)
@@ -124,6 +128,48 @@ def test_incremental_pull_runs_a_bounded_number_of_queries(
         pulled = device.sync(auth_client)
 
     assert len(pulled["changes"]["food_logs"]["updated"]) == 10
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite reads each list with a query of its own"
+)
+@committed
+def test_an_incremental_pull_reads_each_table_with_its_lists_in_one_statement(
+    user, other_user, django_assert_num_queries
+):
+    logs = FoodLogFactory.create_batch(3, owner=user)
+    for log in logs:
+        FoodLogTag.objects.create(food_log=log, name="oats")
+        FoodLogShareFactory(food_log=log, user=other_user)
+    doomed = FoodLogFactory(owner=user)
+    pictured, shared = create_workout(user), create_workout(user)
+    photo = stored_file(user)
+    WorkoutPhoto.objects.create(workout=pictured, file=photo, position=0)
+    WorkoutShare.objects.create(workout=shared, user=other_user)
+    since = selectors.pull_changes(
+        user=user, last_pulled_at=None, migration=selectors.Migration()
+    ).timestamp
+    FoodLog.objects.filter(pk__in=[log.pk for log in logs]).update(name="Edited")
+    Workout.objects.filter(pk__in=[pictured.pk, shared.pk]).update(notes="Edited")
+    FoodLog.objects.filter(pk=doomed.pk).delete()
+
+    # The cut-off (2) and the horizon, the tombstones, a statement per table (14) and the
+    # check that the deleted log is not still readable: no query per list or chunk.
+    with django_assert_num_queries(19):
+        pull = selectors.pull_changes(
+            user=user, last_pulled_at=since, migration=selectors.Migration()
+        )
+        changes = json.loads(b"".join(pull.chunks()))["changes"]
+
+    updated = changes["food_logs"]["updated"]
+    assert sorted(record["id"] for record in updated) == sorted(str(log.pk) for log in logs)
+    assert {(record["tags"], record["shared_with"]) for record in updated} == {
+        ('["oats"]', f'["{other_user.pk}"]')
+    }
+    assert changes["food_logs"]["deleted"] == [str(doomed.pk)]
+    workouts = {record["id"]: record for record in changes["workouts"]["updated"]}
+    assert workouts[str(pictured.pk)]["progress_photo_ids"] == f'["{photo.pk}"]'
+    assert workouts[str(shared.pk)]["shared_with"] == f'["{other_user.pk}"]'
 
 
 @committed
@@ -354,6 +400,58 @@ async def test_pull_streams_through_the_asgi_application():
     assert response.headers["content-encoding"] == "gzip"
     logs = response.json()["changes"]["food_logs"]["created"]
     assert [log["name"] for log in logs] == ["Streamed"]
+
+
+async def _asgi_pull(token: str, **headers) -> tuple[httpx.Response, int]:
+    """The response to a first pull through the ASGI application, and how many body
+    messages it was sent in."""
+    bodies = 0
+
+    async def app(scope, receive, send):
+        async def counted(message):
+            nonlocal bodies
+            bodies += message["type"] == "http.response.body"
+            await send(message)
+
+        await application(scope, receive, counted)
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        headers = {"Authorization": f"Bearer {token}", **headers}
+        response = await client.get(URL, params={"last_pulled_at": "null"}, headers=headers)
+    assert response.status_code == 200
+    return response, bodies
+
+
+@committed
+async def test_a_small_pull_is_one_response_and_a_big_one_streams_in_bounded_steps(monkeypatch):
+    user = await database_sync_to_async(UserFactory)()
+    for n in range(20):
+        await database_sync_to_async(FoodLogFactory)(owner=user, name=f"Log {n}")
+    token = (await database_sync_to_async(tokens.issue_pair)(user))["access_token"]
+    steps: list[int] = []
+    gather = views._gather
+
+    def counted(pieces):
+        batch, more = gather(pieces)
+        steps.append(len(batch))
+        return batch, more
+
+    monkeypatch.setattr(views, "_gather", counted)
+
+    whole, messages = await _asgi_pull(token)
+    # Rendered whole in the view: no step of a stream, one message.
+    assert (len(steps), messages) == (1, 1)
+    steps.clear()
+    monkeypatch.setattr(views, "BATCH_BYTES", 512)
+    monkeypatch.setattr(selectors, "CHUNK_SIZE", 2)
+    stepped, messages = await _asgi_pull(token, **{"Accept-Encoding": "identity"})
+
+    assert len(steps) > 10 and messages >= len(steps)
+    # Each step ends with the piece that reached the bound: two food logs, under 2 kB.
+    assert all(512 <= size < 512 + 2048 for size in steps[:-1])
+    assert stepped.json()["changes"] == whole.json()["changes"]
+    assert len(whole.json()["changes"]["food_logs"]["created"]) == 20
 
 
 @committed
