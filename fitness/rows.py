@@ -61,12 +61,13 @@ def _count(queryset: QuerySet) -> Subquery:
     return Subquery(counted.annotate(n=Count("pk")).values("n"))
 
 
-class _EpochMicroseconds(Func):
+class EpochMicroseconds(Func):
     """A timestamp as whole microseconds since 1970 (exact: EXTRACT gives a numeric).
 
     Django loads `timestamptz` through its own subclass of psycopg's pure-Python loader,
     about 10 µs a value: for three times on 50 rows that is more than the rest of the
-    statement's decoding. An integer decodes in C.
+    statement's decoding (and for 2,000 food logs a fifth of a first sync pull's CPU). An
+    integer decodes in C.
     """
 
     template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
@@ -121,7 +122,7 @@ def _page_query(
         )
         for name, (child, fk, column) in children.items()
     }
-    extra.update({f"_us_{name}": _EpochMicroseconds(name) for name in times})
+    extra.update({f"_us_{name}": EpochMicroseconds(name) for name in times})
     plain = [name for name in fields if name not in times]
     return queryset.values(*plain).annotate(**extra, _total=count), times
 
