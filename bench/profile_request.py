@@ -6,6 +6,10 @@ profile: pyinstrument's call tree (default) or cProfile's top functions (`--cpro
 
     DATABASE_URL=... REDIS_URL=... DEBUG=true .venv/bin/python bench/profile_request.py \\
         --token "$ACCESS_TOKEN" /api/v1/food/logs?page_size=50
+
+With `--callgrind`, under `valgrind --tool=callgrind --instr-atstart=no`, it counts the
+instructions of the requests instead (callgrind's `Collected` line over `--requests`): a
+figure that repeats on a busy machine, for comparing two checkouts.
 """
 
 import argparse
@@ -13,6 +17,7 @@ import asyncio
 import cProfile
 import os
 import pstats
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -76,6 +81,13 @@ def main() -> None:
         "all on this thread (the ASGI path runs the view on a worker thread, which the "
         "profilers here do not follow; its time shows only in the ms per request)",
     )
+    parser.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="under `valgrind --tool=callgrind --instr-atstart=no`: count instructions of "
+        "the timed requests only (callgrind's `Collected` line, divided by --requests); "
+        "the count repeats to 0.1%% whatever else the machine does, where times do not",
+    )
     args = parser.parse_args()
     path, _, query = args.url.partition("?")
 
@@ -97,6 +109,13 @@ def main() -> None:
             asyncio.run(_many(application, path, query, args.token, count))
 
     batch(20)  # warm up
+    if args.callgrind:
+        # Start-up and the warm-up above are left out: collection is on just for the batch.
+        toggle = ["callgrind_control", "--instr"]
+        subprocess.run([*toggle, "on", str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
+        batch(args.requests)
+        subprocess.run([*toggle, "off", str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
+        return
     start, cpu = time.perf_counter(), time.process_time()
     batch(args.requests)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
