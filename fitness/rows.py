@@ -31,7 +31,6 @@ from django.db.models import (
     Count,
     DateTimeField,
     Func,
-    IntegerField,
     Model,
     QuerySet,
     Subquery,
@@ -189,9 +188,7 @@ class _CompiledRows:
     using: str
     statement: statements.Compiled
     sql: str
-    names: tuple[str, ...]
-    # (column, its converters, the expression they are given)
-    converters: tuple[tuple[int, list, Any], ...]
+    converted: statements.Converted
 
     @classmethod
     def of(
@@ -211,40 +208,20 @@ class _CompiledRows:
                 f"The statement takes no {' or '.join(probe)}, or not only there."
             )
         statement, compiler = compiled
-        query = compiler.query
-        selected = [column for column, _, _ in compiler.select[: compiler.col_count]]
         return cls(
             using=using,
             statement=statement,
             sql=f"{statement.sql}{tail}",
-            names=(*query.extra_select, *query.values_select, *query.annotation_select),
-            converters=tuple(
-                (column, needed, expression)
-                for column, (converters, expression) in compiler.get_converters(selected).items()
-                if (needed := _needed(converters, expression))
-            ),
+            converted=statements.Converted(compiler),
         )
 
     def rows(self, values: dict[str, Any], tail: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         connection = connections[self.using]
         with connection.cursor() as cursor:
             cursor.execute(self.sql, [*self.statement.bind(values), *tail])
-            fetched = cursor.fetchall()
-        if self.converters:
-            fetched = [list(row) for row in fetched]
-            for row in fetched:
-                for column, converters, expression in self.converters:
-                    for converter in converters:
-                        row[column] = converter(row[column], expression, connection)
-        return [dict(zip(self.names, row, strict=True)) for row in fetched]
-
-
-def _needed(converters: list, expression: Any) -> list:
-    """`converters` but an integer expression's own, which is `int(value)`: psycopg's
-    values of integer columns are ints already (four calls a row, for nothing)."""
-    if isinstance(getattr(expression, "output_field", None), IntegerField):
-        return [converter for converter in converters if converter is not expression.convert_value]
-    return converters
+            fetched = self.converted.rows(cursor, connection)
+        names = self.converted.columns
+        return [dict(zip(names, row, strict=True)) for row in fetched]
 
 
 class OwnerPages:

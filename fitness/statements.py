@@ -26,7 +26,7 @@ from typing import Any
 
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import QuerySet
+from django.db.models import IntegerField, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 from psycopg.adapt import Transformer
 
@@ -153,3 +153,60 @@ def compile_once(
     if {name for _, name, _ in slots} != set(first):
         return None
     return Compiled(sql, params, tuple(slots)), compiler
+
+
+# psycopg's type codes of PostgreSQL's integer types (int8, int2, int4): it gives ints.
+_INTEGER_TYPES = frozenset({20, 21, 23})
+
+
+class Converted:
+    """The rows of a compiled `values()` statement as the QuerySet makes them: named by
+    `columns`, through the QuerySet's converters.
+
+    But an integer expression's own converter, `int(value)`, is left out where the
+    database types the column as an integer, which psycopg gives as an int already: on a
+    list page those were four calls a row, for nothing. Which columns those are is read
+    from the first execution's description (the statement's types never change).
+    """
+
+    def __init__(self, compiler: SQLCompiler) -> None:
+        query = compiler.query
+        # In the order the statement selects them, as Django's ValuesIterable names them
+        # (Django 5.2 selects them in the order they were asked for).
+        self.columns: tuple[str, ...] = tuple(
+            query.selected or (*query.extra_select, *query.values_select, *query.annotation_select)
+        )
+        selected = [column for column, _, _ in compiler.select[: compiler.col_count]]
+        self._converters = [
+            (column, converters, expression)
+            for column, (converters, expression) in compiler.get_converters(selected).items()
+        ]
+        self._needed: list | None = None
+
+    def rows(self, cursor: Any, connection: BaseDatabaseWrapper) -> list:
+        """The executed cursor's rows, converted."""
+        fetched = cursor.fetchall()
+        if self._needed is None:
+            # Threads that race here each work out the same list.
+            self._needed = self._resolve(cursor.description or ())
+        if not self._needed:
+            return fetched
+        rows = [list(row) for row in fetched]
+        for row in rows:
+            for column, functions, expression in self._needed:
+                for function in functions:
+                    row[column] = function(row[column], expression, connection)
+        return rows
+
+    def _resolve(self, description: Any) -> list:
+        integer = {
+            position for position, column in enumerate(description) if column[1] in _INTEGER_TYPES
+        }
+        needed = []
+        for column, functions, expression in self._converters:
+            output = getattr(expression, "output_field", None)
+            if column in integer and isinstance(output, IntegerField):
+                functions = [each for each in functions if each is not expression.convert_value]
+            if functions:
+                needed.append((column, functions, expression))
+        return needed

@@ -112,8 +112,7 @@ class _Compiled:
     model: type[Model]
     statement: statements.Compiled
     row: type
-    # (column, its converters, the expression they are given), as the QuerySet applies them
-    converters: tuple[tuple[int, list, Any], ...]
+    converted: statements.Converted
 
     def rows(self, values: dict[str, Any]) -> list[Row]:
         """The rows for `values` (the probes' names: the user's pk, the cut-off...)."""
@@ -123,13 +122,7 @@ class _Compiled:
                 cursor.execute(self.statement.written(values, connection))
             else:
                 cursor.execute(self.statement.sql, self.statement.bind(values))
-            fetched = cursor.fetchall()
-        if self.converters:
-            fetched = [list(row) for row in fetched]
-            for row in fetched:
-                for column, converters, expression in self.converters:
-                    for converter in converters:
-                        row[column] = converter(row[column], expression, connection)
+            fetched = self.converted.rows(cursor, connection)
         return [self.row(*row) for row in fetched]
 
 
@@ -146,24 +139,8 @@ def _compile(
     if compiled is None:
         return None
     statement, compiler = compiled
-    query = compiler.query
-    selected = [column for column, _, _ in compiler.select[: compiler.col_count]]
-    # In the order the statement selects them, as Django's ValuesIterable names them.
-    columns = query.selected or (
-        *query.extra_select,
-        *query.values_select,
-        *query.annotation_select,
-    )
-    return _Compiled(
-        alias,
-        query.model,
-        statement,
-        _named(columns),
-        tuple(
-            (column, converters, expression)
-            for column, (converters, expression) in compiler.get_converters(selected).items()
-        ),
-    )
+    converted = statements.Converted(compiler)
+    return _Compiled(alias, compiler.query.model, statement, _named(converted.columns), converted)
 
 
 _compiled: dict[tuple, _Compiled | None] = {}

@@ -7,9 +7,11 @@ from unittest import mock
 
 import pytest
 from django.db import connection, connections
+from django.db.models import IntegerField
+from django.db.models.expressions import RawSQL
 from django.db.models.sql.compiler import SQLCompiler
 
-from fitness.statements import Compiled, compile_once
+from fitness.statements import Compiled, Converted, compile_once
 from food.models import FoodLog, FoodLogShare, FoodLogTag
 from sync import statements as sync_statements
 from sync.models import SyncTombstone
@@ -148,3 +150,25 @@ def test_the_tombstones_statement_compiles_once(user, other_user):
 
     assert compiled.call_args_list == []
     assert [tuple(row) for row in gone] == [("workouts", "b")]
+
+
+def test_converted_rows_are_what_the_orm_reads_integer_typed_or_not(user):
+    FoodLogFactory(owner=user, calories=250)
+    # Both integers to Django; the database types the first as an integer, the second as
+    # a numeric, whose int() converter must stay.
+    logs = FoodLog.objects.filter(owner=user).annotate(
+        doubled=RawSQL("calories * 2", (), output_field=IntegerField()),
+        halved=RawSQL("calories / 2.0", (), output_field=IntegerField()),
+    )
+    queryset = logs.values("calories", "doubled", "halved")
+    compiler = queryset.query.get_compiler(using="default")
+    sql, params = compiler.as_sql()
+    converted = Converted(compiler)
+
+    with connection.cursor() as cursor:
+        for _ in range(2):  # the first execution resolves the converters, the next reuses them
+            cursor.execute(sql, params)
+            fetched = converted.rows(cursor, connection)
+            rows = [dict(zip(converted.columns, row, strict=True)) for row in fetched]
+            assert rows == list(queryset) == [{"calories": 250, "doubled": 500, "halved": 125}]
+            assert all(type(value) is int for value in rows[0].values())
