@@ -16,6 +16,9 @@ statements under 4 kB. A long statement with a hundred parameters (a visibility 
 user ids, status names, flags) then cost more to bind than to run. `Compiled.written`
 does the same writing once per process for the parameters that never change, and once
 per call for each value, through psycopg's own quoting.
+
+`Converted` turns an executed statement's rows into what the QuerySet would have given
+(its converters, its columns' names), for the callers' row types (dicts, named tuples).
 """
 
 import re
