@@ -5,10 +5,14 @@ from rest_framework.response import Response
 
 from fitness.rows import RowPage
 
+# A page's size when the query names none, and the largest one may ask for.
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
 
 class _PageParams(serializers.Serializer):
     page = serializers.IntegerField(min_value=1, default=1)
-    page_size = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    page_size = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, required=False)
 
 
 def _plain(value: str | None, default: int, most: int | None = None) -> int | None:
@@ -28,14 +32,12 @@ def page_params(request) -> tuple[int, int]:
     # plain numbers every client sends are read directly, as it would read them.
     query = request.query_params
     page = _plain(query.get("page"), 1)
-    size = _plain(query.get("page_size"), PagePagination.page_size, PagePagination.max_page_size)
+    size = _plain(query.get("page_size"), PAGE_SIZE, MAX_PAGE_SIZE)
     if page is not None and size is not None:
         return page, size
     params = _PageParams(data=request.query_params)
     params.is_valid(raise_exception=True)
-    return params.validated_data["page"], (
-        params.validated_data.get("page_size") or PagePagination.page_size
-    )
+    return params.validated_data["page"], (params.validated_data.get("page_size") or PAGE_SIZE)
 
 
 def page_response(items: list, page: RowPage, number: int) -> Response:
@@ -50,9 +52,9 @@ class PagePagination(PageNumberPagination):
     through a list that shrank meanwhile should simply see that it is done.
     """
 
-    page_size = 20
+    page_size = PAGE_SIZE
     page_size_query_param = "page_size"
-    max_page_size = 100
+    max_page_size = MAX_PAGE_SIZE
 
     def paginate_queryset(self, queryset, request, view=None):
         params = _PageParams(data=request.query_params)
