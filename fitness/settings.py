@@ -156,7 +156,7 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "fitness.channel_layers.RedisChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {

@@ -111,10 +111,9 @@ async def _disconnect_test_sockets(monkeypatch):
 
     A consumer that closed the socket itself (4401, 4404) still waits on the channel layer
     until the client says it has gone; left waiting when the test's event loop closes, its
-    cancelled Redis read can keep the loop from closing at all. On Redis such a consumer
-    was seen still running 10 s after the client's disconnect, ending only when cancelled:
-    each gets a second (plenty for every other consumer to end by itself), then is
-    cancelled and awaited, not left.
+    cancelled Redis read can keep the loop from closing at all. Each gets a second to end
+    after the disconnect (tests/fitness/test_channel_layers.py proves a refused one does),
+    then is cancelled and awaited, not left.
     """
     opened: list[WebsocketCommunicator] = []
     original = WebsocketCommunicator.__init__

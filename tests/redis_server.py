@@ -77,7 +77,7 @@ def point_at(settings, server: RedisServer) -> None:
     }
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "fitness.channel_layers.RedisChannelLayer",
             "CONFIG": {"hosts": [server.url]},
         }
     }
