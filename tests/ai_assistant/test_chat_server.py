@@ -30,11 +30,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TIMEOUT = 5
 # A server process imports Django before it accepts; on a loaded machine that takes a while.
 STARTUP_TIMEOUT = 60
-# The idle-socket test's server pings every 3 s and reads Redis with an 8 s timeout
-# (tests/ai_assistant/idle_settings.py): 12 s idle outlasts that timeout, two of the layer's
-# 5 s blocking pops and four pings, any of which drops the socket if its pong is 3 s late.
-IDLE_PING_SECONDS = 3
-IDLE_SECONDS = 12
+# The idle-socket test's server pings every 2 s and reads Redis with a 3 s timeout around
+# 2 s blocking pops (tests/ai_assistant/idle_settings.py): 7 s idle outlasts that timeout
+# twice, three pops and three pings, any of which drops the socket if its pong is 2 s late.
+IDLE_PING_SECONDS = 2
+IDLE_SECONDS = 7
 
 
 @pytest.fixture
