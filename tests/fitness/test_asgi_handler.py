@@ -8,8 +8,9 @@ import asyncio
 import threading
 
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core import signals
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 from fitness.asgi_handler import OneHopASGIHandler, _RequestThread
 from tests.storage.test_asgi import Recorder, http_scope
@@ -159,3 +160,55 @@ async def test_a_streamed_response_stops_when_the_client_leaves(handler):
     stopped_at = produced
     await asyncio.sleep(0.1)
     assert produced == stopped_at
+
+
+# Django warns that it consumes a synchronous iterator in a thread: here that is the point.
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
+async def test_a_streamed_responses_iterator_and_close_run_on_the_views_thread(handler):
+    views: list[threading.Thread] = []
+    ran_on: dict[str, threading.Thread] = {}
+
+    def chunks():
+        # A sync iterator: Django consumes it with a thread-sensitive sync_to_async.
+        ran_on["iterator"] = threading.current_thread()
+        yield b"one"
+
+    def get_response(request):
+        views.append(threading.current_thread())
+        response = StreamingHttpResponse(chunks())
+        response._resource_closers.append(
+            lambda: ran_on.setdefault("close", threading.current_thread())
+        )
+        return response
+
+    handler.get_response = get_response
+
+    io = await _get(handler)
+
+    assert io.status == 200
+    assert b"".join(m.get("body", b"") for m in io.sent if m["type"] == "http.response.body") == (
+        b"one"
+    )
+    [view] = views
+    assert view is not threading.current_thread()
+    assert ran_on == {"iterator": view, "close": view}
+
+
+async def test_async_code_the_view_waits_for_comes_back_to_the_views_thread(handler):
+    views: list[threading.Thread] = []
+    back_on: list[threading.Thread] = []
+
+    async def on_the_loop():
+        await sync_to_async(lambda: back_on.append(threading.current_thread()))()
+
+    def get_response(request):
+        views.append(threading.current_thread())
+        async_to_sync(on_the_loop)()
+        return HttpResponse(b"ok")
+
+    handler.get_response = get_response
+
+    io = await _get(handler)
+
+    assert io.status == 200
+    assert back_on == views
