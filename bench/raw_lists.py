@@ -73,11 +73,9 @@ ORDER BY s.exercise_id, s.position
 """
 
 
-def _time(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+def _time(value: datetime | None) -> datetime | None:
+    # orjson writes the time itself (OPT_UTC_Z), as the project's lists do too.
+    return None if value is None else value.astimezone(UTC)
 
 
 def _grams(value: Decimal | None) -> float | None:
@@ -276,7 +274,7 @@ class Baseline:
                 found = await cursor.fetchone()
                 total = found[0] if found else 0
         body = {"items": items, "total": total, "page": page, "hasMore": len(rows) > size}
-        return 200, orjson.dumps(body)
+        return 200, orjson.dumps(body, option=orjson.OPT_UTC_Z)
 
 
 app = Baseline()
