@@ -5,14 +5,19 @@ request's signals, view and closing are one hop to that thread; a streamed respo
 sent until the client leaves."""
 
 import asyncio
+import contextvars
 import threading
+from io import BytesIO
+from tempfile import SpooledTemporaryFile
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.core import signals
+from django.core.exceptions import RequestAborted
 from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import path
 
-from fitness.asgi_handler import OneHopASGIHandler, _RequestThread
+from fitness.asgi_handler import OneHopASGIHandler, _RequestThread, _resolve
 from tests.storage.test_asgi import Recorder, http_scope
 
 
@@ -104,13 +109,13 @@ async def test_the_signals_the_view_and_the_close_are_one_hop(handler, monkeypat
     threads = Threads(handler)
     ends: list[tuple[str, threading.Thread]] = []
     hops = []
-    submit = _RequestThread.submit
+    enqueue = _RequestThread._enqueue
 
-    def counted(self, fn, /, *args, **kwargs):
-        hops.append(fn)
-        return submit(self, fn, *args, **kwargs)
+    def counted(self, call):
+        hops.append(call)
+        return enqueue(self, call)
 
-    monkeypatch.setattr(_RequestThread, "submit", counted)
+    monkeypatch.setattr(_RequestThread, "_enqueue", counted)
 
     def started(**kwargs):
         ends.append(("started", threading.current_thread()))
@@ -212,3 +217,181 @@ async def test_async_code_the_view_waits_for_comes_back_to_the_views_thread(hand
 
     assert io.status == 200
     assert back_on == views
+
+
+_seen = contextvars.ContextVar("seen", default="unset")
+
+
+async def test_a_call_runs_on_the_thread_in_a_copy_of_the_callers_context():
+    thread = _RequestThread()
+    _seen.set("caller")
+
+    def work(number):
+        seen = _seen.get()
+        _seen.set("thread")
+        return threading.current_thread(), seen, number * 2
+
+    try:
+        ran_on, seen, doubled = await thread.call(work, 21)
+    finally:
+        thread.shutdown()
+
+    assert ran_on is not threading.current_thread()
+    assert (seen, doubled) == ("caller", 42)
+    # What the call set stays in its copy.
+    assert _seen.get() == "caller"
+
+
+async def test_a_calls_exception_reaches_the_caller():
+    thread = _RequestThread()
+
+    def fail():
+        raise LookupError("from the thread")
+
+    try:
+        with pytest.raises(LookupError, match="from the thread"):
+            await thread.call(fail)
+        # The thread serves the next call.
+        assert await thread.call(lambda: "next") == "next"
+    finally:
+        thread.shutdown()
+
+
+async def test_a_call_cancelled_before_it_started_never_runs():
+    thread = _RequestThread()
+    release = threading.Event()
+    ran = []
+    try:
+        busy = asyncio.ensure_future(thread.call(release.wait, 5))
+        waiting = asyncio.ensure_future(thread.call(ran.append, "ran"))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        release.set()
+        assert await busy is True
+        await thread.call(lambda: None)
+    finally:
+        thread.shutdown()
+
+    assert ran == []
+    assert thread.idle
+
+
+async def test_shutting_down_waits_for_the_call_that_runs():
+    thread = _RequestThread()
+    finished = []
+
+    def slow():
+        threading.Event().wait(0.2)
+        finished.append(True)
+
+    thread.submit(slow)
+    await asyncio.to_thread(thread.shutdown, wait=True)
+
+    assert finished == [True]
+    assert thread.idle
+
+
+def _body_length(request):
+    return HttpResponse(str(len(request.body)).encode())
+
+
+def _post_scope():
+    return {**http_scope("/echo"), "method": "POST"}
+
+
+async def _post(handler, messages) -> Recorder:
+    bodies = []
+    read_body = handler.read_body
+
+    async def recorded(receive):
+        body_file = await read_body(receive)
+        bodies.append(body_file)
+        return body_file
+
+    handler.read_body = recorded
+    handler.get_response = _body_length
+    io = Recorder(messages)
+    await asyncio.wait_for(handler(_post_scope(), io.receive, io.send), timeout=10)
+    io.bodies = bodies
+    return io
+
+
+async def test_a_body_in_one_message_is_kept_in_memory_as_it_came(handler):
+    io = await _post(handler, [{"type": "http.request", "body": b"x" * 1000}])
+
+    assert io.status == 200
+    assert io.sent[1]["body"] == b"1000"
+    [body_file] = io.bodies
+    assert isinstance(body_file, BytesIO)
+
+
+async def test_a_body_in_many_messages_or_past_the_memory_size_is_spooled(handler, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 100
+    chunks = [
+        {"type": "http.request", "body": b"a" * 60, "more_body": True},
+        {"type": "http.request", "body": b"b" * 60, "more_body": True},
+        {"type": "http.request", "body": b"c" * 60},
+    ]
+    in_parts = await _post(handler, chunks)
+    too_big = await _post(OneHopASGIHandler(), [{"type": "http.request", "body": b"d" * 101}])
+
+    assert (in_parts.status, in_parts.sent[1]["body"]) == (200, b"180")
+    assert (too_big.status, too_big.sent[1]["body"]) == (200, b"101")
+    assert all(isinstance(body, SpooledTemporaryFile) for body in in_parts.bodies + too_big.bodies)
+
+
+async def test_a_client_leaving_mid_body_gets_no_answer(handler):
+    with pytest.raises(RequestAborted):
+        await handler.read_body(
+            Recorder([{"type": "http.request", "body": b"a", "more_body": True}]).receive
+        )
+    io = await _post(handler, [{"type": "http.request", "body": b"a", "more_body": True}])
+
+    assert io.sent == []
+
+
+def _named(name):
+    def view(request, number):
+        return HttpResponse(f"{request.resolver_match.url_name} {number}".encode())
+
+    return view
+
+
+urlpatterns = [path("one/<int:number>", _named("one"), name="one")]
+# A URLconf may be the patterns themselves; a tuple, since Django caches resolvers by it.
+other_urlconf = (path("one/<int:number>", _named("other"), name="other"),)
+
+
+async def _get_path(handler, url, urlconf=None) -> Recorder:
+    get_response = handler.get_response
+
+    def with_urlconf(request):
+        if urlconf is not None:
+            request.urlconf = urlconf
+        return get_response(request)
+
+    handler.get_response = with_urlconf
+    io = Recorder([{"type": "http.request", "body": b""}])
+    scope = {**http_scope(url), "method": "GET"}
+    await asyncio.wait_for(handler(scope, io.receive, io.send), timeout=10)
+    handler.get_response = get_response
+    return io
+
+
+async def test_a_paths_resolution_is_remembered_and_a_requests_own_urlconf_is_not(
+    handler, settings
+):
+    settings.ROOT_URLCONF = __name__
+    before = _resolve.cache_info()
+
+    first = await _get_path(handler, "/one/1")
+    again = await _get_path(handler, "/one/1")
+    missing = await _get_path(handler, "/two")
+    own = await _get_path(handler, "/one/1", urlconf=other_urlconf)
+
+    assert [io.sent[1]["body"] for io in (first, again, own)] == [b"one 1", b"one 1", b"other 1"]
+    assert missing.status == 404
+    after = _resolve.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (1, 2)
