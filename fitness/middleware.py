@@ -5,8 +5,11 @@ import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils.functional import SimpleLazyObject, empty
 
 from fitness.api.errors import (
     error_response,
@@ -169,3 +172,21 @@ class AllowedHostMiddleware:
                 return error_response(ErrorCode.BAD_REQUEST, "This host name is not served here.")
             return HttpResponseBadRequest("Bad Request (400)", content_type="text/plain")
         return self.get_response(request)
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's messages (the admin's), their storage built only for a request that uses it.
+
+    Django's builds a cookie and a session storage for every request, and the API never
+    shows a message: 1% of a food-log page's instructions. A storage never built has nothing
+    to save, which is what Django's would have found too.
+    """
+
+    def process_request(self, request: HttpRequest) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response
+        return super().process_response(request, response)
