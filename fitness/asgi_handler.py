@@ -44,6 +44,7 @@ copied into a temporary file; the URL of a request is resolved once per path (se
 
 import asyncio
 import atexit
+import contextlib
 import contextvars
 import functools
 import os
@@ -104,8 +105,9 @@ class _Call:
         except BaseException as exc:  # handed to the waiting coroutine, as asgiref does
             error = exc
         self.done = True
-        # A loop closed meanwhile (a test's) has no one left waiting.
-        if not self.loop.is_closed():
+        # A loop closed meanwhile (a test's) has no one left waiting, and raising here
+        # would end the thread that later calls are queued to.
+        with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(_settle, self.outcome, result, error)
 
     def _in_request_thread(self) -> Any:

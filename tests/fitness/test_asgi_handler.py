@@ -395,3 +395,22 @@ async def test_a_paths_resolution_is_remembered_and_a_requests_own_urlconf_is_no
     assert missing.status == 404
     after = _resolve.cache_info()
     assert (after.hits - before.hits, after.misses - before.misses) == (1, 2)
+
+
+def test_a_thread_whose_callers_loop_closed_serves_the_next_call():
+    thread = _RequestThread()
+    release = threading.Event()
+    first = asyncio.new_event_loop()
+    waiting = first.create_task(thread.call(release.wait, 5))
+    first.run_until_complete(asyncio.sleep(0.05))
+    # The loop goes before the call answers (a test's loop, closed at its end).
+    waiting.cancel()
+    first.run_until_complete(asyncio.gather(waiting, return_exceptions=True))
+    first.close()
+    release.set()
+
+    try:
+        answered = asyncio.run(asyncio.wait_for(thread.call(lambda: "answered"), timeout=5))
+        assert answered == "answered"
+    finally:
+        thread.shutdown()
