@@ -221,7 +221,8 @@ class _CompiledRows:
             cursor.execute(self.sql, [*self.statement.bind(values), *tail])
             fetched = self.converted.rows(cursor, connection)
         names = self.converted.columns
-        return [dict(zip(names, row, strict=True)) for row in fetched]
+        # As many as the statement selects (checked at its first execution, `Converted`).
+        return [dict(zip(names, row)) for row in fetched]  # noqa: B905
 
 
 class OwnerPages:

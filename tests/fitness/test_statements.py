@@ -6,6 +6,7 @@ import uuid
 from unittest import mock
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections
 from django.db.models import IntegerField
 from django.db.models.expressions import RawSQL
@@ -172,3 +173,14 @@ def test_converted_rows_are_what_the_orm_reads_integer_typed_or_not(user):
             rows = [dict(zip(converted.columns, row, strict=True)) for row in fetched]
             assert rows == list(queryset) == [{"calories": 250, "doubled": 500, "halved": 125}]
             assert all(type(value) is int for value in rows[0].values())
+
+
+def test_a_statement_selecting_other_columns_than_its_names_is_refused(user):
+    compiler = FoodLog.objects.values("calories", "name").query.get_compiler(using="default")
+    compiler.as_sql()
+    converted = Converted(compiler)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        with pytest.raises(ImproperlyConfigured, match="selects 1 columns for 2 names"):
+            converted.rows(cursor, connection)
