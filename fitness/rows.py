@@ -222,7 +222,7 @@ class _CompiledRows:
             fetched = self.converted.rows(cursor, connection)
         names = self.converted.columns
         # As many as the statement selects (checked at its first execution, `Converted`).
-        return [dict(zip(names, row)) for row in fetched]  # noqa: B905
+        return [dict(zip(names, row, strict=False)) for row in fetched]
 
 
 class OwnerPages:
