@@ -3,13 +3,15 @@
 It does what a request to the project must do, by hand, with the fastest plain parts:
 PyJWT with SimpleJWT's claim checks (signature, `exp`, `token_type`, `jti`), the same
 Redis GET of the per-user auth record (django-redis' key and pickle) with the same
-acceptance rule, the same SQL (the `total` from the maintained count, fitness.live_counts)
-through a psycopg 3 async pool, and the same bytes out
-(orjson). `bench/food_logs.py --baseline` and `bench/workouts.py --baseline` start it
+acceptance rule, the record read from the database and added back on a miss as the server
+does (it expires after AUTH_STATE_CACHE_SECONDS, mid-run too), the same SQL (the `total`
+from the maintained count, fitness.live_counts) through a psycopg 3 async pool, and the
+same bytes out (orjson). `bench/food_logs.py --baseline` and `bench/workouts.py --baseline` start it
 beside the server and check, byte for byte, that both answer the same body.
 
     BASELINE_DATABASE_URL=... BASELINE_REDIS_URL=... BASELINE_JWT_KEY=... \
-        BASELINE_CACHE_PREFIX=ff .venv/bin/uvicorn bench.raw_lists:app --port 8001
+        BASELINE_CACHE_PREFIX=ff BASELINE_AUTH_TTL=300 BASELINE_ACCESS_SECONDS=900 \
+        .venv/bin/uvicorn bench.raw_lists:app --port 8001
 
 Only what the benchmarks request is served: `GET /api/v1/food/logs` and
 `GET /api/v1/workouts` with `page` and `page_size`.
@@ -17,7 +19,7 @@ Only what the benchmarks request is served: `GET /api/v1/food/logs` and
 
 import os
 import pickle
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
@@ -187,6 +189,9 @@ class Baseline:
             os.environ["BASELINE_DATABASE_URL"], min_size=2, max_size=10, open=False
         )
         self.redis = aioredis.from_url(os.environ["BASELINE_REDIS_URL"])
+        self.auth_ttl = int(os.environ.get("BASELINE_AUTH_TTL", "300"))
+        access_seconds = int(os.environ.get("BASELINE_ACCESS_SECONDS", "900"))
+        self.access_lifetime = timedelta(seconds=access_seconds)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
@@ -221,10 +226,14 @@ class Baseline:
         if claims.get("token_type") != "access" or "jti" not in claims:
             return None
         user_id = claims.get("user_id")
-        record = await self.redis.get(f"{self.prefix}:1:auth:state:{user_id}")
+        key = f"{self.prefix}:1:auth:state:{user_id}"
+        record = await self.redis.get(key)
         if record is None:
-            return None  # the benchmark's record is always warm
-        state = pickle.loads(record)
+            state = await self._load_state(user_id)
+            # SET NX, as django-redis' add(): never over a record a writer has just refilled.
+            await self.redis.set(key, pickle.dumps(state), nx=True, ex=self.auth_ttl)
+        else:
+            state = pickle.loads(record)
         accepted = (
             state["active"]
             and claims.get("ver") == state["ver"]
@@ -232,6 +241,22 @@ class Baseline:
             and claims["fam"] not in state["fams"]
         )
         return user_id if accepted else None
+
+    async def _load_state(self, user_id: str) -> dict:
+        """The auth record as `accounts.tokens` builds it from the database."""
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute(
+                "SELECT is_active, token_version FROM accounts_user WHERE id = %s", (user_id,)
+            )
+            row = await cursor.fetchone()
+            if row is None:
+                return {"active": False, "ver": -1, "fams": []}
+            cursor = await connection.execute(
+                "SELECT id FROM accounts_tokenfamily WHERE user_id = %s AND revoked_at >= %s",
+                (user_id, datetime.now(UTC) - self.access_lifetime),
+            )
+            families = [str(family) for (family,) in await cursor.fetchall()]
+        return {"active": row[0], "ver": row[1], "fams": families}
 
     async def _handle(self, scope) -> tuple[int, bytes]:
         user_id = await self._user(scope)

@@ -38,6 +38,10 @@ def _settings() -> dict[str, str]:
         "BASELINE_REDIS_URL": settings.REDIS_URL,
         "BASELINE_JWT_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],
         "BASELINE_CACHE_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
+        "BASELINE_AUTH_TTL": str(settings.AUTH_STATE_CACHE_SECONDS),
+        "BASELINE_ACCESS_SECONDS": str(
+            int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds())
+        ),
     }
 
 
