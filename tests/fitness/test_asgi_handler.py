@@ -1,8 +1,10 @@
 """`fitness.asgi_handler.OneHopASGIHandler` runs each request on a thread kept from the
 requests before it: one at a time they share a thread, at once each has its own, and a
 thread still busy when its request ended (cancelled) is never handed to the next. The
-request's signals, view and closing are one hop to that thread; a streamed response is
-sent until the client leaves."""
+request's signals, view and closing are one hop to that thread, which runs the call in a
+copy of the caller's context and hands back its result or its exception; a streamed
+response is sent until the client leaves. A body in one message is kept as it came, a
+longer one spooled; a path's resolution is remembered."""
 
 import asyncio
 import contextvars
