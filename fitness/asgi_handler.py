@@ -37,9 +37,7 @@ thread-sensitive `sync_to_async` on the loop, is sent inside
 `ThreadSensitiveContext(executor=...)`, which sends those calls to the request's thread
 too (the thread is an `Executor` for that).
 
-A body that came in one message, as every GET's does, is kept as it came instead of
-copied into a temporary file; the URL of a request is resolved once per path (see
-`_resolve`).
+The URL of a request is resolved once per path (see `_resolve`).
 """
 
 import asyncio
@@ -52,13 +50,11 @@ import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from io import BytesIO
 from queue import SimpleQueue
 from tempfile import SpooledTemporaryFile
 from typing import Any
 
 from asgiref.sync import SyncToAsync, ThreadSensitiveContext, sync_to_async
-from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -93,42 +89,38 @@ class _Call:
         self.done = False
 
     def run(self) -> None:
-        if self.future is not None:
-            self._run_for_future(self.future)
-            return
-        if self.cancelled:
+        if self.cancelled or (
+            self.future is not None and not self.future.set_running_or_notify_cancel()
+        ):
             self.done = True
             return
         result = error = None
         try:
-            result = self.context.run(self._in_request_thread)
-        except BaseException as exc:  # handed to the waiting coroutine, as asgiref does
+            if self.loop is None:
+                result = self.fn(*self.args)
+            else:
+                result = self.context.run(self._call_for_loop)
+        except BaseException as exc:  # handed to the waiting caller, as asgiref does
             error = exc
+        # Before the caller hears of it: from then on the loop may hand the thread on.
         self.done = True
+        if self.future is not None:
+            if error is None:
+                self.future.set_result(result)
+            else:
+                self.future.set_exception(error)
+            return
         # A loop closed meanwhile (a test's) has no one left waiting, and raising here
         # would end the thread that later calls are queued to.
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(_settle, self.outcome, result, error)
 
-    def _in_request_thread(self) -> Any:
+    def _call_for_loop(self) -> Any:
         # What asgiref's own threads record for `async_to_sync`: the loop to send async
         # code to, so that the view's async calls run there and their sync parts come back.
         SyncToAsync.threadlocal.main_event_loop = self.loop
         SyncToAsync.threadlocal.main_event_loop_pid = os.getpid()
         return self.fn(*self.args)
-
-    def _run_for_future(self, future: Future) -> None:
-        if not future.set_running_or_notify_cancel():
-            self.done = True
-            return
-        try:
-            result = self.fn(*self.args)
-        except BaseException as exc:
-            self.done = True
-            future.set_exception(exc)
-        else:
-            self.done = True
-            future.set_result(result)
 
 
 def _settle(outcome: asyncio.Future, result: Any, error: BaseException | None) -> None:
@@ -259,32 +251,7 @@ class OneHopASGIHandler(ASGIHandler):
         finally:
             body_file.close()
 
-    async def read_body(self, receive) -> BytesIO | SpooledTemporaryFile:
-        """The request's body. One that came in one message, as every GET's does, is kept
-        as it came: Django copies every body into a temporary file, an empty one too, and
-        setting that up, writing and rewinding it were 2% of a list request's CPU."""
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise RequestAborted()
-        body = message.get("body", b"")
-        limit = settings.FILE_UPLOAD_MAX_MEMORY_SIZE
-        if not message.get("more_body", False) and len(body) <= limit:
-            # Below the size the temporary file would have kept in memory too.
-            return BytesIO(body)
-        body_file = SpooledTemporaryFile(max_size=limit, mode="w+b")  # noqa: SIM115 (returned)
-        body_file.write(body)
-        while message.get("more_body", False):
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                body_file.close()
-                raise RequestAborted()
-            body_file.write(message.get("body", b""))
-        body_file.seek(0)
-        return body_file
-
-    def _respond(
-        self, scope, body_file: BytesIO | SpooledTemporaryFile, prefix: str
-    ) -> HttpResponseBase:
+    def _respond(self, scope, body_file: SpooledTemporaryFile, prefix: str) -> HttpResponseBase:
         """The request's response, on the request's thread; closed if it is in memory."""
         set_script_prefix(prefix)
         signals.request_started.send(sender=self.__class__, scope=scope)
