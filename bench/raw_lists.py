@@ -6,8 +6,8 @@ Redis GET of the per-user auth record (django-redis' key and pickle) with the sa
 acceptance rule, the record read from the database and added back on a miss as the server
 does (it expires after AUTH_STATE_CACHE_SECONDS, mid-run too), the same SQL (the `total`
 from the maintained count, fitness.live_counts) through a psycopg 3 async pool, and the
-same bytes out (orjson). `bench/food_logs.py --baseline` and `bench/workouts.py --baseline` start it
-beside the server and check, byte for byte, that both answer the same body.
+same bytes out (orjson). `bench/food_logs.py --baseline` and `bench/workouts.py --baseline`
+start it beside the server and check, byte for byte, that both answer the same body.
 
     BASELINE_DATABASE_URL=... BASELINE_REDIS_URL=... BASELINE_JWT_KEY=... \
         BASELINE_CACHE_PREFIX=ff BASELINE_AUTH_TTL=300 BASELINE_ACCESS_SECONDS=900 \
