@@ -265,6 +265,12 @@ class OneHopASGIHandler(ASGIHandler):
         if not response.streaming:
             # Its bytes are in memory already: sent after the close, they are the same.
             response.close()
+            # A DRF response, its view and its request refer to one another, so what the
+            # view rendered (a workout page: a thousand dicts and lists) outlived the
+            # request until the cyclic collector found it, and each of those collections
+            # walked tens of thousands of objects: a tenth of the list's CPU, against a
+            # hundredth once only the bytes to send are kept (bench/profile_request.py).
+            vars(response).pop("data", None)
         return response
 
     async def _stream(self, response: HttpResponseBase, receive, send) -> None:

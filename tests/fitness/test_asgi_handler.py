@@ -8,7 +8,9 @@ came; a path's resolution is remembered."""
 
 import asyncio
 import contextvars
+import gc
 import threading
+import weakref
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -16,6 +18,8 @@ from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from fitness.asgi_handler import OneHopASGIHandler, _RequestThread, _resolve
 from tests.storage.test_asgi import Recorder, http_scope
@@ -340,7 +344,25 @@ def _named(name):
     return view
 
 
-urlpatterns = [path("one/<int:number>", _named("one"), name="one")]
+class _Page(dict):
+    """A rendered page a test can hold a weak reference to."""
+
+
+class _PageView(APIView):
+    authentication_classes = ()
+    permission_classes = ()
+    rendered: weakref.ref | None = None
+
+    def get(self, request):
+        page = _Page(items=[{"n": n} for n in range(3)])
+        _PageView.rendered = weakref.ref(page)
+        return Response(page)
+
+
+urlpatterns = [
+    path("one/<int:number>", _named("one"), name="one"),
+    path("page", _PageView.as_view()),
+]
 # A URLconf may be the patterns themselves; a tuple, since Django caches resolvers by it.
 other_urlconf = (path("one/<int:number>", _named("other"), name="other"),)
 
@@ -376,6 +398,22 @@ async def test_a_paths_resolution_is_remembered_and_a_requests_own_urlconf_is_no
     assert missing.status == 404
     after = _resolve.cache_info()
     assert (after.hits - before.hits, after.misses - before.misses) == (1, 2)
+
+
+async def test_what_a_view_rendered_is_freed_when_its_response_is_sent(handler, settings):
+    # A DRF view and its response refer to each other: with the cyclic collector off, the
+    # page is freed only if the response no longer holds it once its bytes are made.
+    settings.ROOT_URLCONF = __name__
+    gc.disable()
+    try:
+        io = await _get_path(handler, "/page")
+        assert _PageView.rendered is not None
+        freed = _PageView.rendered() is None
+    finally:
+        gc.enable()
+
+    assert (io.status, io.sent[1]["body"]) == (200, b'{"items":[{"n":0},{"n":1},{"n":2}]}')
+    assert freed
 
 
 def test_a_thread_whose_callers_loop_closed_serves_the_next_call():
