@@ -4,13 +4,18 @@ thread still busy when its request ended (cancelled) is never handed to the next
 request's signals, view and closing are one hop to that thread, which runs the call in a
 copy of the caller's context and hands back its result or its exception; a streamed
 response is sent until the client leaves. A body reaches the view whole, however it
-came; a path's resolution is remembered."""
+came; a path's resolution is remembered; what a view rendered is freed once its response
+is made, and a call still running at exit is waited for."""
 
 import asyncio
 import contextvars
 import gc
+import subprocess
+import sys
+import textwrap
 import threading
 import weakref
+from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -295,6 +300,32 @@ async def test_shutting_down_waits_for_the_call_that_runs():
 
     assert finished == [True]
     assert thread.idle
+
+
+def test_the_interpreter_waits_at_exit_for_a_call_still_running():
+    # A view cut off at exit between its commit and its on-commit work would lose the
+    # latter; the request threads are daemons, so only `_finish_requests` waits for them.
+    script = textwrap.dedent(
+        """
+        import threading
+        from fitness.asgi_handler import _RequestThread
+
+        def view():
+            threading.Event().wait(0.3)
+            print("finished", flush=True)
+
+        _RequestThread().submit(view)
+        """
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+    assert (ended.returncode, ended.stdout) == (0, "finished\n"), ended.stderr
 
 
 def _body_length(request):
