@@ -106,6 +106,19 @@ LOGIN_LOCKOUTS = Counter(
 )
 
 
+# The Celery worker's main process forks its pool children (at start, and again for each
+# child it replaces) while a scrape may be reading the broker on another thread. A child
+# forked then inherited the broker pool's lock held, and hung for good in kombu's after-fork
+# reset of that pool (seen as a worker that took a task and never ran it). A fork waits for
+# the read to end instead; the child gets the lock free.
+_BROKER_READ = threading.Lock()
+os.register_at_fork(
+    before=_BROKER_READ.acquire,
+    after_in_parent=_BROKER_READ.release,
+    after_in_child=_BROKER_READ.release,
+)
+
+
 class _BrokerQueues:
     """`celery_queue_length`, read from the broker at scrape time: the queue lives there,
     not in any process, so no process can count it as it goes."""
@@ -117,7 +130,7 @@ class _BrokerQueues:
             "celery_queue_length", "Tasks waiting in a Celery queue.", labels=["queue"]
         )
         try:
-            with app.connection_for_read() as connection:
+            with _BROKER_READ, app.connection_for_read() as connection:
                 connection.ensure_connection(max_retries=1)
                 channel = connection.default_channel
                 for queue in app.amqp.queues:

@@ -5,6 +5,7 @@ import ipaddress
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -17,6 +18,7 @@ from django.test import AsyncClient
 from accounts import tokens
 from fitness.asgi import application
 from fitness.celery import app as celery_app
+from fitness.observability import metrics
 from fitness.observability.metrics import read_metrics
 from fitness.observability.tasks import QUEUED_AT_HEADER
 from storage.tasks import delete_expired_files
@@ -132,6 +134,46 @@ def test_queue_length_is_read_from_the_broker(api_client):
         with celery_app.connection_for_write() as connection:
             connection.default_channel.queue_purge(queue)
     assert value(scrape(api_client), "celery_queue_length", queue=queue) == 0
+
+
+def test_a_fork_waits_for_a_scrapes_read_of_the_broker(monkeypatch):
+    # The worker's main process forks pool children while a scrape reads the broker on
+    # another thread: forked mid-read, a child inherited the broker pool's lock held.
+    reading, finish = threading.Event(), threading.Event()
+
+    class Reading:
+        def __enter__(self):
+            reading.set()
+            finish.wait(10)
+            raise ConnectionError("the read is over")
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(celery_app, "connection_for_read", Reading)
+    scrape_thread = threading.Thread(target=lambda: list(metrics._BrokerQueues().collect()))
+    scrape_thread.start()
+    assert reading.wait(5)
+    forked = threading.Event()
+
+    def fork():
+        child = os.fork()
+        if child == 0:
+            os._exit(0)
+        os.waitpid(child, 0)
+        forked.set()
+
+    fork_thread = threading.Thread(target=fork)
+    fork_thread.start()
+    try:
+        waited = not forked.wait(0.3)
+    finally:
+        finish.set()
+        scrape_thread.join(5)
+        fork_thread.join(5)
+
+    assert waited
+    assert forked.is_set()
 
 
 def test_login_failures_and_the_lockout_are_counted(api_client, user, settings):
