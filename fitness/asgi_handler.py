@@ -269,7 +269,8 @@ class OneHopASGIHandler(ASGIHandler):
             # view rendered (a workout page: a thousand dicts and lists) outlived the
             # request until the cyclic collector found it, and each of those collections
             # walked tens of thousands of objects: a tenth of the list's CPU, against a
-            # hundredth once only the bytes to send are kept (bench/profile_request.py).
+            # hundredth once only the bytes to send are kept (the collector's callbacks
+            # timed over 500 pages in-process; the README's benchmarks).
             vars(response).pop("data", None)
         return response
 
