@@ -19,6 +19,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 
+from tests.http_threads import serve
+
 
 @dataclass(frozen=True)
 class ReceivedSpan:
@@ -71,7 +73,6 @@ class OTLPReceiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
@@ -79,7 +80,7 @@ class OTLPReceiver:
         return f"http://{host}:{port}"
 
     def start(self) -> OTLPReceiver:
-        self._thread.start()
+        serve(self._server)
         return self
 
     def stop(self) -> None:

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+from tests.http_threads import serve
 
 PROJECT = "future-fitness-test"
 ISSUER = f"https://securetoken.google.com/{PROJECT}"
@@ -115,14 +116,13 @@ class CertificateServer:
                 return None
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/certs"
 
     def __enter__(self) -> "CertificateServer":
-        self.thread.start()
+        serve(self.httpd)
         return self
 
     def __exit__(self, *exc) -> None:

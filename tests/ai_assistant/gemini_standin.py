@@ -29,6 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.http_threads import serve
+
 _PATH = re.compile(r"^/(?P<version>v1(?:beta)?)/models/(?P<model>[^/:]+):(?P<action>\w+)$")
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 
@@ -135,9 +137,7 @@ class GeminiStandIn:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -145,13 +145,14 @@ class GeminiStandIn:
         return f"http://{host}:{port}"
 
     def start(self) -> GeminiStandIn:
-        self._thread.start()
+        self._thread = serve(self._server)
         return self
 
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join(timeout=5)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
     # --- scripting ------------------------------------------------------------------------
     def enqueue(self, reply: Reply) -> None:

@@ -4,7 +4,6 @@ an unhandled error arrives with release and environment, and nothing personal.""
 import gzip
 import json
 import logging
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,6 +15,7 @@ from rest_framework.permissions import AllowAny
 
 from fitness.observability.sentry import init_sentry
 from fitness.urls import urlpatterns as real_urlpatterns
+from tests.http_threads import serve
 
 PASSWORD = "hunter2-very-secret"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.secret-token-body.signature"
@@ -58,7 +58,7 @@ class EnvelopeReceiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serve(self.server)
 
     def events(self, condition=lambda event: True, *, timeout: float = 10) -> list[dict]:
         """The events that match, once one has arrived: the SDK sends from a thread of its
