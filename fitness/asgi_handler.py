@@ -37,7 +37,8 @@ thread-sensitive `sync_to_async` on the loop, is sent inside
 `ThreadSensitiveContext(executor=...)`, which sends those calls to the request's thread
 too (the thread is an `Executor` for that).
 
-The URL of a request is resolved once per path (see `_resolve`).
+The URL of a request is resolved once per path (see `_resolve`), and a response in memory
+lets go of what its view rendered once its bytes are made (see `_respond`).
 """
 
 import asyncio

@@ -110,7 +110,8 @@ LOGIN_LOCKOUTS = Counter(
 # child it replaces) while a scrape may be reading the broker on another thread. A child
 # forked then inherited the broker pool's lock held, and hung for good in kombu's after-fork
 # reset of that pool (seen as a worker that took a task and never ran it). A fork waits for
-# the read to end instead; the child gets the lock free.
+# the read to end instead (bounded by the read's one retry and the broker's timeouts); the
+# child gets the lock free.
 _BROKER_READ = threading.Lock()
 os.register_at_fork(
     before=_BROKER_READ.acquire,
